@@ -95,7 +95,7 @@ mod tests {
         assert_eq!(id, PINNED);
     }
 
-    const PINNED: u64 = 0;
+    const PINNED: u64 = 0xbe953125b76437eb;
 
     #[test]
     fn parts_are_length_prefixed() {

@@ -1,1 +1,122 @@
-//! Sans-IO state machines.
+//! Sans-IO netcode.io state machines: a server shard and a client.
+//!
+//! Nothing here touches a socket, a thread or a clock. Every input carries
+//! the current time; every output goes into an [`Outbox`] the caller owns.
+//! The engine drives these with real sockets; tests drive them with a fake
+//! clock and in-memory queues.
+//!
+//! # Call order
+//!
+//! For both [`server::Server`] and [`client::Client`]:
+//!
+//! 1. `handle_datagram(now, from, bytes, ..)` for each datagram received;
+//!    it may return an application payload borrowing `bytes`.
+//! 2. `update(now, out)` at least by the instant `next_update()` names:
+//!    keep-alives, timeouts, retransmitted handshake packets.
+//! 3. `send(now, .., payload, out)` whenever the application has data.
+//! 4. `poll_event()` until `None` (server) or `state()` (client) to learn of
+//!    connections made and lost.
+//!
+//! `now` must never go backwards between calls on one state machine.
+//!
+//! # Time
+//!
+//! Timers run on [`Instant`]. Token expiry needs the wall clock: the caller
+//! gives it once, as a [`WallClock`] anchor (an instant and the unix time at
+//! that instant), and the state machine derives unix time from `now`.
+
+pub mod client;
+mod replay;
+pub mod server;
+#[cfg(test)]
+mod tests;
+
+pub use replay::ReplayWindow;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// How often a connection sends when it has nothing else to send (10 Hz).
+pub const SEND_INTERVAL: Duration = Duration::from_millis(100);
+/// How many disconnect packets a side sends when it ends a connection.
+pub const DISCONNECT_PACKETS: usize = 10;
+
+/// Where a state machine puts the datagrams it wants sent.
+///
+/// The engine implements this over its batched send buffers so packets are
+/// sealed straight into them; tests collect into a `Vec`.
+pub trait Outbox {
+    /// Queues one datagram for `destination`.
+    ///
+    /// `emit` writes the datagram into the buffer it is given, which is at
+    /// least [`crate::wire::packet::MAX_PACKET_LEN`] bytes, and returns its
+    /// length; 0 means nothing is to be sent.
+    fn push(&mut self, destination: SocketAddr, emit: &mut dyn FnMut(&mut [u8]) -> usize);
+}
+
+/// A simple [`Outbox`] that allocates one `Vec` per datagram.
+///
+/// Convenient for tests and tools; the engine uses its own buffers.
+impl Outbox for Vec<(SocketAddr, Vec<u8>)> {
+    fn push(&mut self, destination: SocketAddr, emit: &mut dyn FnMut(&mut [u8]) -> usize) {
+        let mut buf = vec![0u8; crate::wire::packet::MAX_PACKET_LEN];
+        let len = emit(&mut buf);
+        if len > 0 {
+            buf.truncate(len);
+            self.push((destination, buf));
+        }
+    }
+}
+
+/// Unix time anchored to an [`Instant`], so state machines read wall-clock
+/// time without a clock of their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WallClock {
+    at: Instant,
+    unix_secs: u64,
+}
+
+impl WallClock {
+    /// The wall clock reads `unix_secs` at `at`.
+    pub const fn new(at: Instant, unix_secs: u64) -> Self {
+        Self { at, unix_secs }
+    }
+
+    /// The system's wall clock now, anchored to `Instant::now()`.
+    ///
+    /// For callers outside the protocol core (the engine, tools); a clock
+    /// before 1970 reads as 0.
+    pub fn system() -> Self {
+        let unix_secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Self::new(Instant::now(), unix_secs)
+    }
+
+    /// Unix seconds at `now`.
+    pub fn unix_secs(&self, now: Instant) -> u64 {
+        self.unix_secs
+            .saturating_add(now.saturating_duration_since(self.at).as_secs())
+    }
+}
+
+/// The length an emit wrote, for an [`Outbox`] closure.
+///
+/// Emitting into a [`crate::wire::packet::MAX_PACKET_LEN`] buffer cannot
+/// fail; if it ever does, debug builds stop here and release builds send
+/// nothing.
+pub(crate) fn written(result: Result<usize, crate::wire::Error>) -> usize {
+    debug_assert!(
+        result.is_ok(),
+        "emit into a full-size buffer failed: {result:?}"
+    );
+    result.unwrap_or(0)
+}
+
+/// A timeout from a token's seconds field: `None` when the field is 0 or negative.
+pub(crate) fn token_timeout(timeout_secs: i32) -> Option<Duration> {
+    u64::try_from(timeout_secs)
+        .ok()
+        .filter(|&s| s > 0)
+        .map(Duration::from_secs)
+}

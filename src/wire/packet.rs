@@ -39,10 +39,14 @@ use crate::crypto::{MAC_LEN, PacketCipher, TOKEN_NONCE_LEN, VERSION};
 pub const REQUEST_LEN: usize = 1 + VERSION.len() + 8 + 8 + TOKEN_NONCE_LEN + PRIVATE_LEN;
 /// Largest application payload in one packet.
 pub const MAX_PAYLOAD_LEN: usize = 1200;
-/// Largest datagram netcode sends: a connection request.
-pub const MAX_PACKET_LEN: usize = REQUEST_LEN;
 /// Largest encrypted packet: a full payload with an 8-byte sequence.
 pub const MAX_ENCRYPTED_LEN: usize = 1 + 8 + MAX_PAYLOAD_LEN + MAC_LEN;
+/// Largest datagram netcode sends: a full payload packet (1225), longer than a request (1078).
+pub const MAX_PACKET_LEN: usize = if MAX_ENCRYPTED_LEN > REQUEST_LEN {
+    MAX_ENCRYPTED_LEN
+} else {
+    REQUEST_LEN
+};
 /// Body length of challenge and response packets.
 pub const CHALLENGE_BODY_LEN: usize = 8 + challenge_token::TOKEN_LEN;
 /// Body length of keep-alive packets.

@@ -1,0 +1,131 @@
+//! Server shard configuration.
+
+use crate::crypto::Key;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Most client slots one shard may have.
+pub const MAX_CLIENTS_LIMIT: usize = 65_536;
+
+/// Why a configuration was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `max_clients` is 0 or over the limit.
+    #[error("max_clients must be 1..={MAX_CLIENTS_LIMIT}, got {0}")]
+    MaxClients(usize),
+    /// No public address was given.
+    #[error("a server needs at least one public address")]
+    NoAddress,
+    /// A table size is 0.
+    #[error("{0} must be at least 1")]
+    ZeroLimit(&'static str),
+}
+
+/// What a server shard needs to know: who it is and how much it may hold.
+///
+/// # Examples
+///
+/// ```
+/// use berth::Key;
+/// use berth::proto::server::ServerConfig;
+///
+/// let config = ServerConfig::new(0x1122334455667788, Key::from_bytes([3; 32]), "127.0.0.1:40000".parse().unwrap())
+///     .max_clients(64);
+/// assert_eq!(config.validate().unwrap().max_clients_value(), 64);
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ServerConfig {
+    pub(crate) protocol_id: u64,
+    pub(crate) private_key: Key,
+    pub(crate) addresses: Vec<SocketAddr>,
+    pub(crate) max_clients: usize,
+    pub(crate) max_pending: Option<usize>,
+    pub(crate) token_log_len: Option<usize>,
+    pub(crate) pending_timeout: Duration,
+}
+
+impl ServerConfig {
+    /// A server for `protocol_id`, opening tokens with `private_key`, that
+    /// clients reach at `address` (the address tokens name, not necessarily
+    /// the one bound).
+    pub fn new(protocol_id: u64, private_key: Key, address: SocketAddr) -> Self {
+        Self {
+            protocol_id,
+            private_key,
+            addresses: vec![address],
+            max_clients: 256,
+            max_pending: None,
+            token_log_len: None,
+            pending_timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// Another address this server answers to (say, its IPv6 one).
+    pub fn also_address(mut self, address: SocketAddr) -> Self {
+        self.addresses.push(address);
+        self
+    }
+
+    /// Client slots. Default 256, the reference's maximum; each slot costs about 2.5 KiB.
+    pub const fn max_clients(mut self, max_clients: usize) -> Self {
+        self.max_clients = max_clients;
+        self
+    }
+
+    /// Handshakes in progress at once (clients between request and response).
+    /// Default 4 × `max_clients`, as the reference; each costs about 200 bytes.
+    pub const fn max_pending(mut self, max_pending: usize) -> Self {
+        self.max_pending = Some(max_pending);
+        self
+    }
+
+    /// Connect tokens remembered to stop reuse from another address.
+    /// Default 8 × `max_clients`, as the reference; each costs about 60 bytes.
+    pub const fn token_log_len(mut self, len: usize) -> Self {
+        self.token_log_len = Some(len);
+        self
+    }
+
+    /// How long a handshake may wait for its response when the token sets no
+    /// timeout (timeout 0 or negative). Default 10 s.
+    pub const fn pending_timeout(mut self, timeout: Duration) -> Self {
+        self.pending_timeout = timeout;
+        self
+    }
+
+    /// Slot count.
+    pub const fn max_clients_value(&self) -> usize {
+        self.max_clients
+    }
+
+    /// Checks the limits.
+    ///
+    /// # Errors
+    ///
+    /// See [`ConfigError`].
+    pub fn validate(self) -> Result<Self, ConfigError> {
+        if self.max_clients == 0 || self.max_clients > MAX_CLIENTS_LIMIT {
+            return Err(ConfigError::MaxClients(self.max_clients));
+        }
+        if self.addresses.is_empty() {
+            return Err(ConfigError::NoAddress);
+        }
+        if self.max_pending == Some(0) {
+            return Err(ConfigError::ZeroLimit("max_pending"));
+        }
+        if self.token_log_len == Some(0) {
+            return Err(ConfigError::ZeroLimit("token_log_len"));
+        }
+        Ok(self)
+    }
+
+    pub(crate) fn max_pending_value(&self) -> usize {
+        self.max_pending.unwrap_or(4 * self.max_clients)
+    }
+
+    pub(crate) fn token_log_value(&self) -> usize {
+        self.token_log_len.unwrap_or(8 * self.max_clients)
+    }
+}
