@@ -74,6 +74,10 @@ impl Random for OsRandom {
     ///
     /// Panics if the operating system has no random source, which leaves no
     /// safe way to make keys.
+    #[allow(
+        clippy::expect_used,
+        reason = "without a random source no key can be made; there is nothing safe to fall back to"
+    )]
     fn fill(&mut self, buf: &mut [u8]) {
         getrandom::fill(buf).expect("the operating system's random source failed");
     }

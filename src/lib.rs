@@ -40,6 +40,7 @@
     )
 )]
 
+mod clock;
 pub mod crypto;
 pub mod proto;
 mod protocol_id;
@@ -50,3 +51,8 @@ pub use crypto::{Key, OsRandom, Random};
 pub use protocol_id::ProtocolId;
 pub use token_builder::{ConnectTokenBuilder, TokenError};
 pub use wire::connect_token::ConnectToken;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -65,12 +65,11 @@ impl ProtocolId {
     }
 }
 
-const fn fnv1a(mut state: u64, bytes: &[u8]) -> u64 {
-    let mut i = 0;
-    while i < bytes.len() {
-        state ^= bytes[i] as u64;
+const fn fnv1a(mut state: u64, mut bytes: &[u8]) -> u64 {
+    while let [first, rest @ ..] = bytes {
+        state ^= *first as u64;
         state = state.wrapping_mul(FNV_PRIME);
-        i += 1;
+        bytes = rest;
     }
     state
 }

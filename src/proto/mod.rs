@@ -31,10 +31,11 @@ pub mod server;
 #[cfg(test)]
 mod tests;
 
+pub use crate::clock::WallClock;
 pub use replay::ReplayWindow;
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How often a connection sends when it has nothing else to send (10 Hz).
 pub const SEND_INTERVAL: Duration = Duration::from_millis(100);
@@ -65,38 +66,6 @@ impl Outbox for Vec<(SocketAddr, Vec<u8>)> {
             buf.truncate(len);
             self.push((destination, buf));
         }
-    }
-}
-
-/// Unix time anchored to an [`Instant`], so state machines read wall-clock
-/// time without a clock of their own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WallClock {
-    at: Instant,
-    unix_secs: u64,
-}
-
-impl WallClock {
-    /// The wall clock reads `unix_secs` at `at`.
-    pub const fn new(at: Instant, unix_secs: u64) -> Self {
-        Self { at, unix_secs }
-    }
-
-    /// The system's wall clock now, anchored to `Instant::now()`.
-    ///
-    /// For callers outside the protocol core (the engine, tools); a clock
-    /// before 1970 reads as 0.
-    pub fn system() -> Self {
-        let unix_secs = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        Self::new(Instant::now(), unix_secs)
-    }
-
-    /// Unix seconds at `now`.
-    pub fn unix_secs(&self, now: Instant) -> u64 {
-        self.unix_secs
-            .saturating_add(now.saturating_duration_since(self.at).as_secs())
     }
 }
 
