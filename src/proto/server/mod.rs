@@ -16,13 +16,17 @@
 //! [`Stats`] and logged at `trace` only, so an attacker does not set the log
 //! volume.
 
+mod client_index;
 mod config;
 mod connected;
+mod event;
 mod pending;
 mod stats;
 mod token_log;
 
+pub use client_index::ClientIndex;
 pub use config::{ConfigError, MAX_CLIENTS_LIMIT, ServerConfig};
+pub use event::{DisconnectReason, Event, Payload};
 pub use stats::{DropReason, Stats};
 
 use super::{DISCONNECT_PACKETS, Outbox, SEND_INTERVAL, WallClock, token_timeout, written};
@@ -47,73 +51,6 @@ use tracing::trace;
 const GLOBAL_SEQUENCE_START: u64 = 1 << 63;
 /// How often expired handshakes are swept out.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
-
-/// A client's slot on a shard, stable for the life of its connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ClientIndex(u32);
-
-impl ClientIndex {
-    /// A slot number.
-    pub const fn new(index: u32) -> Self {
-        Self(index)
-    }
-
-    /// The slot number, as the client learns it in its first keep-alive.
-    pub const fn get(self) -> u32 {
-        self.0
-    }
-
-    const fn slot(self) -> usize {
-        self.0 as usize
-    }
-}
-
-/// Why a connection ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum DisconnectReason {
-    /// Nothing arrived from the client for its timeout.
-    TimedOut,
-    /// The client sent a disconnect packet.
-    ClientDisconnected,
-    /// The server ended it ([`Server::disconnect`]).
-    ServerDisconnected,
-}
-
-/// A change in the set of connected clients.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Event {
-    /// A client completed the handshake.
-    Connected {
-        /// Its slot.
-        client: ClientIndex,
-        /// The id from its connect token.
-        client_id: u64,
-        /// Where its packets come from.
-        address: SocketAddr,
-    },
-    /// A connection ended; the slot is free again.
-    Disconnected {
-        /// The slot it had.
-        client: ClientIndex,
-        /// The id from its connect token.
-        client_id: u64,
-        /// Why.
-        reason: DisconnectReason,
-    },
-}
-
-/// An application payload from a connected client, borrowing the datagram.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Payload<'a> {
-    /// Who sent it.
-    pub client: ClientIndex,
-    /// The packet sequence it arrived with.
-    pub sequence: u64,
-    /// The payload, 1..=1200 bytes.
-    pub bytes: &'a [u8],
-}
 
 /// Why a payload could not be sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -402,7 +339,7 @@ impl Server {
             return Ok(());
         };
         self.pending.remove(&from);
-        let client = ClientIndex(slot as u32);
+        let client = ClientIndex::new(slot as u32);
         let mut connected = Connected {
             address: from,
             client_id: challenge.client_id,
@@ -512,7 +449,7 @@ impl Server {
         let max_clients = self.slots.len() as u32;
         let protocol_id = self.protocol_id;
         let Some(connected) = self.slots.get_mut(client.slot()).and_then(Option::as_mut) else {
-            return Err(SendError::NotConnected(client.0));
+            return Err(SendError::NotConnected(client.get()));
         };
         if !connected.confirmed {
             keep_alive(connected, client, max_clients, protocol_id, now, out);
@@ -546,7 +483,7 @@ impl Server {
     /// Disconnects every client, as on shutdown.
     pub fn disconnect_all(&mut self, out: &mut dyn Outbox) {
         for index in 0..self.slots.len() {
-            self.disconnect(ClientIndex(index as u32), out);
+            self.disconnect(ClientIndex::new(index as u32), out);
         }
     }
 
@@ -562,7 +499,7 @@ impl Server {
         let mut timed_out = Vec::new();
         for (index, slot) in self.slots.iter_mut().enumerate() {
             let Some(connected) = slot else { continue };
-            let client = ClientIndex(index as u32);
+            let client = ClientIndex::new(index as u32);
             if connected.is_timed_out(now) {
                 timed_out.push(client);
                 continue;
@@ -577,7 +514,7 @@ impl Server {
             }
         }
         for client in timed_out {
-            trace!(client = client.0, "client timed out");
+            trace!(client = client.get(), "client timed out");
             self.end(client, DisconnectReason::TimedOut, out);
         }
         self.next_update = next;
@@ -624,7 +561,7 @@ fn keep_alive(
     out: &mut dyn Outbox,
 ) {
     let body = Body::KeepAlive {
-        client_index: client.0,
+        client_index: client.get(),
         max_clients,
     };
     seal_to(connected, protocol_id, &body, out);

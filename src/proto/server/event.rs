@@ -1,0 +1,51 @@
+//! What a shard tells the application: connections made and lost, payloads received.
+
+use super::ClientIndex;
+use std::net::SocketAddr;
+
+/// Why a connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DisconnectReason {
+    /// Nothing arrived from the client for its timeout.
+    TimedOut,
+    /// The client sent a disconnect packet.
+    ClientDisconnected,
+    /// The server ended it ([`Server::disconnect`]).
+    ServerDisconnected,
+}
+
+/// A change in the set of connected clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A client completed the handshake.
+    Connected {
+        /// Its slot.
+        client: ClientIndex,
+        /// The id from its connect token.
+        client_id: u64,
+        /// Where its packets come from.
+        address: SocketAddr,
+    },
+    /// A connection ended; the slot is free again.
+    Disconnected {
+        /// The slot it had.
+        client: ClientIndex,
+        /// The id from its connect token.
+        client_id: u64,
+        /// Why.
+        reason: DisconnectReason,
+    },
+}
+
+/// An application payload from a connected client, borrowing the datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Payload<'a> {
+    /// Who sent it.
+    pub client: ClientIndex,
+    /// The packet sequence it arrived with.
+    pub sequence: u64,
+    /// The payload, 1..=1200 bytes.
+    pub bytes: &'a [u8],
+}
