@@ -245,11 +245,11 @@ impl Client {
         }
         let header = packet::parse_header(datagram).ok()?;
         let replay_protected = matches!(
-            header.packet_type,
+            header.packet_type(),
             PacketType::KeepAlive | PacketType::Payload | PacketType::Disconnect
         );
-        if header.packet_type == PacketType::Response
-            || (replay_protected && self.replay.is_replay(header.sequence))
+        if header.packet_type() == PacketType::Response
+            || (replay_protected && self.replay.is_replay(header.sequence()))
         {
             return None;
         }
@@ -262,7 +262,7 @@ impl Client {
             }
         };
         if replay_protected {
-            self.replay.advance(header.sequence);
+            self.replay.advance(header.sequence());
         }
         match (self.state, body) {
             (

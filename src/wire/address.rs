@@ -19,6 +19,17 @@ pub const IPV4_LEN: usize = 7;
 /// Encoded length of an IPv6 record.
 pub const IPV6_LEN: usize = 19;
 
+/// `addr` as a record carries it: IP and port, with IPv6 flow info and scope id cleared.
+///
+/// Token addresses and the server's own are compared in this form, so a
+/// scope id on one side cannot stop a match the wire could never express.
+pub const fn normalize(addr: SocketAddr) -> SocketAddr {
+    match addr {
+        SocketAddr::V4(_) => addr,
+        SocketAddr::V6(v6) => SocketAddr::V6(SocketAddrV6::new(*v6.ip(), v6.port(), 0, 0)),
+    }
+}
+
 /// The encoded length of `addr`'s record.
 pub const fn encoded_len(addr: &SocketAddr) -> usize {
     match addr {
@@ -93,6 +104,15 @@ mod tests {
             assert_eq!(w.len(), encoded_len(&addr));
             assert_eq!(&buf[..bytes.len()], bytes);
         }
+    }
+
+    #[test]
+    fn normalize_clears_what_the_record_cannot_carry() {
+        let scoped = SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::LOCALHOST, 9, 7, 2));
+        let plain = SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::LOCALHOST, 9, 0, 0));
+        assert_eq!(normalize(scoped), plain);
+        let v4: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        assert_eq!(normalize(v4), v4);
     }
 
     #[test]

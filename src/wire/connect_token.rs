@@ -58,7 +58,7 @@ pub struct ServerAddresses {
 }
 
 impl ServerAddresses {
-    /// Copies `addrs`.
+    /// Copies `addrs`, cleared of IPv6 flow info and scope id (see [`address::normalize`]).
     ///
     /// # Errors
     ///
@@ -72,7 +72,7 @@ impl ServerAddresses {
         }
         let mut out = Self::empty();
         for (dst, src) in out.addrs.iter_mut().zip(addrs) {
-            *dst = *src;
+            *dst = address::normalize(*src);
         }
         out.len = len as u8;
         Ok(out)

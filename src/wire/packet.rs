@@ -275,7 +275,7 @@ pub fn seal(
             available: 0,
         })?
         .split_at_mut(body_end - body_start);
-    let tag = cipher.seal(sequence, &aad(protocol_id, header.prefix), plain);
+    let tag = cipher.seal(sequence, &aad(protocol_id, header.prefix()), plain);
     tag_out.copy_from_slice(&tag);
     Ok(body_end + MAC_LEN)
 }
@@ -290,7 +290,7 @@ pub fn seal(
 pub fn parse_header(datagram: &[u8]) -> Result<Header, Error> {
     let mut r = Reader::new(datagram);
     let header = Header::parse(&mut r)?;
-    if header.packet_type == PacketType::Request {
+    if header.packet_type() == PacketType::Request {
         return Err(Error::BadPacketType(0));
     }
     if r.remaining() < MAC_LEN {
@@ -329,10 +329,10 @@ pub fn open<'a>(
         .try_into()
         .map_err(|_| Error::BadLength { len: plain_len })?;
     cipher.open(
-        header.sequence,
-        &aad(protocol_id, header.prefix),
+        header.sequence(),
+        &aad(protocol_id, header.prefix()),
         plain,
         tag,
     )?;
-    Body::parse(header.packet_type, plain)
+    Body::parse(header.packet_type(), plain)
 }

@@ -71,14 +71,15 @@ pub const fn sequence_len(sequence: u64) -> u8 {
 }
 
 /// The header of an encrypted packet: type and sequence, with the prefix byte kept for the AAD.
+///
+/// The fields are private so that a header is always consistent: built by
+/// [`Header::new`] (minimal sequence length) or read by [`Header::parse`]
+/// (the length the sender chose, 0..=8).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Header {
-    /// The prefix byte as it was on the wire.
-    pub prefix: u8,
-    /// The packet type.
-    pub packet_type: PacketType,
-    /// The packet sequence number.
-    pub sequence: u64,
+    prefix: u8,
+    packet_type: PacketType,
+    sequence: u64,
 }
 
 impl Header {
@@ -89,6 +90,21 @@ impl Header {
             packet_type,
             sequence,
         }
+    }
+
+    /// The prefix byte, as on the wire; part of the packet's AAD.
+    pub const fn prefix(&self) -> u8 {
+        self.prefix
+    }
+
+    /// The packet type.
+    pub const fn packet_type(&self) -> PacketType {
+        self.packet_type
+    }
+
+    /// The packet sequence number.
+    pub const fn sequence(&self) -> u64 {
+        self.sequence
     }
 
     /// Number of sequence bytes, from the prefix.

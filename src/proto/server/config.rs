@@ -1,6 +1,7 @@
 //! Server shard configuration.
 
 use crate::crypto::Key;
+use crate::wire::address::normalize;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -54,7 +55,7 @@ impl ServerConfig {
         Self {
             protocol_id,
             private_key,
-            addresses: vec![address],
+            addresses: vec![normalize(address)],
             max_clients: 256,
             max_pending: None,
             token_log_len: None,
@@ -64,7 +65,7 @@ impl ServerConfig {
 
     /// Another address this server answers to (say, its IPv6 one).
     pub fn also_address(mut self, address: SocketAddr) -> Self {
-        self.addresses.push(address);
+        self.addresses.push(normalize(address));
         self
     }
 

@@ -314,7 +314,7 @@ impl Server {
         let Some(pending) = self.pending.get(&from, now) else {
             return Err(DropReason::UnknownSource);
         };
-        if header.packet_type != PacketType::Response {
+        if header.packet_type() != PacketType::Response {
             return Err(DropReason::UnexpectedType);
         }
         let body = packet::open(datagram, &header, self.protocol_id, &pending.recv)
@@ -386,7 +386,7 @@ impl Server {
         let protocol_id = self.protocol_id;
         let header: Header = packet::parse_header(datagram).map_err(|_| DropReason::Malformed)?;
         if !matches!(
-            header.packet_type,
+            header.packet_type(),
             PacketType::KeepAlive | PacketType::Payload | PacketType::Disconnect
         ) {
             return Err(DropReason::UnexpectedType);
@@ -394,12 +394,12 @@ impl Server {
         let Some(connected) = self.slots.get_mut(client.slot()).and_then(Option::as_mut) else {
             return Err(DropReason::UnknownSource);
         };
-        if connected.replay.is_replay(header.sequence) {
+        if connected.replay.is_replay(header.sequence()) {
             return Err(DropReason::Replayed);
         }
         let body = packet::open(datagram, &header, protocol_id, &connected.recv)
             .map_err(|_| DropReason::Unauthenticated)?;
-        connected.replay.advance(header.sequence);
+        connected.replay.advance(header.sequence());
         match body {
             Body::KeepAlive { .. } => {
                 connected.last_recv = now;
@@ -412,7 +412,7 @@ impl Server {
                 self.stats.payloads_in += 1;
                 Ok(Some(Payload {
                     client,
-                    sequence: header.sequence,
+                    sequence: header.sequence(),
                     bytes,
                 }))
             }

@@ -161,7 +161,7 @@ fn the_server_sends_keep_alive_before_payload_until_confirmed() {
         .unwrap();
     let kinds: Vec<_> = out
         .iter()
-        .map(|(_, b)| packet::parse_header(b).unwrap().packet_type)
+        .map(|(_, b)| packet::parse_header(b).unwrap().packet_type())
         .collect();
     use crate::wire::prefix::PacketType;
     assert_eq!(kinds, [PacketType::KeepAlive, PacketType::Payload]);
