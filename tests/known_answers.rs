@@ -209,7 +209,7 @@ fn check_packet(body: Body<'_>, sequence: u64, expected: &str, by_hash: bool) {
     };
     assert_eq!(got, expected, "{body:?}");
     let header = packet::parse_header(&buf[..len]).unwrap();
-    assert_eq!(header.sequence, sequence);
+    assert_eq!(header.sequence(), sequence);
     let mut copy = buf;
     assert_eq!(
         packet::open(&mut copy[..len], &header, PROTOCOL_ID, &cipher).unwrap(),
