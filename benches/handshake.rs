@@ -1,10 +1,11 @@
 //! A full netcode handshake through the sans-IO state machines, no sockets.
 //!
 //! `handshake/full`: request → challenge → response → keep-alive, both
-//! sides' work. `server_request` + `server_response`: only the server's half
-//! (open the private token, seal the challenge; open the response and the
-//! challenge token, admit, seal the keep-alive), the cost a flood of valid
-//! handshakes puts on a server. Server, client and token are made outside the timing.
+//! sides' work, on a fresh server. `server_steady_state`: only the server's
+//! half (open the private token, seal the challenge; open the response and
+//! the challenge token, admit, seal the keep-alive) on one long-lived
+//! server, the cost a stream of valid handshakes puts on a running server.
+//! Servers, clients and tokens are made outside the timing.
 
 use berth::proto::WallClock;
 use berth::proto::client::{Client, ClientState};
@@ -37,6 +38,56 @@ fn setup() -> (Server, Client, ConnectToken, Instant) {
         .build(&Key::from_bytes(KEY))
         .unwrap();
     (server, Client::new(), token, now)
+}
+
+/// Times only the server's work for `iters` handshakes on one long-lived
+/// server, in chunks: client work, token making and freeing slots stay
+/// outside the timing.
+fn server_handshakes(iters: u64) -> Duration {
+    const CHUNK: u64 = 512;
+    let now = Instant::now();
+    let config = ServerConfig::new(PROTOCOL_ID, Key::from_bytes(KEY), server_addr())
+        .max_clients(CHUNK as usize);
+    let mut server = Server::new(config, now, WallClock::system(), &mut OsRandom).unwrap();
+    let mut timed = Duration::ZERO;
+    let mut done = 0;
+    let mut client_id = 0u64;
+    while done < iters {
+        let n = CHUNK.min(iters - done);
+        for i in 0..n {
+            client_id += 1;
+            let from = SocketAddr::from(([127, 0, 0, 1], 1024 + i as u16));
+            let token = ConnectTokenBuilder::new(PROTOCOL_ID, client_id)
+                .server(server_addr())
+                .build(&Key::from_bytes(KEY))
+                .unwrap();
+            let mut client = Client::new();
+            client.connect(now, token);
+            let mut out = Vec::new();
+            client.update(now, &mut out);
+            let (_, mut request) = out.pop().unwrap();
+            let mut replies = Vec::with_capacity(1);
+
+            let start = Instant::now();
+            server.handle_datagram(now, from, &mut request, &mut replies);
+            timed += start.elapsed();
+
+            let (_, mut challenge) = replies.pop().unwrap();
+            client.handle_datagram(now, server_addr(), &mut challenge);
+            client.update(now, &mut out);
+            let (_, mut response) = out.pop().unwrap();
+
+            let start = Instant::now();
+            server.handle_datagram(now, from, &mut response, &mut replies);
+            timed += start.elapsed();
+        }
+        assert_eq!(server.connected_count(), n as usize);
+        let mut sink = Vec::new();
+        server.disconnect_all(&mut sink);
+        while server.poll_event().is_some() {}
+        done += n;
+    }
+    timed
 }
 
 /// Delivers every datagram in `out` to the server, collecting its replies.
@@ -73,44 +124,8 @@ fn full(c: &mut Criterion) {
             BatchSize::SmallInput,
         );
     });
-    // The server's half, in two timed parts whose sum is its cost per handshake.
-    group.bench_function("server_request", |b| {
-        b.iter_batched(
-            || {
-                let (server, mut client, token, now) = setup();
-                client.connect(now, token);
-                let mut request = Vec::new();
-                client.update(now, &mut request);
-                (server, request, now)
-            },
-            |(mut server, mut request, now)| {
-                let challenge = to_server(&mut server, now, &mut request);
-                assert_eq!(challenge.len(), 1);
-                black_box((server, challenge))
-            },
-            BatchSize::SmallInput,
-        );
-    });
-    group.bench_function("server_response", |b| {
-        b.iter_batched(
-            || {
-                let (mut server, mut client, token, now) = setup();
-                client.connect(now, token);
-                let mut out = Vec::new();
-                client.update(now, &mut out);
-                for (_, mut bytes) in to_server(&mut server, now, &mut out) {
-                    client.handle_datagram(now, server_addr(), &mut bytes);
-                }
-                client.update(now, &mut out);
-                (server, out, now)
-            },
-            |(mut server, mut response, now)| {
-                let keep_alive = to_server(&mut server, now, &mut response);
-                assert_eq!(server.connected_count(), 1);
-                black_box((server, keep_alive))
-            },
-            BatchSize::SmallInput,
-        );
+    group.bench_function("server_steady_state", |b| {
+        b.iter_custom(|iters| server_handshakes(iters));
     });
     group.finish();
 }
