@@ -42,8 +42,10 @@
 
 mod clock;
 pub mod crypto;
+pub mod engine;
 pub mod proto;
 mod protocol_id;
+mod sync;
 mod token_builder;
 pub mod wire;
 

@@ -5,6 +5,8 @@
 
 #![allow(dead_code, unreachable_pub)] // Each test binary uses a different subset.
 
+pub mod engine;
+
 use berth::proto::WallClock;
 use berth::proto::client::Client;
 use berth::proto::server::{ClientIndex, Server, ServerConfig};

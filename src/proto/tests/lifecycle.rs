@@ -166,3 +166,11 @@ fn the_server_sends_keep_alive_before_payload_until_confirmed() {
     use crate::wire::prefix::PacketType;
     assert_eq!(kinds, [PacketType::KeepAlive, PacketType::Payload]);
 }
+
+#[test]
+fn an_idle_connection_outlives_its_timeout_on_keep_alives() {
+    let mut pair = connected_pair();
+    pair.run(1000); // ten seconds, twice the timeout, with nothing to send
+    assert_eq!(pair.client(0).state(), ClientState::Connected);
+    assert_eq!(pair.server.connected_count(), 1);
+}

@@ -1,0 +1,110 @@
+//! Least-loaded placement of new peers across ports.
+//!
+//! A port's load is its connected peers plus the tokens issued for it and
+//! not yet used. Placement takes a snapshot of all loads, picks the least
+//! loaded port, and claims it with a compare-and-swap on that port's
+//! counter; if another placement got there first, it looks again. So every
+//! placement lands on a port that was least loaded at the moment it was
+//! claimed, without a lock. Counters never underflow: a release of a port
+//! at zero is ignored (and is a bug upstream, caught in debug builds).
+
+use crate::sync::{AtomicUsize, Ordering};
+
+/// Load counters, one per port.
+#[derive(Debug)]
+pub(crate) struct Balancer {
+    load: Box<[AtomicUsize]>,
+}
+
+impl Balancer {
+    pub(crate) fn new(ports: usize) -> Self {
+        Self {
+            load: (0..ports).map(|_| AtomicUsize::new(0)).collect(),
+        }
+    }
+
+    /// Adds one to the least-loaded port and returns it (the lowest index on a tie).
+    pub(crate) fn place(&self) -> usize {
+        loop {
+            let mut best: Option<(usize, usize)> = None;
+            for (port, counter) in self.load.iter().enumerate() {
+                let load = counter.load(Ordering::Acquire);
+                if best.is_none_or(|(_, least)| load < least) {
+                    best = Some((port, load));
+                }
+            }
+            let Some((port, load)) = best else { return 0 };
+            let claimed = self.load.get(port).is_some_and(|c| {
+                c.compare_exchange(load, load + 1, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+            });
+            if claimed {
+                return port;
+            }
+        }
+    }
+
+    /// Adds one to `port` (a peer arrived there without a reservation).
+    pub(crate) fn add(&self, port: usize) {
+        if let Some(c) = self.load.get(port) {
+            c.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Removes one from `port` (a peer left, or a reservation lapsed).
+    pub(crate) fn release(&self, port: usize) {
+        if let Some(c) = self.load.get(port) {
+            let released =
+                c.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+            debug_assert!(released.is_ok(), "released port {port} at zero load");
+        }
+    }
+
+    /// The current load of each port.
+    pub(crate) fn loads(&self) -> Vec<usize> {
+        self.load
+            .iter()
+            .map(|c| c.load(Ordering::Acquire))
+            .collect()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn places_evenly_and_prefers_emptier_ports() {
+        let b = Balancer::new(4);
+        let placed: Vec<usize> = (0..8).map(|_| b.place()).collect();
+        assert_eq!(placed, [0, 1, 2, 3, 0, 1, 2, 3]);
+        b.release(2);
+        b.release(2);
+        assert_eq!(b.place(), 2);
+        assert_eq!(b.loads(), [2, 2, 1, 2]);
+    }
+
+    #[test]
+    fn concurrent_placement_stays_within_one() {
+        let b = std::sync::Arc::new(Balancer::new(4));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let b = b.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..250 {
+                        b.place();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let loads = b.loads();
+        assert_eq!(loads.iter().sum::<usize>(), 1000);
+        assert!(
+            loads.iter().max().unwrap() - loads.iter().min().unwrap() <= 1,
+            "{loads:?}"
+        );
+    }
+}

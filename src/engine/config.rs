@@ -1,0 +1,113 @@
+//! Configuration of a multi-port server.
+
+use crate::crypto::Key;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// How a [`crate::engine::Server`] binds and what it allows.
+///
+/// # Examples
+///
+/// ```
+/// use berth::engine::ServerConfig;
+/// use berth::Key;
+///
+/// let config = ServerConfig::new("127.0.0.1:40000".parse().unwrap(), 0x1122334455667788, Key::from_bytes([1; 32]))
+///     .ports(4)
+///     .public("203.0.113.7:40000".parse().unwrap())
+///     .max_clients_per_port(1024);
+/// # let _ = config;
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ServerConfig {
+    pub(crate) bind: SocketAddr,
+    pub(crate) ports: u16,
+    pub(crate) public: Option<SocketAddr>,
+    pub(crate) protocol_id: u64,
+    pub(crate) private_key: Key,
+    pub(crate) max_clients_per_port: usize,
+    pub(crate) socket_buffer_len: usize,
+    pub(crate) queue_len: usize,
+    pub(crate) token_expiry: Duration,
+    pub(crate) token_timeout: Option<Duration>,
+    pub(crate) requests_per_source: u32,
+}
+
+impl ServerConfig {
+    /// Binds ports from `bind` upwards, for `protocol_id`, opening tokens with `private_key`.
+    ///
+    /// With port 0 in `bind`, every port gets a port number from the OS
+    /// (for tests).
+    pub fn new(bind: SocketAddr, protocol_id: u64, private_key: Key) -> Self {
+        Self {
+            bind,
+            ports: 1,
+            public: None,
+            protocol_id,
+            private_key,
+            max_clients_per_port: 256,
+            socket_buffer_len: 4 << 20,
+            queue_len: 65_536,
+            token_expiry: Duration::from_secs(30),
+            token_timeout: Some(Duration::from_secs(5)),
+            requests_per_source: 32,
+        }
+    }
+
+    /// Number of ports, each served by its own thread: `bind.port()..bind.port()+n`. Default 1.
+    pub const fn ports(mut self, ports: u16) -> Self {
+        self.ports = ports;
+        self
+    }
+
+    /// The address clients reach the first port at, when it is not the bind
+    /// address (behind NAT, or bound to `0.0.0.0`). Port `i` is reached at
+    /// this port number plus `i`. Tokens name these addresses, and each
+    /// port's shard checks them. Default: the bound addresses.
+    pub const fn public(mut self, public: SocketAddr) -> Self {
+        self.public = Some(public);
+        self
+    }
+
+    /// Client slots per port. Default 256; each costs about 2.5 KiB.
+    pub const fn max_clients_per_port(mut self, n: usize) -> Self {
+        self.max_clients_per_port = n;
+        self
+    }
+
+    /// Kernel send and receive buffer size per socket, in bytes. Default 4 MiB.
+    pub const fn socket_buffer_len(mut self, len: usize) -> Self {
+        self.socket_buffer_len = len;
+        self
+    }
+
+    /// Capacity of each port's command queue and of the event queue. Default
+    /// 65,536 entries; a full queue makes `send` fail with
+    /// [`crate::engine::SendError::QueueFull`] and drops events (counted).
+    pub const fn queue_len(mut self, len: usize) -> Self {
+        self.queue_len = len;
+        self
+    }
+
+    /// How long tokens from [`crate::engine::Server::issue_token`] stay
+    /// valid, and hold their place on a port. Default 30 s.
+    pub const fn token_expiry(mut self, expiry: Duration) -> Self {
+        self.token_expiry = expiry;
+        self
+    }
+
+    /// Connection timeout written into issued tokens; `None` never times out. Default 5 s.
+    pub const fn token_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.token_timeout = timeout;
+        self
+    }
+
+    /// Connection requests one source address (IP and port) may make per
+    /// second on one port before the rest are dropped unread. Default 32; a
+    /// standard client retries at 10 per second.
+    pub const fn requests_per_source(mut self, n: u32) -> Self {
+        self.requests_per_source = n;
+        self
+    }
+}

@@ -1,0 +1,151 @@
+//! Issuing connect tokens that steer each new peer to the least-loaded port.
+//!
+//! A token names every port, least loaded first, so a standard netcode
+//! client tries the emptiest port and falls back to the next if it is full:
+//! placement needs nothing from the client. Issuing reserves a place on the
+//! first port until the token expires; the peer's arrival turns the
+//! reservation into a connection. A token made elsewhere works on whichever
+//! port it names, and counts there when it connects.
+
+use super::balancer::Balancer;
+use crate::crypto::Key;
+use crate::token_builder::{ConnectTokenBuilder, TokenError};
+use crate::wire::connect_token::{ConnectToken, MAX_SERVERS, UserData};
+use ahash::RandomState;
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// A place held on a port for a token not yet used.
+#[derive(Debug, Clone, Copy)]
+struct Reservation {
+    port: usize,
+    expires: Instant,
+}
+
+/// Port loads and the reservations behind them.
+///
+/// The counters are lock-free ([`Balancer`]); the reservation table takes a
+/// lock only when a token is issued and when a peer connects or leaves,
+/// never per packet.
+#[derive(Debug)]
+pub(crate) struct Placement {
+    balancer: Balancer,
+    // Keyed by client id, which the token issuer (the application) chooses.
+    reservations: Mutex<HashMap<u64, Reservation, RandomState>>,
+}
+
+impl Placement {
+    pub(crate) fn new(ports: usize) -> Self {
+        Self {
+            balancer: Balancer::new(ports),
+            reservations: Mutex::new(HashMap::with_hasher(RandomState::new())),
+        }
+    }
+
+    /// Reserves a place for `client_id` on the least-loaded port, until `expires`.
+    fn reserve(&self, client_id: u64, now: Instant, expires: Instant) -> usize {
+        let mut reservations = self.reservations.lock();
+        reservations.retain(|_, r| {
+            let live = r.expires > now;
+            if !live {
+                self.balancer.release(r.port);
+            }
+            live
+        });
+        let port = self.balancer.place();
+        if let Some(old) = reservations.insert(client_id, Reservation { port, expires }) {
+            // A second token for the same client replaces the first.
+            self.balancer.release(old.port);
+        }
+        port
+    }
+
+    /// A peer connected on `port`: its reservation there becomes its place,
+    /// or it takes a new one.
+    pub(crate) fn connected(&self, port: usize, client_id: u64) {
+        let mut reservations = self.reservations.lock();
+        match reservations.get(&client_id) {
+            Some(r) if r.port == port => {
+                reservations.remove(&client_id);
+            }
+            _ => self.balancer.add(port),
+        }
+    }
+
+    /// A peer left `port`.
+    pub(crate) fn disconnected(&self, port: usize) {
+        self.balancer.release(port);
+    }
+
+    /// Connected plus reserved, per port.
+    pub(crate) fn loads(&self) -> Vec<usize> {
+        self.balancer.loads()
+    }
+}
+
+/// Makes tokens for a multi-port server.
+#[derive(Debug)]
+pub(crate) struct Issuer {
+    pub(crate) protocol_id: u64,
+    pub(crate) private_key: Key,
+    pub(crate) public: Vec<SocketAddr>,
+    pub(crate) expiry: Duration,
+    pub(crate) timeout: Option<Duration>,
+}
+
+impl Issuer {
+    /// A token for `client_id`, its addresses ordered least-loaded port first.
+    pub(crate) fn issue(
+        &self,
+        placement: &Placement,
+        client_id: u64,
+        user_data: UserData,
+    ) -> Result<ConnectToken, TokenError> {
+        let now = Instant::now();
+        let first = placement.reserve(client_id, now, now + self.expiry);
+        let loads = placement.loads();
+        let mut others: Vec<usize> = (0..self.public.len()).filter(|&p| p != first).collect();
+        others.sort_by_key(|&p| (loads.get(p).copied().unwrap_or(usize::MAX), p));
+        let mut builder = ConnectTokenBuilder::new(self.protocol_id, client_id)
+            .expire_after(self.expiry)
+            .timeout(self.timeout)
+            .user_data(user_data);
+        for port in std::iter::once(first).chain(others).take(MAX_SERVERS) {
+            if let Some(addr) = self.public.get(port) {
+                builder = builder.server(*addr);
+            }
+        }
+        builder.build(&self.private_key)
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reservations_lapse_and_connections_replace_them() {
+        let placement = Placement::new(2);
+        let t0 = Instant::now();
+        let a = placement.reserve(1, t0, t0 + Duration::from_secs(1));
+        let b = placement.reserve(2, t0, t0 + Duration::from_secs(1));
+        assert_ne!(a, b);
+        placement.connected(a, 1);
+        assert_eq!(placement.loads(), [1, 1]);
+        // Client 2's reservation lapses when the next token is issued after expiry.
+        let later = t0 + Duration::from_secs(2);
+        placement.reserve(3, later, later + Duration::from_secs(1));
+        assert_eq!(placement.loads().iter().sum::<usize>(), 2);
+        placement.disconnected(a);
+        assert_eq!(placement.loads().iter().sum::<usize>(), 1);
+    }
+
+    #[test]
+    fn a_peer_with_a_foreign_token_counts_where_it_lands() {
+        let placement = Placement::new(3);
+        placement.connected(2, 99);
+        assert_eq!(placement.loads(), [0, 0, 1]);
+    }
+}

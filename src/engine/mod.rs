@@ -1,0 +1,39 @@
+//! The engine: sockets, one thread per port, batched I/O, placement, and the public handles.
+//!
+//! This is the only layer that knows sockets, threads and clocks exist. It
+//! drives the sans-IO [`crate::proto`] state machines: one server shard per
+//! port thread, no lock on the per-packet path.
+//!
+//! Two ways to use a [`Server`]:
+//!
+//! - **handle**: [`Server::bind`], then read [`Server::events`] and call
+//!   [`Server::send`] from any thread;
+//! - **handler**: [`Server::bind_with_handler`] runs your [`Handler`] on each
+//!   port's thread, where a reply to a peer of the same port never leaves the
+//!   thread.
+//!
+//! Raw mode: each message is one netcode payload (1..=1200 bytes), which is
+//! what plain netcode.io peers speak.
+
+mod balancer;
+mod batch;
+mod client;
+mod config;
+mod event;
+mod handler;
+mod issuer;
+mod limiter;
+mod mailbox;
+mod peer;
+mod port;
+mod server;
+mod socket;
+mod stats;
+
+pub use client::{Client, ClientError};
+pub use config::ServerConfig;
+pub use event::{SendError, ServerEvent};
+pub use handler::{Context, Handler};
+pub use peer::PeerId;
+pub use server::{BindError, NO_USER_DATA, Server, ServerSender};
+pub use stats::PortStats;

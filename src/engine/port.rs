@@ -1,0 +1,439 @@
+//! One port's thread: its socket, its poll, its protocol shard.
+//!
+//! The loop: wait for the socket, the mailbox or the next timer; receive in
+//! batches and feed each datagram to the shard (replies are sealed straight
+//! into the send batch); deliver payloads and connection changes; run the
+//! commands other threads queued; run the shard's timers; send. Nothing on
+//! this path takes a lock: the thread owns its socket and shard, and other
+//! threads reach it only through its [`Mailbox`].
+
+use super::batch::{self, RecvBatch, SendBatch, SocketState};
+use super::handler::{Context, Handler, is_current};
+use super::limiter::RequestLimiter;
+use super::mailbox::Mailbox;
+use super::{PeerId, PortStats, ServerEvent};
+use crate::proto::server::{ClientIndex, Event, Server as Shard};
+use crate::sync::{Arc, AtomicBool, Ordering};
+use crossbeam_channel::{Sender, TrySendError};
+use mio::{Events, Interest, Poll, Token};
+use parking_lot::Mutex;
+use std::time::{Duration, Instant};
+use tracing::{debug, warn};
+
+/// Registration token of the socket; the mailbox's waker uses [`WAKER`].
+const SOCKET: Token = Token(0);
+/// Registration token of the mailbox's waker.
+pub(crate) const WAKER: Token = Token(1);
+/// Receive batches handled per wake before timers and the mailbox get a turn.
+const MAX_BATCHES_PER_WAKE: usize = 64;
+/// How often stats are published.
+const STATS_INTERVAL: Duration = Duration::from_millis(100);
+/// Most attempts to flush the final disconnect packets at shutdown.
+const SHUTDOWN_FLUSH_TRIES: usize = 100;
+
+/// Work another thread asks of a port.
+#[derive(Debug)]
+pub(crate) enum Command {
+    /// Send a message to a peer of this port.
+    Send { peer: PeerId, bytes: Vec<u8> },
+    /// End a peer's connection.
+    Disconnect { peer: PeerId },
+}
+
+/// The queue into a port.
+pub(crate) type PortMailbox = Mailbox<Command, mio::Waker>;
+
+/// What all ports and the handle share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) mailboxes: Vec<PortMailbox>,
+    pub(crate) shutdown: AtomicBool,
+    pub(crate) placement: super::issuer::Placement,
+    pub(crate) stats: Vec<Mutex<PortStats>>,
+}
+
+/// Commands for other ports, gathered during one batch and sent after it.
+#[derive(Debug)]
+pub(crate) struct Outgoing {
+    per_port: Vec<Vec<Command>>,
+}
+
+impl Outgoing {
+    pub(crate) fn new(ports: usize) -> Self {
+        Self {
+            per_port: (0..ports).map(|_| Vec::new()).collect(),
+        }
+    }
+
+    pub(crate) fn push(&mut self, port: u16, command: Command) {
+        if let Some(queue) = self.per_port.get_mut(usize::from(port)) {
+            queue.push(command);
+        }
+    }
+
+    /// Hands every gathered command to its port's mailbox: one wake per port.
+    fn flush(&mut self, mailboxes: &[PortMailbox]) {
+        for (queue, mailbox) in self.per_port.iter_mut().zip(mailboxes) {
+            for command in queue.drain(..) {
+                if let Err(dropped) = mailbox.push(command) {
+                    debug!(?dropped, "cross-port queue full; message dropped");
+                }
+            }
+        }
+    }
+}
+
+/// Where a port delivers what its peers send.
+pub(crate) enum Delivery {
+    /// To the application's event queue.
+    Events(Sender<ServerEvent>),
+    /// To a handler on this thread.
+    Handler(Box<dyn Handler>),
+}
+
+impl std::fmt::Debug for Delivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Events(_) => f.write_str("Delivery::Events"),
+            Self::Handler(_) => f.write_str("Delivery::Handler"),
+        }
+    }
+}
+
+/// One port's thread state.
+#[derive(Debug)]
+pub(crate) struct Port {
+    pub(crate) index: u16,
+    pub(crate) poll: Poll,
+    pub(crate) socket: mio::net::UdpSocket,
+    pub(crate) shard: Shard,
+    pub(crate) delivery: Delivery,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) limiter: RequestLimiter,
+}
+
+/// The parts of a port the receive path borrows at once.
+struct Io<'a> {
+    index: u16,
+    now: Instant,
+    shard: &'a mut Shard,
+    send: &'a mut SendBatch,
+    generations: &'a mut Vec<u32>,
+    outgoing: &'a mut Outgoing,
+    delivery: &'a mut Delivery,
+    limiter: &'a mut RequestLimiter,
+    shared: &'a Shared,
+    stats: &'a mut PortStats,
+}
+
+impl Port {
+    /// Runs the port until shutdown.
+    pub(crate) fn run(mut self) {
+        if let Err(e) = self.poll.registry().register(
+            &mut self.socket,
+            SOCKET,
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            warn!(port = self.index, error = %e, "could not register the socket; port stops");
+            return;
+        }
+        let state = SocketState::new(&self.socket);
+        let ports = self.shared.mailboxes.len();
+        let mut recv = RecvBatch::new();
+        let mut send = SendBatch::new();
+        let mut generations = vec![0u32; self.shard.max_clients()];
+        let mut outgoing = Outgoing::new(ports);
+        let mut events = Events::with_capacity(16);
+        let mut stats = PortStats {
+            port: self.index,
+            ..PortStats::default()
+        };
+        let mut next_stats = Instant::now();
+        let mut more_to_read = false;
+
+        loop {
+            let now = Instant::now();
+            let timeout = if more_to_read || send.pending() > 0 {
+                Duration::ZERO
+            } else {
+                self.shard
+                    .next_update()
+                    .min(next_stats)
+                    .saturating_duration_since(now)
+            };
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    warn!(port = self.index, error = %e, "poll failed; port stops");
+                    break;
+                }
+            }
+            let now = Instant::now();
+            let shutting_down = self.shared.shutdown.load(Ordering::Acquire);
+            let mut io = Io {
+                index: self.index,
+                now,
+                shard: &mut self.shard,
+                send: &mut send,
+                generations: &mut generations,
+                outgoing: &mut outgoing,
+                delivery: &mut self.delivery,
+                limiter: &mut self.limiter,
+                shared: &self.shared,
+                stats: &mut stats,
+            };
+            more_to_read = io.receive(&self.socket, &state, &mut recv);
+            if let Some(mailbox) = self.shared.mailboxes.get(usize::from(self.index)) {
+                mailbox.drain(|command| io.command(command));
+            }
+            if now >= io.shard.next_update() {
+                io.shard.update(now, io.send);
+                io.deliver_events();
+            }
+            outgoing.flush(&self.shared.mailboxes);
+            flush(&self.socket, &state, &mut send, &mut stats);
+            if shutting_down {
+                self.stop(
+                    &state,
+                    &mut send,
+                    &mut generations,
+                    &mut outgoing,
+                    &mut stats,
+                );
+                break;
+            }
+            if now >= next_stats {
+                self.publish(&mut stats);
+                next_stats = now + STATS_INTERVAL;
+            }
+        }
+        self.publish(&mut stats);
+    }
+
+    /// Disconnects everyone and sends the disconnect packets before the thread ends.
+    fn stop(
+        &mut self,
+        state: &SocketState,
+        send: &mut SendBatch,
+        generations: &mut Vec<u32>,
+        outgoing: &mut Outgoing,
+        stats: &mut PortStats,
+    ) {
+        let now = Instant::now();
+        self.shard.disconnect_all(send);
+        let mut io = Io {
+            index: self.index,
+            now,
+            shard: &mut self.shard,
+            send,
+            generations,
+            outgoing,
+            delivery: &mut self.delivery,
+            limiter: &mut self.limiter,
+            shared: &self.shared,
+            stats,
+        };
+        io.deliver_events();
+        let mut events = Events::with_capacity(4);
+        for _ in 0..SHUTDOWN_FLUSH_TRIES {
+            flush(&self.socket, state, send, stats);
+            if send.pending() == 0 {
+                break;
+            }
+            // Wait for room in the socket buffer, briefly.
+            let _ = self.poll.poll(&mut events, Some(Duration::from_millis(10)));
+        }
+        debug!(port = self.index, unsent = send.pending(), "port stopped");
+    }
+
+    fn publish(&self, stats: &mut PortStats) {
+        stats.peers = self.shard.connected_count();
+        stats.protocol = self.shard.stats().clone();
+        if let Some(shared) = self.shared.stats.get(usize::from(self.index)) {
+            *shared.lock() = stats.clone();
+        }
+    }
+}
+
+/// Sends what is queued, counting it.
+fn flush(
+    socket: &mio::net::UdpSocket,
+    state: &SocketState,
+    send: &mut SendBatch,
+    stats: &mut PortStats,
+) {
+    if send.pending() == 0 {
+        return;
+    }
+    match batch::send(socket, state, send) {
+        Ok(count) => {
+            stats.send_syscalls += count.syscalls;
+            stats.packets_out += count.datagrams;
+            stats.bytes_out += count.bytes;
+        }
+        Err(e) => debug!(error = %e, "send failed"),
+    }
+}
+
+impl Io<'_> {
+    /// Receives and handles up to [`MAX_BATCHES_PER_WAKE`] batches; true if
+    /// the socket may still hold more.
+    fn receive(
+        &mut self,
+        socket: &mio::net::UdpSocket,
+        state: &SocketState,
+        recv: &mut RecvBatch,
+    ) -> bool {
+        for _ in 0..MAX_BATCHES_PER_WAKE {
+            let count = match batch::recv(socket, state, recv) {
+                Ok(count) => count,
+                Err(e) => {
+                    debug!(error = %e, "receive failed");
+                    return false;
+                }
+            };
+            self.stats.recv_syscalls += count.syscalls;
+            self.stats.packets_in += count.datagrams;
+            self.stats.bytes_in += count.bytes;
+            if count.datagrams == 0 {
+                return false;
+            }
+            recv.for_each(|from, bytes| self.datagram(from, bytes));
+            self.outgoing.flush(&self.shared.mailboxes);
+            flush(socket, state, self.send, self.stats);
+        }
+        true
+    }
+
+    fn datagram(&mut self, from: std::net::SocketAddr, bytes: &mut [u8]) {
+        let is_request = bytes.first() == Some(&0);
+        if is_request
+            && self.shard.client_at(&from).is_none()
+            && !self.limiter.admit(from, self.now)
+        {
+            self.stats.rate_limited += 1;
+            return;
+        }
+        let payload = self.shard.handle_datagram(self.now, from, bytes, self.send);
+        // Connection changes first: a handler learns of a peer before its messages.
+        self.deliver_events();
+        let Some(payload) = payload else { return };
+        let slot = payload.client.get();
+        let generation = self.generations.get(slot as usize).copied().unwrap_or(0);
+        let peer = PeerId::new(self.index, slot, generation);
+        match self.delivery {
+            Delivery::Events(events) => {
+                let event = ServerEvent::Message {
+                    peer,
+                    bytes: payload.bytes.to_vec(),
+                };
+                push_event(events, event, self.stats);
+            }
+            Delivery::Handler(handler) => {
+                let mut ctx = Context {
+                    port: self.index,
+                    now: self.now,
+                    shard: self.shard,
+                    send: self.send,
+                    generations: self.generations,
+                    outgoing: self.outgoing,
+                };
+                handler.message(&mut ctx, peer, payload.bytes);
+            }
+        }
+    }
+
+    /// Hands the shard's connects and disconnects to the application, and keeps the load counts.
+    fn deliver_events(&mut self) {
+        while let Some(event) = self.shard.poll_event() {
+            match event {
+                Event::Connected {
+                    client, client_id, ..
+                } => {
+                    let slot = client.get() as usize;
+                    if let Some(generation) = self.generations.get_mut(slot) {
+                        *generation = generation.wrapping_add(1);
+                    }
+                    let generation = self.generations.get(slot).copied().unwrap_or(0);
+                    let peer = PeerId::new(self.index, client.get(), generation);
+                    self.shared
+                        .placement
+                        .connected(usize::from(self.index), client_id);
+                    let user_data =
+                        Box::new(self.shard.user_data(client).copied().unwrap_or([0; 256]));
+                    self.dispatch(
+                        |ctx, handler| handler.connected(ctx, peer, client_id, &user_data),
+                        || ServerEvent::Connected {
+                            peer,
+                            client_id,
+                            user_data: user_data.clone(),
+                        },
+                    );
+                }
+                Event::Disconnected { client, reason, .. } => {
+                    let generation = self
+                        .generations
+                        .get(client.get() as usize)
+                        .copied()
+                        .unwrap_or(0);
+                    let peer = PeerId::new(self.index, client.get(), generation);
+                    self.shared.placement.disconnected(usize::from(self.index));
+                    self.dispatch(
+                        |ctx, handler| handler.disconnected(ctx, peer, reason),
+                        || ServerEvent::Disconnected { peer, reason },
+                    );
+                }
+            }
+        }
+    }
+
+    /// Calls the handler, or queues the event, for one connection change.
+    fn dispatch(
+        &mut self,
+        on_handler: impl FnOnce(&mut Context<'_>, &mut dyn Handler),
+        as_event: impl FnOnce() -> ServerEvent,
+    ) {
+        match self.delivery {
+            Delivery::Events(events) => push_event(events, as_event(), self.stats),
+            Delivery::Handler(handler) => {
+                let mut ctx = Context {
+                    port: self.index,
+                    now: self.now,
+                    shard: self.shard,
+                    send: self.send,
+                    generations: self.generations,
+                    outgoing: self.outgoing,
+                };
+                on_handler(&mut ctx, handler.as_mut());
+            }
+        }
+    }
+
+    fn command(&mut self, command: Command) {
+        match command {
+            Command::Send { peer, bytes } => {
+                if is_current(self.generations, peer) {
+                    let client = ClientIndex::new(peer.slot());
+                    if let Err(e) = self.shard.send(self.now, client, &bytes, self.send) {
+                        debug!(%peer, error = %e, "queued message for a departed peer dropped");
+                    }
+                }
+            }
+            Command::Disconnect { peer } => {
+                if is_current(self.generations, peer) {
+                    self.shard
+                        .disconnect(ClientIndex::new(peer.slot()), self.send);
+                    self.deliver_events();
+                }
+            }
+        }
+    }
+}
+
+fn push_event(events: &Sender<ServerEvent>, event: ServerEvent, stats: &mut PortStats) {
+    match events.try_send(event) {
+        Ok(()) => {}
+        Err(TrySendError::Full(_)) => stats.events_dropped += 1,
+        // The application dropped its receiver; nothing to tell.
+        Err(TrySendError::Disconnected(_)) => {}
+    }
+}

@@ -1,0 +1,394 @@
+//! The public multi-port server handle.
+
+use super::config::ServerConfig;
+use super::handler::Handler;
+use super::issuer::{Issuer, Placement};
+use super::limiter::RequestLimiter;
+use super::port::{self, Command, Delivery, Port, Shared};
+use super::{PeerId, PortStats, SendError, ServerEvent, socket};
+use crate::crypto::OsRandom;
+use crate::proto::WallClock;
+use crate::proto::server::{ConfigError, Server as Shard, ServerConfig as ShardConfig};
+use crate::sync::{Arc, AtomicBool, Ordering};
+use crate::token_builder::TokenError;
+use crate::wire::connect_token::{ConnectToken, USER_DATA_LEN, UserData};
+use crate::wire::packet::MAX_PAYLOAD_LEN;
+use crossbeam_channel::Receiver;
+use mio::{Poll, Waker};
+use parking_lot::Mutex;
+use std::io;
+use std::net::SocketAddr;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BindError {
+    /// No ports were asked for, or the range runs past 65535.
+    #[error("cannot bind {ports} ports from {base}")]
+    PortRange {
+        /// The first address.
+        base: SocketAddr,
+        /// How many ports.
+        ports: u16,
+    },
+    /// A socket could not be opened or bound.
+    #[error("cannot bind {addr}")]
+    Socket {
+        /// The address.
+        addr: SocketAddr,
+        /// What the OS said.
+        #[source]
+        source: io::Error,
+    },
+    /// The OS refused a poll, a waker or a thread.
+    #[error("cannot start port {port}")]
+    Start {
+        /// The port's index.
+        port: u16,
+        /// What the OS said.
+        #[source]
+        source: io::Error,
+    },
+    /// The protocol settings are out of range.
+    #[error("bad server configuration")]
+    Config(#[from] ConfigError),
+}
+
+/// A berth server: one thread per UDP port, serving netcode.io 1.02.
+///
+/// Dropping it shuts it down as [`Server::shutdown`] does.
+///
+/// # Examples
+///
+/// An echo server, handle style:
+///
+/// ```no_run
+/// use berth::engine::{Server, ServerConfig, ServerEvent};
+/// use berth::Key;
+///
+/// let config = ServerConfig::new("0.0.0.0:40000".parse().unwrap(), 0x1122334455667788, Key::from_bytes([7; 32]))
+///     .ports(4)
+///     .public("203.0.113.7:40000".parse().unwrap());
+/// let server = Server::bind(config).unwrap();
+/// let token = server.issue_token(42, [0; 256]).unwrap(); // hand token.to_bytes() to the client
+/// # let _ = token;
+/// for event in server.events().iter() {
+///     if let ServerEvent::Message { peer, bytes } = event {
+///         server.send(peer, &bytes).unwrap();
+///     }
+/// }
+/// ```
+#[derive(Debug)]
+pub struct Server {
+    shared: Arc<Shared>,
+    threads: Vec<JoinHandle<()>>,
+    events: Receiver<ServerEvent>,
+    issuer: Issuer,
+    local: Vec<SocketAddr>,
+}
+
+impl Server {
+    /// Binds the ports and starts their threads; events arrive on [`Server::events`].
+    ///
+    /// # Errors
+    ///
+    /// [`BindError`] when a port cannot be bound or started, or the settings are out of range.
+    pub fn bind(config: ServerConfig) -> Result<Self, BindError> {
+        let (tx, rx) = crossbeam_channel::bounded(config.queue_len);
+        Self::start(config, rx, |_| Delivery::Events(tx.clone()))
+    }
+
+    /// Binds the ports and runs a handler on each port's thread; `make`
+    /// builds the handler for port `i`. [`Server::events`] stays empty.
+    ///
+    /// # Errors
+    ///
+    /// As [`Server::bind`].
+    pub fn bind_with_handler<H: Handler>(
+        config: ServerConfig,
+        mut make: impl FnMut(u16) -> H,
+    ) -> Result<Self, BindError> {
+        let (_, rx) = crossbeam_channel::bounded(1);
+        Self::start(config, rx, |port| Delivery::Handler(Box::new(make(port))))
+    }
+
+    fn start(
+        config: ServerConfig,
+        events: Receiver<ServerEvent>,
+        mut delivery: impl FnMut(u16) -> Delivery,
+    ) -> Result<Self, BindError> {
+        let ports = config.ports;
+        let base = config.bind;
+        let range_ok =
+            ports > 0 && (base.port() == 0 || u32::from(base.port()) + u32::from(ports) <= 65_536);
+        if !range_ok {
+            return Err(BindError::PortRange { base, ports });
+        }
+        let mut sockets = Vec::with_capacity(usize::from(ports));
+        let mut local = Vec::with_capacity(usize::from(ports));
+        for i in 0..ports {
+            let mut addr = base;
+            if base.port() != 0 {
+                addr.set_port(base.port() + i);
+            }
+            let socket = socket::bind(addr, config.socket_buffer_len)
+                .map_err(|source| BindError::Socket { addr, source })?;
+            local.push(
+                socket
+                    .local_addr()
+                    .map_err(|source| BindError::Socket { addr, source })?,
+            );
+            sockets.push(socket);
+        }
+        let public: Vec<SocketAddr> = match config.public {
+            Some(public) => (0..ports)
+                .map(|i| {
+                    let mut addr = public;
+                    addr.set_port(public.port().wrapping_add(i));
+                    addr
+                })
+                .collect(),
+            None => local.clone(),
+        };
+
+        let mut polls = Vec::with_capacity(usize::from(ports));
+        let mut mailboxes = Vec::with_capacity(usize::from(ports));
+        for i in 0..ports {
+            let start_error = |source| BindError::Start { port: i, source };
+            let poll = Poll::new().map_err(start_error)?;
+            let waker = Waker::new(poll.registry(), port::WAKER).map_err(start_error)?;
+            mailboxes.push(super::mailbox::Mailbox::new(config.queue_len, waker));
+            polls.push(poll);
+        }
+        let shared = Arc::new(Shared {
+            mailboxes,
+            shutdown: AtomicBool::new(false),
+            placement: Placement::new(usize::from(ports)),
+            stats: (0..ports)
+                .map(|port| {
+                    Mutex::new(PortStats {
+                        port,
+                        ..PortStats::default()
+                    })
+                })
+                .collect(),
+        });
+
+        let now = Instant::now();
+        let clock = WallClock::system();
+        let mut server = Self {
+            shared: shared.clone(),
+            threads: Vec::with_capacity(usize::from(ports)),
+            events,
+            issuer: Issuer {
+                protocol_id: config.protocol_id,
+                private_key: config.private_key.clone(),
+                public: public.clone(),
+                expiry: config.token_expiry,
+                timeout: config.token_timeout,
+            },
+            local,
+        };
+        for (i, (socket, poll)) in (0..ports).zip(sockets.into_iter().zip(polls)) {
+            let mut shard_config = ShardConfig::new(
+                config.protocol_id,
+                config.private_key.clone(),
+                public_of(&public, i),
+            )
+            .max_clients(config.max_clients_per_port);
+            if let Some(local) = server.local.get(usize::from(i)) {
+                if public_of(&public, i) != *local {
+                    // Clients may also address the port directly (a LAN, tests).
+                    shard_config = shard_config.also_address(*local);
+                }
+            }
+            let shard = Shard::new(shard_config, now, clock, &mut OsRandom)?;
+            let port = Port {
+                index: i,
+                poll,
+                socket,
+                shard,
+                delivery: delivery(i),
+                shared: shared.clone(),
+                limiter: RequestLimiter::new(config.requests_per_source, now),
+            };
+            let thread = std::thread::Builder::new()
+                .name(format!("berth-port-{i}"))
+                .spawn(move || port.run())
+                .map_err(|source| BindError::Start { port: i, source })?;
+            server.threads.push(thread);
+        }
+        tracing::info!(ports, first = ?server.local.first(), "berth server started");
+        Ok(server)
+    }
+
+    /// Connections, disconnections and messages, from every port (handle mode).
+    ///
+    /// The queue is bounded ([`ServerConfig::queue_len`]); when the
+    /// application falls behind, ports drop events and count them in
+    /// [`PortStats::events_dropped`].
+    pub const fn events(&self) -> &Receiver<ServerEvent> {
+        &self.events
+    }
+
+    /// Sends `bytes` to `peer` from any thread. See [`ServerSender::send`].
+    ///
+    /// # Errors
+    ///
+    /// As [`ServerSender::send`].
+    pub fn send(&self, peer: PeerId, bytes: &[u8]) -> Result<(), SendError> {
+        self.sender().send(peer, bytes)
+    }
+
+    /// Ends `peer`'s connection. See [`ServerSender::disconnect`].
+    ///
+    /// # Errors
+    ///
+    /// As [`ServerSender::send`].
+    pub fn disconnect(&self, peer: PeerId) -> Result<(), SendError> {
+        self.sender().disconnect(peer)
+    }
+
+    /// A handle that sends to peers from another thread; cheap to clone.
+    pub fn sender(&self) -> ServerSender {
+        ServerSender {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// A connect token for `client_id` that sends it to the least-loaded port.
+    ///
+    /// The token names every port (up to 32), least loaded first, and holds
+    /// a place on the first until it expires.
+    ///
+    /// # Errors
+    ///
+    /// [`TokenError`] when the configured durations do not fit a token.
+    pub fn issue_token(
+        &self,
+        client_id: u64,
+        user_data: UserData,
+    ) -> Result<ConnectToken, TokenError> {
+        self.issuer
+            .issue(&self.shared.placement, client_id, user_data)
+    }
+
+    /// The addresses the ports are bound to, port 0 first.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.local
+    }
+
+    /// The addresses tokens name, port 0 first.
+    pub fn public_addrs(&self) -> &[SocketAddr] {
+        &self.issuer.public
+    }
+
+    /// Connected plus reserved peers, per port.
+    pub fn loads(&self) -> Vec<usize> {
+        self.shared.placement.loads()
+    }
+
+    /// The latest counters of every port.
+    pub fn stats(&self) -> Vec<PortStats> {
+        self.shared.stats.iter().map(|s| s.lock().clone()).collect()
+    }
+
+    /// Disconnects every peer (each gets the redundant disconnect packets),
+    /// stops the port threads and waits for them. Returns the final counters.
+    pub fn shutdown(mut self) -> Vec<PortStats> {
+        self.stop();
+        self.stats()
+    }
+
+    fn stop(&mut self) {
+        if self.threads.is_empty() {
+            return;
+        }
+        self.shared.shutdown.store(true, Ordering::Release);
+        for mailbox in &self.shared.mailboxes {
+            mailbox.wake();
+        }
+        for thread in self.threads.drain(..) {
+            if thread.join().is_err() {
+                tracing::error!("a port thread panicked");
+            }
+        }
+        tracing::info!("berth server stopped");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn public_of(public: &[SocketAddr], port: u16) -> SocketAddr {
+    public
+        .get(usize::from(port))
+        .copied()
+        .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)))
+}
+
+/// Sends to a [`Server`]'s peers from any thread.
+#[derive(Debug, Clone)]
+pub struct ServerSender {
+    shared: Arc<Shared>,
+}
+
+impl ServerSender {
+    /// Sends `bytes` to `peer`.
+    ///
+    /// The message is queued to the peer's port, which seals and sends it on
+    /// its next wake; a burst of sends costs one wake.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::BadLength`] for an empty message or one over 1200 bytes;
+    /// [`SendError::QueueFull`] when the port is not keeping up;
+    /// [`SendError::ShuttingDown`]. A peer that has left is found out on its
+    /// port, and the message dropped there.
+    pub fn send(&self, peer: PeerId, bytes: &[u8]) -> Result<(), SendError> {
+        if bytes.is_empty() || bytes.len() > MAX_PAYLOAD_LEN {
+            return Err(SendError::BadLength {
+                len: bytes.len(),
+                max: MAX_PAYLOAD_LEN,
+            });
+        }
+        self.command(
+            peer,
+            Command::Send {
+                peer,
+                bytes: bytes.to_vec(),
+            },
+        )
+    }
+
+    /// Ends `peer`'s connection; it gets the redundant disconnect packets.
+    ///
+    /// # Errors
+    ///
+    /// As [`ServerSender::send`].
+    pub fn disconnect(&self, peer: PeerId) -> Result<(), SendError> {
+        self.command(peer, Command::Disconnect { peer })
+    }
+
+    fn command(&self, peer: PeerId, command: Command) -> Result<(), SendError> {
+        if self.shared.shutdown.load(Ordering::Acquire) {
+            return Err(SendError::ShuttingDown);
+        }
+        let mailbox = self
+            .shared
+            .mailboxes
+            .get(usize::from(peer.port()))
+            .ok_or(SendError::Disconnected(peer))?;
+        mailbox
+            .push(command)
+            .map_err(|_| SendError::QueueFull(peer.port()))
+    }
+}
+
+/// User data of all zeros, for tokens that carry none.
+pub const NO_USER_DATA: UserData = [0; USER_DATA_LEN];

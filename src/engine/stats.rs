@@ -1,0 +1,44 @@
+//! What each port counts.
+
+use crate::proto::server::Stats as ShardStats;
+
+/// Counters of one port since it started. A snapshot, published by the
+/// port thread about every 100 ms and when it stops.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PortStats {
+    /// Index of the port.
+    pub port: u16,
+    /// Peers connected now.
+    pub peers: usize,
+    /// Datagrams received.
+    pub packets_in: u64,
+    /// Bytes received.
+    pub bytes_in: u64,
+    /// Datagrams sent.
+    pub packets_out: u64,
+    /// Bytes sent.
+    pub bytes_out: u64,
+    /// Receive syscalls made.
+    pub recv_syscalls: u64,
+    /// Send syscalls made.
+    pub send_syscalls: u64,
+    /// Datagrams from sources over their request rate, dropped unread.
+    pub rate_limited: u64,
+    /// Events dropped because the application's event queue was full.
+    pub events_dropped: u64,
+    /// The protocol's own counters: handshakes, payloads, drops by reason.
+    pub protocol: ShardStats,
+}
+
+impl PortStats {
+    /// Datagrams received per receive syscall (batching's effect).
+    pub fn packets_per_recv_syscall(&self) -> f64 {
+        self.packets_in as f64 / self.recv_syscalls.max(1) as f64
+    }
+
+    /// Datagrams sent per send syscall.
+    pub fn packets_per_send_syscall(&self) -> f64 {
+        self.packets_out as f64 / self.send_syscalls.max(1) as f64
+    }
+}

@@ -1,0 +1,241 @@
+//! The threaded engine end to end over loopback UDP: placement, echo across
+//! ports, a standard netcode client on any port, handlers on port threads.
+
+mod common;
+
+use berth::engine::{Client, Context, Handler, PeerId, Server, ServerEvent};
+use berth::{ConnectToken, Key};
+use common::engine::*;
+use common::{PRIVATE_KEY, PROTOCOL_ID, drive};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[test]
+fn a_thousand_clients_spread_evenly_over_four_ports() {
+    let server = Server::bind(config(4).max_clients_per_port(512)).unwrap();
+    let mut clients = clients(&server, 1000);
+    connect_all(&mut clients);
+    let mut per_port = [0usize; 4];
+    for client in &clients {
+        let addr = client.server_addr().unwrap();
+        let port = server
+            .local_addrs()
+            .iter()
+            .position(|a| *a == addr)
+            .unwrap();
+        per_port[port] += 1;
+    }
+    let (min, max) = (
+        per_port.iter().min().unwrap(),
+        per_port.iter().max().unwrap(),
+    );
+    assert!(max - min <= 1, "peers per port {per_port:?}");
+    // The server sees the same: every reservation became a connection.
+    assert_eq!(server.loads(), per_port.to_vec());
+    drive("stats catch up", || {
+        server.stats().iter().map(|s| s.peers).sum::<usize>() == 1000
+    });
+}
+
+#[test]
+fn ten_thousand_echoes_across_four_ports_none_lost() {
+    let server = Server::bind(config(4)).unwrap();
+    let echo = echo_events(&server);
+    let mut clients = clients(&server, 40);
+    connect_all(&mut clients);
+    echo_round(&mut clients, 250, 8, 100);
+    let stats = server.shutdown();
+    echo.join().unwrap();
+    assert!(
+        stats.iter().all(|s| s.protocol.payloads_in >= 2000),
+        "{stats:#?}"
+    );
+    assert_eq!(
+        stats.iter().map(|s| s.protocol.payloads_in).sum::<u64>(),
+        10_000
+    );
+}
+
+#[test]
+fn a_netcode_official_client_with_its_own_token_connects_to_any_port() {
+    let server = Server::bind(config(4)).unwrap();
+    let echo = echo_events(&server);
+    for (i, addr) in server.public_addrs().to_vec().into_iter().enumerate() {
+        let token = netcode::generate_connect_token(
+            &[addr],
+            &[addr],
+            30,
+            5,
+            100 + i as u64,
+            PROTOCOL_ID,
+            &PRIVATE_KEY,
+            &[0; 256],
+        )
+        .unwrap();
+        let mut theirs = netcode::Client::new("127.0.0.1:0".parse().unwrap(), 0.0).unwrap();
+        theirs.connect(&token).unwrap();
+        let start = Instant::now();
+        let mut sent = false;
+        let mut echoed = None;
+        drive("their client connects and gets an echo", || {
+            theirs.update(start.elapsed().as_secs_f64());
+            if theirs.state() == netcode::ClientState::Connected && !sent {
+                theirs.send_packet(b"ping from netcode-official").unwrap();
+                sent = true;
+            }
+            if let Some((bytes, _)) = theirs.receive_packet() {
+                echoed = Some(bytes);
+            }
+            echoed.is_some()
+        });
+        assert_eq!(echoed.as_deref(), Some(&b"ping from netcode-official"[..]));
+        assert_eq!(theirs.server_address(), Some(addr));
+    }
+    drop(server);
+    echo.join().unwrap();
+}
+
+#[test]
+fn events_report_connect_message_and_disconnect_with_user_data() {
+    let server = Server::bind(config(2)).unwrap();
+    let token = server.issue_token(7, [3; 256]).unwrap();
+    let mut client = Client::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    client.connect(Instant::now(), token);
+    let mut clients = [client];
+    connect_all(&mut clients);
+    let peer = match server
+        .events()
+        .recv_timeout(Duration::from_secs(5))
+        .unwrap()
+    {
+        ServerEvent::Connected {
+            peer,
+            client_id: 7,
+            user_data,
+        } => {
+            assert_eq!(*user_data, [3; 256]);
+            peer
+        }
+        other => panic!("unexpected {other:?}"),
+    };
+    clients[0].send(Instant::now(), b"hello").unwrap();
+    assert_eq!(
+        server
+            .events()
+            .recv_timeout(Duration::from_secs(5))
+            .unwrap(),
+        ServerEvent::Message {
+            peer,
+            bytes: b"hello".to_vec()
+        }
+    );
+    clients[0].disconnect();
+    match server
+        .events()
+        .recv_timeout(Duration::from_secs(5))
+        .unwrap()
+    {
+        ServerEvent::Disconnected { peer: gone, .. } => assert_eq!(gone, peer),
+        other => panic!("unexpected {other:?}"),
+    }
+    // A dead id is refused on its port, not delivered to the next occupant.
+    let next = server.issue_token(8, [0; 256]).unwrap();
+    let mut again = Client::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    again.connect(Instant::now(), next);
+    let mut clients = [again];
+    connect_all(&mut clients);
+    server.send(peer, b"to the old peer").unwrap();
+    server.send(peer, b"still the old peer").unwrap();
+    let newcomer = loop {
+        if let ServerEvent::Connected { peer, .. } = server
+            .events()
+            .recv_timeout(Duration::from_secs(5))
+            .unwrap()
+        {
+            break peer;
+        }
+    };
+    server.send(newcomer, b"to the new peer").unwrap();
+    drive_clients(
+        "the new peer's message arrives",
+        &mut clients,
+        |cs| match cs[0].recv() {
+            Some(m) => {
+                assert_eq!(m, b"to the new peer", "a stale id reached the new peer");
+                true
+            }
+            None => false,
+        },
+    );
+}
+
+/// Forwards every message to every other peer, on whatever port it is.
+struct Broadcast {
+    peers: Arc<Mutex<Vec<PeerId>>>,
+}
+
+impl Handler for Broadcast {
+    fn connected(&mut self, _: &mut Context<'_>, peer: PeerId, _: u64, _: &[u8; 256]) {
+        self.peers.lock().unwrap().push(peer);
+    }
+
+    fn message(&mut self, ctx: &mut Context<'_>, from: PeerId, bytes: &[u8]) {
+        let peers = self.peers.lock().unwrap().clone();
+        for peer in peers.into_iter().filter(|&p| p != from) {
+            ctx.send(peer, bytes).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_handler_reaches_peers_on_its_own_port_and_on_others() {
+    let peers = Arc::new(Mutex::new(Vec::new()));
+    let shared = peers.clone();
+    let server = Server::bind_with_handler(config(2), move |_| Broadcast {
+        peers: shared.clone(),
+    })
+    .unwrap();
+    // Four clients over two ports: each sender has one peer on its own port and two on the other.
+    let mut clients = clients(&server, 4);
+    connect_all(&mut clients);
+    drive("the handler saw every peer", || {
+        peers.lock().unwrap().len() == 4
+    });
+    let ports: Vec<u16> = peers.lock().unwrap().iter().map(|p| p.port()).collect();
+    assert_eq!(ports.iter().filter(|&&p| p == 0).count(), 2, "{ports:?}");
+    for sender in 0..4 {
+        let m = message(sender, 0, 32);
+        clients[sender].send(Instant::now(), &m).unwrap();
+        let mut arrived = [false; 4];
+        arrived[sender] = true;
+        drive_clients(
+            "the broadcast arrives at the other three",
+            &mut clients,
+            |cs| {
+                for (i, c) in cs.iter_mut().enumerate() {
+                    if let Some(got) = c.recv() {
+                        assert_eq!(got, m, "client {i}");
+                        assert!(!arrived[i], "client {i} got it twice");
+                        arrived[i] = true;
+                    }
+                }
+                arrived.iter().all(|&a| a)
+            },
+        );
+    }
+}
+
+#[test]
+fn tokens_name_every_port_least_loaded_first() {
+    let server = Server::bind(config(3)).unwrap();
+    let first = server.issue_token(1, [0; 256]).unwrap();
+    let second = server.issue_token(2, [0; 256]).unwrap();
+    let addrs = server.public_addrs();
+    assert_eq!(first.server_addresses.as_slice().len(), 3);
+    assert_eq!(first.server_addresses.as_slice()[0], addrs[0]);
+    assert_eq!(second.server_addresses.as_slice()[0], addrs[1]);
+    assert_eq!(server.loads(), [1, 1, 0]);
+    let bytes = second.to_bytes();
+    assert_eq!(ConnectToken::parse(&bytes).unwrap(), second);
+    let _ = Key::from_bytes(PRIVATE_KEY);
+}
