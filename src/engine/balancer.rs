@@ -8,23 +8,27 @@
 //! claimed, without a lock. Counters never underflow: a release of a port
 //! at zero is ignored (and is a bug upstream, caught in debug builds).
 
+// Public only for the loom models (`engine::loom_models`, cfg(loom)).
+#![cfg_attr(not(loom), allow(unreachable_pub))]
+
 use crate::sync::{AtomicUsize, Ordering};
 
 /// Load counters, one per port.
 #[derive(Debug)]
-pub(crate) struct Balancer {
+pub struct Balancer {
     load: Box<[AtomicUsize]>,
 }
 
 impl Balancer {
-    pub(crate) fn new(ports: usize) -> Self {
+    /// Counters for `ports` ports, all at zero.
+    pub fn new(ports: usize) -> Self {
         Self {
             load: (0..ports).map(|_| AtomicUsize::new(0)).collect(),
         }
     }
 
     /// Adds one to the least-loaded port and returns it (the lowest index on a tie).
-    pub(crate) fn place(&self) -> usize {
+    pub fn place(&self) -> usize {
         loop {
             let mut best: Option<(usize, usize)> = None;
             for (port, counter) in self.load.iter().enumerate() {
@@ -45,14 +49,14 @@ impl Balancer {
     }
 
     /// Adds one to `port` (a peer arrived there without a reservation).
-    pub(crate) fn add(&self, port: usize) {
+    pub fn add(&self, port: usize) {
         if let Some(c) = self.load.get(port) {
             c.fetch_add(1, Ordering::AcqRel);
         }
     }
 
     /// Removes one from `port` (a peer left, or a reservation lapsed).
-    pub(crate) fn release(&self, port: usize) {
+    pub fn release(&self, port: usize) {
         if let Some(c) = self.load.get(port) {
             let released =
                 c.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
@@ -61,7 +65,7 @@ impl Balancer {
     }
 
     /// The current load of each port.
-    pub(crate) fn loads(&self) -> Vec<usize> {
+    pub fn loads(&self) -> Vec<usize> {
         self.load
             .iter()
             .map(|c| c.load(Ordering::Acquire))

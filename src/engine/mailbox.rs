@@ -5,12 +5,14 @@
 //! port's last pop sees the flag clear and wakes it, so nothing is left
 //! waiting; a burst of pushes between two drains costs one wake syscall.
 
-use crate::sync::{AtomicBool, Ordering};
-use crossbeam_queue::ArrayQueue;
+// Public only for the loom models (`engine::loom_models`, cfg(loom)).
+#![cfg_attr(not(loom), allow(unreachable_pub))]
+
+use crate::sync::{AtomicBool, BoundedQueue, Ordering};
 use std::io;
 
 /// Wakes a port thread. `mio::Waker` in the engine; a counter in models.
-pub(crate) trait Wake: Send + Sync {
+pub trait Wake: Send + Sync {
     /// Makes the port's next (or current) poll return.
     fn wake(&self) -> io::Result<()>;
 }
@@ -23,16 +25,17 @@ impl Wake for mio::Waker {
 
 /// The queue into one port.
 #[derive(Debug)]
-pub(crate) struct Mailbox<T, W> {
-    queue: ArrayQueue<T>,
+pub struct Mailbox<T, W> {
+    queue: BoundedQueue<T>,
     wake_pending: AtomicBool,
     waker: W,
 }
 
 impl<T, W: Wake> Mailbox<T, W> {
-    pub(crate) fn new(capacity: usize, waker: W) -> Self {
+    /// An empty queue of `capacity` items that wakes its port with `waker`.
+    pub fn new(capacity: usize, waker: W) -> Self {
         Self {
-            queue: ArrayQueue::new(capacity.max(1)),
+            queue: BoundedQueue::new(capacity.max(1)),
             wake_pending: AtomicBool::new(false),
             waker,
         }
@@ -43,7 +46,7 @@ impl<T, W: Wake> Mailbox<T, W> {
     /// # Errors
     ///
     /// Gives `item` back when the queue is full: the port is not keeping up.
-    pub(crate) fn push(&self, item: T) -> Result<(), T> {
+    pub fn push(&self, item: T) -> Result<(), T> {
         self.queue.push(item)?;
         if !self.wake_pending.swap(true, Ordering::AcqRel) {
             if let Err(e) = self.waker.wake() {
@@ -54,7 +57,7 @@ impl<T, W: Wake> Mailbox<T, W> {
     }
 
     /// Wakes the port without queueing anything (for shutdown).
-    pub(crate) fn wake(&self) {
+    pub fn wake(&self) {
         self.wake_pending.store(true, Ordering::Release);
         if let Err(e) = self.waker.wake() {
             tracing::warn!(error = %e, "could not wake a port thread");
@@ -62,7 +65,7 @@ impl<T, W: Wake> Mailbox<T, W> {
     }
 
     /// Takes everything queued, oldest first. Called by the port thread.
-    pub(crate) fn drain(&self, mut each: impl FnMut(T)) {
+    pub fn drain(&self, mut each: impl FnMut(T)) {
         // A read-modify-write, not a store: the pops below must not be
         // reordered before the flag clears, or a push could see the flag
         // still set, skip its wake, and strand its item.

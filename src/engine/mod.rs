@@ -30,6 +30,15 @@ mod server;
 mod socket;
 mod stats;
 
+/// The engine's cross-thread structures, for the loom models in `loom-tests/`.
+///
+/// Only built with `RUSTFLAGS="--cfg loom"`; not part of the API.
+#[cfg(loom)]
+pub mod loom_models {
+    pub use super::balancer::Balancer;
+    pub use super::mailbox::{Mailbox, Wake};
+}
+
 pub use client::{Client, ClientError};
 pub use config::ServerConfig;
 pub use event::{SendError, ServerEvent};
