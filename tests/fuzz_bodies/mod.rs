@@ -4,7 +4,7 @@
 //! API and asserts only what must hold for every input: no panic, a value
 //! that parses emits back to the bytes it came from, a header that parses
 //! leaves room for the tag, an authenticated body opens to what was sealed.
-//! `tests/wire_properties.rs` runs them under proptest in `cargo test`;
+//! `tests/wire_properties/` runs them under proptest in `cargo test`;
 //! `fuzz/fuzz_targets/*.rs` runs them under libFuzzer (s2n-quic's pattern,
 //! STYLE.md §5). They use nothing but `berth` and `std`.
 //!
@@ -17,6 +17,15 @@
 //! crate), and run the full open + parse path: the parser behind the AEAD
 //! sees arbitrary bytes too. The fixed keys are public so that test drivers
 //! can build valid inputs the bodies are able to open.
+//!
+//! # The server shard
+//!
+//! [`server_shard`] drives the proto layer the same way, with arbitrary bytes
+//! read as a script of operations against a shard and real clients; see its
+//! module docs. `tests/server_shard_properties.rs` and
+//! `fuzz/fuzz_targets/server_shard.rs` are its drivers.
+
+pub mod server_shard;
 
 use berth::crypto::{self, Key, MAC_LEN, PacketCipher, TOKEN_NONCE_LEN, VERSION};
 use berth::wire::challenge_token::{self, ChallengeToken};
