@@ -17,6 +17,7 @@
 
 mod balancer;
 mod batch;
+mod batch_socket;
 mod client;
 mod config;
 mod event;
@@ -39,6 +40,7 @@ pub mod loom_models {
     pub use super::mailbox::{Mailbox, Wake};
 }
 
+pub use batch_socket::BatchSocket;
 pub use client::{Client, ClientError};
 pub use config::ServerConfig;
 pub use event::{SendError, ServerEvent};
