@@ -6,7 +6,7 @@
 
 use super::{
     BATCH_LEN, IoCount, RecvBatch, RecvMeta, SLOT_LEN, SendBatch, SendFailure, SocketState,
-    classify_send_error,
+    classify_send_error, is_transient,
 };
 use std::io;
 
@@ -54,12 +54,11 @@ pub(crate) fn recv(
             // A signal, or an ICMP error for an earlier send (Windows reports
             // those on unconnected sockets); the socket is fine.
             Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::Interrupted
-                        | io::ErrorKind::ConnectionRefused
-                        | io::ErrorKind::ConnectionReset
-                ) => {}
+                if is_transient(&e)
+                    || matches!(
+                        e.kind(),
+                        io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset
+                    ) => {}
             Err(e) if is_oversized(&e) => count.dropped += 1,
             Err(_) if batch.filled > 0 => break,
             Err(e) => return Err(e),

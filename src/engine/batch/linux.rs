@@ -7,11 +7,10 @@
 //! - Receive: one `recvmmsg` fills up to [`BATCH_LEN`] slots. With GRO, a
 //!   slot may hold many datagrams from one source, and a `UDP_GRO` control
 //!   message gives their length; [`RecvBatch::for_each`] splits them.
-//! - Send: queued datagrams are grouped into runs to one destination, all
-//!   of one length but the last, which may be shorter, and at most
-//!   [`MAX_GSO_SEGMENTS`] and [`MAX_GSO_BYTES`]. A run longer than one goes
-//!   as one message with a `UDP_SEGMENT` control message; one `sendmmsg`
-//!   carries up to [`BATCH_LEN`] such messages.
+//! - Send: queued datagrams are grouped into runs to one destination (see
+//!   `gso.rs`). A run longer than one goes as one message with a
+//!   `UDP_SEGMENT` control message; one `sendmmsg` carries up to
+//!   [`BATCH_LEN`] such messages.
 //! - Fallbacks: `ENOSYS` from `recvmmsg`/`sendmmsg` switches the socket to
 //!   `recvmsg`/`sendmsg` (still with GSO and GRO). `EIO`, `EINVAL` or
 //!   `EOPNOTSUPP` from a GSO message may mean the socket or its route cannot
@@ -22,9 +21,10 @@
 //! Every `unsafe` block in berth is in this file.
 #![allow(unsafe_code)]
 
+use super::gso::{MAX_GSO_SEGMENTS, NO_RUN, next_run};
 use super::{
     BATCH_LEN, GRO_SLOT_LEN, IoCount, RecvBatch, RecvMeta, SLOT_LEN, SendBatch, SendFailure,
-    SocketState, classify_send_error,
+    SocketState, classify_send_error, is_transient,
 };
 use std::io;
 use std::mem::{self, size_of};
@@ -32,13 +32,6 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, RawFd};
 use std::ptr;
 use std::sync::atomic::Ordering;
-
-/// Most datagrams in one GSO message: the kernel's `UDP_MAX_SEGMENTS` (64
-/// until Linux 6.x raised it; 64 is safe everywhere).
-pub(super) const MAX_GSO_SEGMENTS: usize = 64;
-/// Most bytes in one GSO message: the largest UDP payload over IPv4 (65535
-/// less 20 bytes of IP and 8 of UDP header), which IPv6 also accepts.
-pub(super) const MAX_GSO_BYTES: usize = 65_507;
 
 /// Room for the control messages of one received message: a `UDP_GRO`
 /// segment length, with space to spare for any other the socket turns on.
@@ -238,10 +231,7 @@ pub(super) fn recv_with(
             }
             Err(e)
                 if retries < BATCH_LEN
-                    && matches!(
-                        e.kind(),
-                        io::ErrorKind::Interrupted | io::ErrorKind::ConnectionRefused
-                    ) =>
+                    && (is_transient(&e) || e.kind() == io::ErrorKind::ConnectionRefused) =>
             {
                 retries += 1;
                 continue;
@@ -395,62 +385,6 @@ fn write_addr(name: &mut RawAddr, addr: SocketAddr) -> libc::socklen_t {
     }
 }
 
-/// A run of queued datagrams that goes out as one message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Run {
-    pub(super) to: SocketAddr,
-    /// Where the run starts in the arena.
-    pub(super) start: usize,
-    /// Bytes in the whole run.
-    pub(super) len: usize,
-    /// Length of each datagram but the last, which may be shorter.
-    pub(super) segment_len: usize,
-    /// Datagrams in the run.
-    pub(super) segments: usize,
-}
-
-const NO_RUN: Run = Run {
-    to: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)),
-    start: 0,
-    len: 0,
-    segment_len: 0,
-    segments: 0,
-};
-
-/// The run that starts at queued datagram `first`: as many datagrams as
-/// follow it to the same destination, back to back in the arena, of its
-/// length (the last may be shorter), up to `max_segments` and
-/// [`MAX_GSO_BYTES`].
-pub(super) fn next_run(batch: &SendBatch, first: usize, max_segments: usize) -> Option<Run> {
-    let head = batch.meta.get(first)?;
-    let mut run = Run {
-        to: head.to,
-        start: head.start,
-        len: head.len,
-        segment_len: head.len,
-        segments: 1,
-    };
-    for next in batch.meta.iter().skip(first + 1) {
-        if run.segments >= max_segments
-            || next.to != run.to
-            || next.start != run.start + run.len
-            || next.len > run.segment_len
-            || run.len + next.len > MAX_GSO_BYTES
-        {
-            break;
-        }
-        run.segments += 1;
-        run.len += next.len;
-        if next.len < run.segment_len {
-            break;
-        }
-    }
-    // Push keeps the arena and the metadata in step; a run past the end
-    // would be a bug there, and is not sent.
-    debug_assert!(run.start + run.len <= batch.arena.len());
-    (run.start + run.len <= batch.arena.len()).then_some(run)
-}
-
 /// Sends queued datagrams until the queue is empty or the socket is full,
 /// coalescing runs to one destination with GSO where the socket can.
 ///
@@ -540,12 +474,12 @@ pub(super) fn send_with(
             msg.msg_flags = 0;
             header.msg_len = 0;
         }
-        let (Some(msgs), Some(first)) = (headers.get_mut(..planned), runs.first().copied()) else {
-            break;
-        };
         if planned == 0 {
             break;
         }
+        let (Some(msgs), Some(first)) = (headers.get_mut(..planned), runs.first().copied()) else {
+            break;
+        };
         count.syscalls += 1;
         let result = match fault(planned, first.segments) {
             Some(Err(e)) => Err(e),

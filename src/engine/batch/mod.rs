@@ -19,6 +19,8 @@
 #[cfg(any(test, not(target_os = "linux")))]
 mod fallback;
 #[cfg(target_os = "linux")]
+mod gso;
+#[cfg(target_os = "linux")]
 mod linux;
 #[cfg(all(test, target_os = "linux"))]
 mod tests;
@@ -41,6 +43,7 @@ pub(crate) const BATCH_LEN: usize = 32;
 pub(crate) const SLOT_LEN: usize = 1500;
 /// Bytes per receive slot with GRO on: one read may hold up to 64
 /// coalesced datagrams, never more than a UDP payload's 64 KiB.
+#[cfg(target_os = "linux")]
 const GRO_SLOT_LEN: usize = 1 << 16;
 
 /// What the kernel can do for one socket, learned at run time.
@@ -96,21 +99,22 @@ impl SocketState {
             let _ = offload;
             (1, 1, false)
         };
-        tracing::debug!(
-            ?local,
-            max_batch,
-            gso_segments,
-            gro,
-            dual_stack,
-            "udp socket capabilities"
-        );
-        Self {
+        let state = Self {
             max_batch: AtomicUsize::new(max_batch),
             gso_segments: AtomicUsize::new(gso_segments),
             gro,
             ipv6,
             dual_stack,
-        }
+        };
+        tracing::debug!(
+            ?local,
+            max_batch = state.max_batch(),
+            gso_segments = state.gso_segments(),
+            gro = state.is_gro_enabled(),
+            dual_stack,
+            "udp socket capabilities"
+        );
+        state
     }
 
     /// The most datagrams one syscall moves; 1 means one at a time.
