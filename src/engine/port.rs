@@ -153,7 +153,9 @@ impl Port {
 
         loop {
             let now = Instant::now();
-            let timeout = if more_to_read || send.pending() > 0 {
+            // Datagrams still queued mean the socket said "would block": its
+            // WRITABLE edge wakes the poll, so there is no need to spin.
+            let timeout = if more_to_read {
                 Duration::ZERO
             } else {
                 self.shard
@@ -269,6 +271,7 @@ fn flush(
             stats.send_syscalls += count.syscalls;
             stats.packets_out += count.datagrams;
             stats.bytes_out += count.bytes;
+            stats.send_refused += count.dropped;
         }
         Err(e) => debug!(error = %e, "send failed"),
     }

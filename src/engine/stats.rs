@@ -23,6 +23,8 @@ pub struct PortStats {
     pub recv_syscalls: u64,
     /// Send syscalls made.
     pub send_syscalls: u64,
+    /// Datagrams the OS refused to send (say, to an unreachable address), dropped.
+    pub send_refused: u64,
     /// Datagrams from sources over their request rate, dropped unread.
     pub rate_limited: u64,
     /// Events dropped because the application's event queue was full.
