@@ -125,7 +125,7 @@ fn full(c: &mut Criterion) {
         );
     });
     group.bench_function("server_steady_state", |b| {
-        b.iter_custom(|iters| server_handshakes(iters));
+        b.iter_custom(server_handshakes);
     });
     group.finish();
 }
