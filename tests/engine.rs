@@ -239,3 +239,27 @@ fn tokens_name_every_port_least_loaded_first() {
     assert_eq!(ConnectToken::parse(&bytes).unwrap(), second);
     let _ = Key::from_bytes(PRIVATE_KEY);
 }
+
+#[test]
+fn serves_ipv6_clients() {
+    let config = berth::engine::ServerConfig::new(
+        "[::1]:0".parse().unwrap(),
+        PROTOCOL_ID,
+        Key::from_bytes(PRIVATE_KEY),
+    )
+    .ports(2);
+    let server = Server::bind(config).unwrap();
+    assert!(server.local_addrs().iter().all(|a| a.is_ipv6()));
+    let echo = echo_events(&server);
+    let mut clients: Vec<Client> = (0..2)
+        .map(|i| {
+            let mut client = Client::bind("[::1]:0".parse().unwrap()).unwrap();
+            client.connect(Instant::now(), server.issue_token(i + 1, [0; 256]).unwrap());
+            client
+        })
+        .collect();
+    connect_all(&mut clients);
+    echo_round(&mut clients, 100, 8, 1200);
+    drop(server);
+    echo.join().unwrap();
+}
