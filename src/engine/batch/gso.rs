@@ -69,6 +69,6 @@ pub(super) fn next_run(batch: &SendBatch, first: usize, max_segments: usize) -> 
     }
     // Push keeps the arena and the metadata in step; a run past the end
     // would be a bug there, and is not sent.
-    debug_assert!(run.start + run.len <= batch.arena.len());
-    (run.start + run.len <= batch.arena.len()).then_some(run)
+    debug_assert!(run.start + run.len <= batch.used);
+    (run.start + run.len <= batch.used).then_some(run)
 }

@@ -281,10 +281,14 @@ struct SendMeta {
 /// it with [`send`]. Datagrams the socket would not take stay queued for the
 /// next flush. Datagrams lie back to back in the arena in the order they
 /// were pushed, which is what lets a run to one destination go out as one
-/// GSO message. After warm-up nothing here allocates.
+/// GSO message. After warm-up nothing here allocates or zeroes: the arena
+/// is zeroed once as it grows, and later datagrams are sealed over old
+/// bytes.
 #[derive(Debug, Default)]
 pub(crate) struct SendBatch {
+    /// Initialized storage; only `..used` holds queued datagrams.
     arena: Vec<u8>,
+    used: usize,
     meta: Vec<SendMeta>,
     /// Datagrams at the front already sent.
     sent: usize,
@@ -293,7 +297,8 @@ pub(crate) struct SendBatch {
 impl SendBatch {
     pub(crate) fn new() -> Self {
         Self {
-            arena: Vec::with_capacity(BATCH_LEN * MAX_PACKET_LEN),
+            arena: vec![0; BATCH_LEN * MAX_PACKET_LEN],
+            used: 0,
             meta: Vec::with_capacity(BATCH_LEN),
             sent: 0,
         }
@@ -318,7 +323,7 @@ impl SendBatch {
         self.sent = (self.sent + n).min(self.meta.len());
         if self.sent == self.meta.len() {
             self.meta.clear();
-            self.arena.clear();
+            self.used = 0;
             self.sent = 0;
         }
     }
@@ -326,10 +331,14 @@ impl SendBatch {
 
 impl Outbox for SendBatch {
     fn push(&mut self, destination: SocketAddr, emit: &mut dyn FnMut(&mut [u8]) -> usize) {
-        let start = self.arena.len();
-        self.arena.resize(start + MAX_PACKET_LEN, 0);
-        let len = self.arena.get_mut(start..).map_or(0, emit);
-        self.arena.truncate(start + len);
+        let start = self.used;
+        let end = start + MAX_PACKET_LEN;
+        if self.arena.len() < end {
+            // Grow by doubling, zeroing only the new part, once.
+            self.arena.resize(end.max(2 * self.arena.len()), 0);
+        }
+        let len = self.arena.get_mut(start..end).map_or(0, emit);
+        self.used = start + len;
         if len > 0 {
             self.meta.push(SendMeta {
                 to: destination,

@@ -706,7 +706,8 @@ fn send_batch_resets_once_everything_is_sent() {
     assert_eq!(batch.front(), Some((to, &[2u8; 20][..])));
     batch.advance(1);
     assert_eq!(batch.pending(), 0);
-    assert!(batch.arena.is_empty());
+    assert_eq!(batch.used, 0, "the buffer is reused from the start");
+    assert!(!batch.arena.is_empty(), "its storage is kept, not freed");
 }
 
 #[test]
