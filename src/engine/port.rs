@@ -323,26 +323,13 @@ impl Io<'_> {
         let slot = payload.client.get();
         let generation = self.generations.get(slot as usize).copied().unwrap_or(0);
         let peer = PeerId::new(self.index, slot, generation);
-        match self.delivery {
-            Delivery::Events(events) => {
-                let event = ServerEvent::Message {
-                    peer,
-                    bytes: payload.bytes.to_vec(),
-                };
-                push_event(events, event, self.stats);
-            }
-            Delivery::Handler(handler) => {
-                let mut ctx = Context {
-                    port: self.index,
-                    now: self.now,
-                    shard: self.shard,
-                    send: self.send,
-                    generations: self.generations,
-                    outgoing: self.outgoing,
-                };
-                handler.message(&mut ctx, peer, payload.bytes);
-            }
-        }
+        self.dispatch(
+            |ctx, handler| handler.message(ctx, peer, payload.bytes),
+            || ServerEvent::Message {
+                peer,
+                bytes: payload.bytes.to_vec(),
+            },
+        );
     }
 
     /// Hands the shard's connects and disconnects to the application, and keeps the load counts.
@@ -389,7 +376,7 @@ impl Io<'_> {
         }
     }
 
-    /// Calls the handler, or queues the event, for one connection change.
+    /// Calls the handler, or queues the event, for one thing a peer did.
     fn dispatch(
         &mut self,
         on_handler: impl FnOnce(&mut Context<'_>, &mut dyn Handler),

@@ -73,9 +73,7 @@ fn server_sends_keep_alives_at_ten_hertz() {
 
 #[test]
 fn full_server_answers_denied_and_the_client_gives_up() {
-    let config =
-        ServerConfig::new(PROTOCOL_ID, Key::from_bytes(PRIVATE_KEY), server_addr()).max_clients(1);
-    let mut pair = Pair::with_config(config);
+    let mut pair = Pair::with_max_clients(1);
     let first = pair.token(1);
     pair.add_client(first);
     pair.expect_connected(0);
@@ -91,9 +89,7 @@ fn full_server_answers_denied_and_the_client_gives_up() {
 
 #[test]
 fn denied_client_walks_to_the_next_server_address() {
-    let config =
-        ServerConfig::new(PROTOCOL_ID, Key::from_bytes(PRIVATE_KEY), server_addr()).max_clients(1);
-    let mut pair = Pair::with_config(config);
+    let mut pair = Pair::with_max_clients(1);
     let first = pair.token(1);
     pair.add_client(first);
     pair.expect_connected(0);

@@ -40,9 +40,7 @@ fn random_datagrams_are_counted_and_never_answered() {
 
 #[test]
 fn every_reply_to_an_unauthenticated_sender_is_smaller_than_its_cause() {
-    let config =
-        ServerConfig::new(PROTOCOL_ID, Key::from_bytes(PRIVATE_KEY), server_addr()).max_clients(1);
-    let mut pair = Pair::with_config(config);
+    let mut pair = Pair::with_max_clients(1);
     let first = pair.token(1);
     pair.add_client(first);
     pair.expect_connected(0);

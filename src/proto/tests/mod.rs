@@ -113,6 +113,14 @@ impl Pair {
         ))
     }
 
+    /// A pair whose server has only `n` slots.
+    pub(super) fn with_max_clients(n: usize) -> Self {
+        Self::with_config(
+            ServerConfig::new(PROTOCOL_ID, Key::from_bytes(PRIVATE_KEY), server_addr())
+                .max_clients(n),
+        )
+    }
+
     pub(super) fn with_config(config: ServerConfig) -> Self {
         let epoch = Instant::now();
         let mut rng = SeededRandom::new(7);
