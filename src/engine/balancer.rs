@@ -4,8 +4,11 @@
 //! not yet used. Placement takes a snapshot of all loads, picks the least
 //! loaded port, and claims it with a compare-and-swap on that port's
 //! counter; if another placement got there first, it looks again. So every
-//! placement lands on a port that was least loaded at the moment it was
-//! claimed, without a lock. Counters never underflow: a release of a port
+//! placement lands on a port that was least loaded in its snapshot, without
+//! a lock; a release racing it can make another port emptier before the
+//! claim, and the pair is then as if the placement came first (placement is
+//! linearizable; `loom-tests/tests/balancer.rs` checks both). Counters never
+//! underflow: a release of a port
 //! at zero is ignored (and is a bug upstream, caught in debug builds).
 
 // Public only for the loom models (`engine::loom_models`, cfg(loom)).
