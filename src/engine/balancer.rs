@@ -7,9 +7,9 @@
 //! placement lands on a port that was least loaded in its snapshot, without
 //! a lock; a release racing it can make another port emptier before the
 //! claim, and the pair is then as if the placement came first (placement is
-//! linearizable; `loom-tests/tests/balancer.rs` checks both). Counters never
-//! underflow: a release of a port
-//! at zero is ignored (and is a bug upstream, caught in debug builds).
+//! linearizable; `loom-tests/tests/balancer.rs` checks both). Counters
+//! never underflow: a release of a port at zero is ignored (and is a bug
+//! upstream, caught in debug builds).
 
 // Public only for the loom models (`engine::loom_models`, cfg(loom)).
 #![cfg_attr(not(loom), allow(unreachable_pub))]
