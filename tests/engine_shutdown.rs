@@ -15,7 +15,9 @@ use common::engine::*;
 /// still running fails the test at the deadline.
 #[track_caller]
 fn expect_port_threads(n: usize) {
-    drive(&format!("{n} berth port threads"), || threads_named("berth-port-") == n);
+    drive(&format!("{n} berth port threads"), || {
+        threads_named("berth-port-") == n
+    });
 }
 
 /// Held by each test, so neither counts the other's threads.
