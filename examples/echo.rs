@@ -304,7 +304,7 @@ fn run_client(token: ConnectToken, count: u32, size: usize) -> Result<String, St
         }
     }
     let total = started.elapsed() - connected;
-    client.disconnect();
+    client.disconnect(Instant::now());
     Ok(format!(
         "{count} echoes of {size} bytes from {first} in {:.3} s (connect {:.1} ms, {:.0} round trips/s)",
         total.as_secs_f64(),

@@ -129,7 +129,7 @@ fn events_report_connect_message_and_disconnect_with_user_data() {
             bytes: b"hello".to_vec()
         }
     );
-    clients[0].disconnect();
+    clients[0].disconnect(Instant::now());
     match server
         .events()
         .recv_timeout(Duration::from_secs(5))

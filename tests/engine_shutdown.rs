@@ -42,11 +42,8 @@ fn shutdown_tells_every_peer_and_leaves_no_thread_behind() {
     connect_all(&mut clients);
 
     let stats = server.shutdown();
-    assert_eq!(
-        threads_named("berth-port-"),
-        0,
-        "a port thread outlived shutdown"
-    );
+    // shutdown() joined them; a joined thread may linger in /proc briefly.
+    expect_port_threads(0);
     assert_eq!(
         stats.iter().map(|s| s.protocol.disconnects).sum::<u64>(),
         12

@@ -1,7 +1,9 @@
 //! A non-blocking client endpoint for game loops.
 
-use super::batch::{self, RecvBatch, SendBatch, SocketState};
+use super::batch::{RecvBatch, SendBatch};
+use super::memory::MemoryNetwork;
 use super::socket;
+use super::transport::Transport;
 use crate::proto::client::{Client as Proto, ClientState, SendError as ProtoSendError};
 use crate::wire::connect_token::ConnectToken;
 use std::collections::VecDeque;
@@ -55,8 +57,7 @@ pub enum ClientError {
 /// ```
 #[derive(Debug)]
 pub struct Client {
-    socket: mio::net::UdpSocket,
-    state: SocketState,
+    transport: Transport,
     proto: Proto,
     recv: RecvBatch,
     send: SendBatch,
@@ -72,17 +73,31 @@ impl Client {
     ///
     /// [`ClientError::Io`] when the socket cannot be bound.
     pub fn bind(bind: SocketAddr) -> Result<Self, ClientError> {
-        let socket = socket::bind(bind, BUFFER_LEN)?;
-        let state = SocketState::new(&socket);
-        Ok(Self {
-            socket,
-            state,
+        Ok(Self::with_transport(Transport::udp(socket::bind(
+            bind, BUFFER_LEN,
+        )?)))
+    }
+
+    /// Opens a client socket at `bind` on an in-memory network (port 0
+    /// picks a free one), to reach a server started with
+    /// [`crate::engine::ServerConfig::in_memory`].
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Io`] when `bind` is taken on that network.
+    pub fn bind_in_memory(network: &MemoryNetwork, bind: SocketAddr) -> Result<Self, ClientError> {
+        Ok(Self::with_transport(Transport::Memory(network.bind(bind)?)))
+    }
+
+    fn with_transport(transport: Transport) -> Self {
+        Self {
+            transport,
             proto: Proto::new(),
             recv: RecvBatch::new(),
             send: SendBatch::new(),
             inbox: VecDeque::new(),
             dropped: 0,
-        })
+        }
     }
 
     /// Starts connecting with `token`.
@@ -99,7 +114,7 @@ impl Client {
     /// Receives what arrived, runs timers, and sends what is due.
     pub fn update(&mut self, now: Instant) {
         loop {
-            match batch::recv(&self.socket, &self.state, &mut self.recv) {
+            match self.transport.recv(now, &mut self.recv) {
                 Ok(count) if count.datagrams > 0 => {}
                 Ok(_) => break,
                 Err(e) => {
@@ -119,7 +134,7 @@ impl Client {
             });
         }
         self.proto.update(now, &mut self.send);
-        self.flush();
+        self.flush(now);
     }
 
     /// Sends a message to the server now.
@@ -130,7 +145,7 @@ impl Client {
     /// 1..=1200 bytes.
     pub fn send(&mut self, now: Instant, bytes: &[u8]) -> Result<(), ClientError> {
         self.proto.send(now, bytes, &mut self.send)?;
-        self.flush();
+        self.flush(now);
         Ok(())
     }
 
@@ -140,9 +155,9 @@ impl Client {
     }
 
     /// Ends the connection (the server gets the redundant disconnect packets).
-    pub fn disconnect(&mut self) {
+    pub fn disconnect(&mut self, now: Instant) {
         self.proto.disconnect(&mut self.send);
-        self.flush();
+        self.flush(now);
     }
 
     /// Where the connection is, with the reference's numeric codes.
@@ -166,7 +181,13 @@ impl Client {
     ///
     /// As the OS's `getsockname`.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.socket.local_addr()
+        self.transport.local_addr()
+    }
+
+    /// When a datagram on its way to an in-memory client arrives; a game
+    /// loop driven by a fake clock may jump there. `None` over UDP.
+    pub fn next_arrival(&self) -> Option<Instant> {
+        self.transport.next_arrival()
     }
 
     /// Messages dropped because the inbox was full.
@@ -174,9 +195,9 @@ impl Client {
         self.dropped
     }
 
-    fn flush(&mut self) {
+    fn flush(&mut self, now: Instant) {
         if self.send.pending() > 0 {
-            if let Err(e) = batch::send(&self.socket, &self.state, &mut self.send) {
+            if let Err(e) = self.transport.send(now, &mut self.send) {
                 tracing::debug!(error = %e, "client send failed");
             }
         }

@@ -1,5 +1,6 @@
 //! Configuration of a multi-port server.
 
+use super::memory::MemoryNetwork;
 use crate::crypto::Key;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -32,6 +33,7 @@ pub struct ServerConfig {
     pub(crate) token_expiry: Duration,
     pub(crate) token_timeout: Option<Duration>,
     pub(crate) requests_per_source: u32,
+    pub(crate) network: Option<MemoryNetwork>,
 }
 
 impl ServerConfig {
@@ -52,6 +54,7 @@ impl ServerConfig {
             token_expiry: Duration::from_secs(30),
             token_timeout: Some(Duration::from_secs(5)),
             requests_per_source: 32,
+            network: None,
         }
     }
 
@@ -108,6 +111,16 @@ impl ServerConfig {
     /// standard client retries at 10 per second.
     pub const fn requests_per_source(mut self, n: u32) -> Self {
         self.requests_per_source = n;
+        self
+    }
+
+    /// Serves on `network` instead of UDP: each port binds a
+    /// [`MemorySocket`](crate::engine::MemorySocket) at its address, and
+    /// clients reach it with [`crate::engine::Client::bind_in_memory`]. For
+    /// host mode (the server and local players in one process) and
+    /// deterministic tests. `socket_buffer_len` does not apply.
+    pub fn in_memory(mut self, network: &MemoryNetwork) -> Self {
+        self.network = Some(network.clone());
         self
     }
 }

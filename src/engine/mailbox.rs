@@ -23,6 +23,14 @@ impl Wake for mio::Waker {
     }
 }
 
+/// A port's waker is shared with its in-memory socket, if it has one
+/// (mio allows one waker per poll).
+impl<W: Wake> Wake for crate::sync::Arc<W> {
+    fn wake(&self) -> io::Result<()> {
+        W::wake(self)
+    }
+}
+
 /// The queue into one port.
 #[derive(Debug)]
 pub struct Mailbox<T, W> {

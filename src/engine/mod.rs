@@ -25,11 +25,13 @@ mod handler;
 mod issuer;
 mod limiter;
 mod mailbox;
+mod memory;
 mod peer;
 mod port;
 mod server;
 mod socket;
 mod stats;
+mod transport;
 
 /// The engine's cross-thread structures, for the loom models in `loom-tests/`.
 ///
@@ -45,6 +47,9 @@ pub use client::{Client, ClientError};
 pub use config::ServerConfig;
 pub use event::{SendError, ServerEvent};
 pub use handler::{Context, Handler};
+pub use memory::{
+    DEFAULT_INBOX_LEN, Faults, MAX_DATAGRAM_LEN, MemoryNetwork, MemorySocket, NetworkStats,
+};
 pub use peer::PeerId;
 pub use server::{BindError, NO_USER_DATA, Server, ServerSender};
 pub use stats::PortStats;

@@ -7,15 +7,16 @@
 //! this path takes a lock: the thread owns its socket and shard, and other
 //! threads reach it only through its [`Mailbox`].
 
-use super::batch::{self, RecvBatch, SendBatch, SocketState};
+use super::batch::{RecvBatch, SendBatch};
 use super::handler::{Context, Handler, is_current};
 use super::limiter::RequestLimiter;
 use super::mailbox::Mailbox;
+use super::transport::Transport;
 use super::{PeerId, PortStats, ServerEvent};
 use crate::proto::server::{ClientIndex, Event, Server as Shard};
 use crate::sync::{Arc, AtomicBool, Ordering};
 use crossbeam_channel::{Sender, TrySendError};
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Poll, Token};
 use parking_lot::Mutex;
 use std::time::{Duration, Instant};
 use tracing::{debug, warn};
@@ -41,7 +42,7 @@ pub(crate) enum Command {
 }
 
 /// The queue into a port.
-pub(crate) type PortMailbox = Mailbox<Command, mio::Waker>;
+pub(crate) type PortMailbox = Mailbox<Command, Arc<mio::Waker>>;
 
 /// What all ports and the handle share.
 #[derive(Debug)]
@@ -105,7 +106,9 @@ impl std::fmt::Debug for Delivery {
 pub(crate) struct Port {
     pub(crate) index: u16,
     pub(crate) poll: Poll,
-    pub(crate) socket: mio::net::UdpSocket,
+    /// Also held by this port's mailbox.
+    pub(crate) waker: Arc<mio::Waker>,
+    pub(crate) transport: Transport,
     pub(crate) shard: Shard,
     pub(crate) delivery: Delivery,
     pub(crate) shared: Arc<Shared>,
@@ -129,15 +132,13 @@ struct Io<'a> {
 impl Port {
     /// Runs the port until shutdown.
     pub(crate) fn run(mut self) {
-        if let Err(e) = self.poll.registry().register(
-            &mut self.socket,
-            SOCKET,
-            Interest::READABLE | Interest::WRITABLE,
-        ) {
+        if let Err(e) = self
+            .transport
+            .register(self.poll.registry(), SOCKET, &self.waker)
+        {
             warn!(port = self.index, error = %e, "could not register the socket; port stops");
             return;
         }
-        let state = SocketState::new(&self.socket);
         let ports = self.shared.mailboxes.len();
         let mut recv = RecvBatch::new();
         let mut send = SendBatch::new();
@@ -158,9 +159,10 @@ impl Port {
             let timeout = if more_to_read {
                 Duration::ZERO
             } else {
-                self.shard
-                    .next_update()
-                    .min(next_stats)
+                let wake_at = self.shard.next_update().min(next_stats);
+                self.transport
+                    .next_arrival()
+                    .map_or(wake_at, |arrival| arrival.min(wake_at))
                     .saturating_duration_since(now)
             };
             if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
@@ -183,7 +185,7 @@ impl Port {
                 shared: &self.shared,
                 stats: &mut stats,
             };
-            more_to_read = io.receive(&self.socket, &state, &mut recv);
+            more_to_read = io.receive(&self.transport, &mut recv);
             if let Some(mailbox) = self.shared.mailboxes.get(usize::from(self.index)) {
                 mailbox.drain(|command| io.command(command));
             }
@@ -192,15 +194,9 @@ impl Port {
                 io.deliver_events();
             }
             outgoing.flush(&self.shared.mailboxes);
-            flush(&self.socket, &state, &mut send, &mut stats);
+            flush(&self.transport, now, &mut send, &mut stats);
             if shutting_down {
-                self.stop(
-                    &state,
-                    &mut send,
-                    &mut generations,
-                    &mut outgoing,
-                    &mut stats,
-                );
+                self.stop(&mut send, &mut generations, &mut outgoing, &mut stats);
                 break;
             }
             if now >= next_stats {
@@ -214,7 +210,6 @@ impl Port {
     /// Disconnects everyone and sends the disconnect packets before the thread ends.
     fn stop(
         &mut self,
-        state: &SocketState,
         send: &mut SendBatch,
         generations: &mut Vec<u32>,
         outgoing: &mut Outgoing,
@@ -237,7 +232,7 @@ impl Port {
         io.deliver_events();
         let mut events = Events::with_capacity(4);
         for _ in 0..SHUTDOWN_FLUSH_TRIES {
-            flush(&self.socket, state, send, stats);
+            flush(&self.transport, Instant::now(), send, stats);
             if send.pending() == 0 {
                 break;
             }
@@ -257,16 +252,11 @@ impl Port {
 }
 
 /// Sends what is queued, counting it.
-fn flush(
-    socket: &mio::net::UdpSocket,
-    state: &SocketState,
-    send: &mut SendBatch,
-    stats: &mut PortStats,
-) {
+fn flush(transport: &Transport, now: Instant, send: &mut SendBatch, stats: &mut PortStats) {
     if send.pending() == 0 {
         return;
     }
-    match batch::send(socket, state, send) {
+    match transport.send(now, send) {
         Ok(count) => {
             stats.send_syscalls += count.syscalls;
             stats.packets_out += count.datagrams;
@@ -280,14 +270,9 @@ fn flush(
 impl Io<'_> {
     /// Receives and handles up to [`MAX_BATCHES_PER_WAKE`] batches; true if
     /// the socket may still hold more.
-    fn receive(
-        &mut self,
-        socket: &mio::net::UdpSocket,
-        state: &SocketState,
-        recv: &mut RecvBatch,
-    ) -> bool {
+    fn receive(&mut self, transport: &Transport, recv: &mut RecvBatch) -> bool {
         for _ in 0..MAX_BATCHES_PER_WAKE {
-            let count = match batch::recv(socket, state, recv) {
+            let count = match transport.recv(self.now, recv) {
                 Ok(count) => count,
                 Err(e) => {
                     debug!(error = %e, "receive failed");
@@ -302,7 +287,7 @@ impl Io<'_> {
             }
             recv.for_each(|from, bytes| self.datagram(from, bytes));
             self.outgoing.flush(&self.shared.mailboxes);
-            flush(socket, state, self.send, self.stats);
+            flush(transport, self.now, self.send, self.stats);
         }
         true
     }

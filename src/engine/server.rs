@@ -5,6 +5,7 @@ use super::handler::Handler;
 use super::issuer::{Issuer, Placement};
 use super::limiter::RequestLimiter;
 use super::port::{self, Command, Delivery, Port, Shared};
+use super::transport::Transport;
 use super::{PeerId, PortStats, SendError, ServerEvent, socket};
 use crate::crypto::OsRandom;
 use crate::proto::WallClock;
@@ -126,21 +127,22 @@ impl Server {
         if !range_ok {
             return Err(BindError::PortRange { base, ports });
         }
-        let mut sockets = Vec::with_capacity(usize::from(ports));
+        let mut transports = Vec::with_capacity(usize::from(ports));
         let mut local = Vec::with_capacity(usize::from(ports));
         for i in 0..ports {
             let mut addr = base;
             if base.port() != 0 {
                 addr.set_port(base.port() + i);
             }
-            let socket = socket::bind(addr, config.socket_buffer_len)
-                .map_err(|source| BindError::Socket { addr, source })?;
-            local.push(
-                socket
-                    .local_addr()
-                    .map_err(|source| BindError::Socket { addr, source })?,
-            );
-            sockets.push(socket);
+            let socket_error = |source| BindError::Socket { addr, source };
+            let transport = match &config.network {
+                Some(network) => Transport::Memory(network.bind(addr).map_err(socket_error)?),
+                None => Transport::udp(
+                    socket::bind(addr, config.socket_buffer_len).map_err(socket_error)?,
+                ),
+            };
+            local.push(transport.local_addr().map_err(socket_error)?);
+            transports.push(transport);
         }
         let public: Vec<SocketAddr> = match config.public {
             Some(public) => (0..ports)
@@ -158,9 +160,12 @@ impl Server {
         for i in 0..ports {
             let start_error = |source| BindError::Start { port: i, source };
             let poll = Poll::new().map_err(start_error)?;
-            let waker = Waker::new(poll.registry(), port::WAKER).map_err(start_error)?;
-            mailboxes.push(super::mailbox::Mailbox::new(config.queue_len, waker));
-            polls.push(poll);
+            let waker = Arc::new(Waker::new(poll.registry(), port::WAKER).map_err(start_error)?);
+            mailboxes.push(super::mailbox::Mailbox::new(
+                config.queue_len,
+                waker.clone(),
+            ));
+            polls.push((poll, waker));
         }
         let shared = Arc::new(Shared {
             mailboxes,
@@ -191,7 +196,7 @@ impl Server {
             },
             local,
         };
-        for (i, (socket, poll)) in (0..ports).zip(sockets.into_iter().zip(polls)) {
+        for (i, (transport, (poll, waker))) in (0..ports).zip(transports.into_iter().zip(polls)) {
             let mut shard_config = ShardConfig::new(
                 config.protocol_id,
                 config.private_key.clone(),
@@ -208,7 +213,8 @@ impl Server {
             let port = Port {
                 index: i,
                 poll,
-                socket,
+                waker,
+                transport,
                 shard,
                 delivery: delivery(i),
                 shared: shared.clone(),

@@ -22,6 +22,7 @@ mod fallback;
 mod gso;
 #[cfg(target_os = "linux")]
 mod linux;
+pub(crate) mod memory;
 #[cfg(all(test, target_os = "linux"))]
 mod tests;
 
