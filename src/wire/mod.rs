@@ -20,6 +20,8 @@
 pub mod address;
 pub mod challenge_token;
 pub mod connect_token;
+pub mod frame;
+pub mod frame_body;
 pub mod packet;
 pub mod prefix;
 
@@ -70,6 +72,22 @@ pub enum Error {
     /// A token's create timestamp is after its expire timestamp.
     #[error("token created after it expires")]
     BadTimestamps,
+    /// A two-byte length with its second byte's top bit set, or in two
+    /// bytes where one would do.
+    #[error("bad varint")]
+    BadVarint,
+    /// An engine frame of a kind this version does not know.
+    #[error("bad engine frame kind {0}")]
+    BadFrameKind(u8),
+    /// A fragment whose index is not below its count, whose count is under
+    /// 2, or that carries no bytes.
+    #[error("bad fragment {index} of {count}")]
+    BadFragment {
+        /// The fragment's index.
+        index: u16,
+        /// The fragment count it claims.
+        count: u16,
+    },
     /// AEAD authentication failed.
     #[error("authentication failed")]
     Crypto(#[from] crate::crypto::OpenError),
@@ -79,7 +97,7 @@ pub enum Error {
 ///
 /// Each read checks the remaining length first and returns
 /// [`Error::Truncated`] instead of panicking.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Reader<'a> {
     rest: &'a [u8],
 }
