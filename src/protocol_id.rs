@@ -58,6 +58,11 @@ impl ProtocolId {
         }
     }
 
+    /// Adds a channel table: builds with different tables get different ids.
+    pub fn channels(self, table: &crate::proto::channel::ChannelTable) -> Self {
+        self.part(&table.describe())
+    }
+
     /// The 64-bit id for the connect token and every packet's AAD.
     #[must_use]
     pub const fn finish(self) -> u64 {

@@ -25,6 +25,7 @@
 //! gives it once, as a [`WallClock`] anchor (an instant and the unix time at
 //! that instant), and the state machine derives unix time from `now`.
 
+pub mod channel;
 pub mod client;
 mod replay;
 pub mod server;

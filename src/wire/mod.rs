@@ -217,6 +217,11 @@ impl<'a> Writer<'a> {
         self.len == 0
     }
 
+    /// Bytes left in the buffer.
+    pub const fn remaining(&self) -> usize {
+        self.buf.len().saturating_sub(self.len)
+    }
+
     /// Takes the next `len` bytes of the buffer for the caller to fill.
     ///
     /// # Errors

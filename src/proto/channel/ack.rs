@@ -1,0 +1,374 @@
+//! Acks: which packets we received (to tell the peer), which we sent and
+//! what they carried (to learn what arrived), and the RTT that follows.
+
+use crate::wire::frame_body::Ack;
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// Packets a [`Ack`] covers: the largest and the 32 before it.
+const ACK_SPAN: u64 = 33;
+/// Most sent packets remembered; older ones count as lost.
+const MAX_SENT_RECORDS: usize = 4096;
+/// Smallest and largest resend timeout.
+const MIN_RTO: Duration = Duration::from_millis(20);
+const MAX_RTO: Duration = Duration::from_secs(2);
+/// Resend timeout before the first RTT sample.
+const INITIAL_RTO: Duration = Duration::from_millis(200);
+
+/// The packets received from the peer, for the acks we send.
+#[derive(Debug, Default)]
+pub(crate) struct Received {
+    largest: Option<u64>,
+    bits: u32,
+    /// Packets received since the last ack went out.
+    unacked: bool,
+}
+
+impl Received {
+    /// Notes packet `number` as received; an ack is owed if it carried
+    /// reliable data (`eliciting`).
+    pub(crate) fn record(&mut self, number: u64, eliciting: bool) {
+        self.unacked |= eliciting;
+        let Some(largest) = self.largest else {
+            self.largest = Some(number);
+            return;
+        };
+        if number > largest {
+            let shift = number - largest;
+            self.bits = if shift >= 32 {
+                0
+            } else {
+                (self.bits << shift) | (1 << (shift - 1))
+            };
+            self.largest = Some(number);
+        } else if number < largest && largest - number <= 32 {
+            self.bits |= 1 << (largest - number - 1);
+        }
+    }
+
+    /// Whether an ack is owed: something arrived since the last one sent.
+    pub(crate) const fn is_ack_owed(&self) -> bool {
+        self.unacked
+    }
+
+    /// The ack to send, if anything was ever received.
+    pub(crate) fn ack(&mut self) -> Option<Ack> {
+        let largest = self.largest?;
+        self.unacked = false;
+        Some(Ack {
+            largest: largest as u32,
+            bits: self.bits,
+        })
+    }
+}
+
+/// Where a unit of reliable data sent in a packet lives: its channel and
+/// its serial number in that channel's send queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct UnitRef {
+    pub(crate) channel: u16,
+    pub(crate) serial: u64,
+}
+
+#[derive(Debug)]
+struct SentRecord {
+    number: u64,
+    sent_at: Instant,
+    units: Vec<UnitRef>,
+    acked: bool,
+}
+
+/// What the acks of one incoming packet acknowledged.
+#[derive(Debug, Default)]
+pub(crate) struct Acked {
+    pub(crate) units: Vec<UnitRef>,
+    pub(crate) packets: u64,
+}
+
+/// Why an ack was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AckOfUnsent;
+
+/// Packets sent and not yet acked or given up on, oldest first.
+#[derive(Debug, Default)]
+pub(crate) struct Sent {
+    records: VecDeque<SentRecord>,
+    /// Unit lists of retired records, reused so sending does not allocate.
+    spare: Vec<Vec<UnitRef>>,
+    /// The largest packet number written so far.
+    largest_sent: Option<u64>,
+    pub(crate) lost: u64,
+}
+
+impl Sent {
+    /// A list to fill with the units of the packet being written.
+    pub(crate) fn take_list(&mut self) -> Vec<UnitRef> {
+        self.spare.pop().unwrap_or_default()
+    }
+
+    /// Returns a list from [`Sent::take_list`] that no packet used.
+    pub(crate) fn give_back(&mut self, mut list: Vec<UnitRef>) {
+        list.clear();
+        self.spare.push(list);
+    }
+
+    /// Records packet `number`, sent at `now` with `units`.
+    pub(crate) fn record(&mut self, number: u64, now: Instant, units: Vec<UnitRef>) {
+        self.largest_sent = Some(self.largest_sent.map_or(number, |l| l.max(number)));
+        if self.records.len() >= MAX_SENT_RECORDS {
+            self.retire_front();
+        }
+        self.records.push_back(SentRecord {
+            number,
+            sent_at: now,
+            units,
+            acked: false,
+        });
+    }
+
+    /// Marks what `ack` covers as acked; units it carried go into `into`.
+    /// Returns an RTT sample if the ack's largest was newly acked.
+    ///
+    /// # Errors
+    ///
+    /// [`AckOfUnsent`] when the ack names a packet never sent.
+    pub(crate) fn handle_ack(
+        &mut self,
+        ack: Ack,
+        now: Instant,
+        into: &mut Acked,
+    ) -> Result<Option<Duration>, AckOfUnsent> {
+        let largest_sent = self.largest_sent.ok_or(AckOfUnsent)?;
+        // The full number whose low 32 bits the ack carries, at or below largest_sent.
+        let mut largest = (largest_sent & !0xffff_ffff) | u64::from(ack.largest);
+        if largest > largest_sent {
+            largest = largest.checked_sub(1 << 32).ok_or(AckOfUnsent)?;
+        }
+        let mut sample = None;
+        for offset in 0..ACK_SPAN {
+            let covered = offset == 0 || ack.bits & (1 << (offset - 1)) != 0;
+            let Some(number) = largest.checked_sub(offset) else {
+                break;
+            };
+            if !covered {
+                continue;
+            }
+            let Ok(at) = self.records.binary_search_by_key(&number, |r| r.number) else {
+                continue;
+            };
+            let Some(record) = self.records.get_mut(at) else {
+                continue;
+            };
+            if record.acked {
+                continue;
+            }
+            record.acked = true;
+            into.packets += 1;
+            into.units.append(&mut record.units);
+            if offset == 0 {
+                sample = Some(now.saturating_duration_since(record.sent_at));
+            }
+        }
+        // Records older than the ack's reach can never be acked now.
+        let horizon = largest.saturating_sub(ACK_SPAN);
+        while self
+            .records
+            .front()
+            .is_some_and(|r| r.acked || r.number < horizon)
+        {
+            self.retire_front();
+        }
+        Ok(sample)
+    }
+
+    fn retire_front(&mut self) {
+        if let Some(mut record) = self.records.pop_front() {
+            if !record.acked {
+                self.lost += 1;
+            }
+            record.units.clear();
+            self.spare.push(record.units);
+        }
+    }
+
+    /// Packets in flight (sent, not acked, not given up on).
+    pub(crate) fn in_flight(&self) -> usize {
+        self.records.iter().filter(|r| !r.acked).count()
+    }
+}
+
+/// Smoothed RTT and the resend timeout (RFC 6298's estimator).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rtt {
+    smoothed: Option<Duration>,
+    variance: Duration,
+}
+
+impl Default for Rtt {
+    fn default() -> Self {
+        Self {
+            smoothed: None,
+            variance: Duration::ZERO,
+        }
+    }
+}
+
+impl Rtt {
+    pub(crate) fn sample(&mut self, rtt: Duration) {
+        match self.smoothed {
+            None => {
+                self.smoothed = Some(rtt);
+                self.variance = rtt / 2;
+            }
+            Some(smoothed) => {
+                let delta = smoothed.abs_diff(rtt);
+                self.variance = (self.variance * 3 + delta) / 4;
+                self.smoothed = Some((smoothed * 7 + rtt) / 8);
+            }
+        }
+    }
+
+    /// The smoothed RTT; zero before the first sample.
+    pub(crate) fn smoothed(&self) -> Duration {
+        self.smoothed.unwrap_or_default()
+    }
+
+    /// How long to wait for an ack before resending.
+    pub(crate) fn resend_timeout(&self) -> Duration {
+        match self.smoothed {
+            None => INITIAL_RTO,
+            Some(smoothed) => (smoothed + 4 * self.variance).clamp(MIN_RTO, MAX_RTO),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn received_packets_become_the_ack_bitmap() {
+        let mut received = Received::default();
+        assert!(received.ack().is_none());
+        for n in [10, 12, 11, 9, 40] {
+            received.record(n, true);
+        }
+        let ack = received.ack().unwrap();
+        assert_eq!(ack.largest, 40);
+        // 12 is 28 behind 40: bit 27; 11 bit 28; 10 bit 29; 9 bit 30.
+        assert_eq!(ack.bits, 0b1111 << 27);
+        assert!(!received.is_ack_owed());
+        received.record(80, true);
+        assert_eq!(received.ack().unwrap().bits, 0, "40 is out of reach of 80");
+    }
+
+    #[test]
+    fn an_ack_releases_the_units_of_the_packets_it_covers_once() {
+        let now = Instant::now();
+        let mut sent = Sent::default();
+        let unit = |serial| UnitRef { channel: 0, serial };
+        for n in 0..5u64 {
+            let mut list = sent.take_list();
+            list.push(unit(n));
+            sent.record(100 + n, now, list);
+        }
+        let mut acked = Acked::default();
+        // 104 and 102 (bit 1).
+        let later = now + Duration::from_millis(30);
+        let sample = sent
+            .handle_ack(
+                Ack {
+                    largest: 104,
+                    bits: 0b10,
+                },
+                later,
+                &mut acked,
+            )
+            .unwrap();
+        assert_eq!(sample, Some(Duration::from_millis(30)));
+        assert_eq!(acked.units, [unit(4), unit(2)]);
+        let mut again = Acked::default();
+        assert_eq!(
+            sent.handle_ack(
+                Ack {
+                    largest: 104,
+                    bits: 0b10
+                },
+                later,
+                &mut again
+            ),
+            Ok(None)
+        );
+        assert!(again.units.is_empty());
+        assert_eq!(sent.in_flight(), 3);
+    }
+
+    #[test]
+    fn an_ack_of_a_packet_never_sent_is_refused() {
+        let now = Instant::now();
+        let mut sent = Sent::default();
+        let mut acked = Acked::default();
+        assert_eq!(
+            sent.handle_ack(
+                Ack {
+                    largest: 0,
+                    bits: 0
+                },
+                now,
+                &mut acked
+            ),
+            Err(AckOfUnsent)
+        );
+        let list = sent.take_list();
+        sent.record(5, now, list);
+        // 6 is not sent; its low bits map to 2^32 - 2^32 + 6 > 5, and below 0.
+        assert_eq!(
+            sent.handle_ack(
+                Ack {
+                    largest: 6,
+                    bits: 0
+                },
+                now,
+                &mut acked
+            ),
+            Err(AckOfUnsent)
+        );
+    }
+
+    #[test]
+    fn packets_out_of_the_acks_reach_count_as_lost() {
+        let now = Instant::now();
+        let mut sent = Sent::default();
+        for n in 0..100 {
+            let list = sent.take_list();
+            sent.record(n, now, list);
+        }
+        let mut acked = Acked::default();
+        sent.handle_ack(
+            Ack {
+                largest: 99,
+                bits: 0,
+            },
+            now,
+            &mut acked,
+        )
+        .unwrap();
+        assert_eq!(sent.lost, 66, "0..66 are beyond 99 - 33");
+    }
+
+    #[test]
+    fn the_resend_timeout_follows_the_rtt() {
+        let mut rtt = Rtt::default();
+        assert_eq!(rtt.resend_timeout(), INITIAL_RTO);
+        for _ in 0..50 {
+            rtt.sample(Duration::from_millis(100));
+        }
+        let rto = rtt.resend_timeout();
+        assert!(
+            rto >= Duration::from_millis(100) && rto < Duration::from_millis(130),
+            "{rto:?}"
+        );
+        rtt.sample(Duration::from_secs(30));
+        assert_eq!(rtt.resend_timeout(), MAX_RTO);
+    }
+}

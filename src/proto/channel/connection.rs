@@ -1,0 +1,569 @@
+//! One peer's channel state: queues, acks, resends, reassembly.
+
+use super::ack::{Acked, Received, Rtt, Sent, UnitRef};
+use super::reliable_recv::{RecvError, ReliableRecv};
+use super::reliable_send::ReliableSend;
+use super::{ChannelKind, ChannelTable, ConnectionStats, MAX_UNRELIABLE_LEN};
+use crate::wire::frame::{ChannelId, Frames, emit_header, header_len};
+use crate::wire::frame_body::{
+    ACK_BODY_LEN, Ack, FRAGMENT_HEAD_LEN, FragmentBody, RELIABLE_HEAD_LEN, ReliableBody,
+    SEQUENCED_HEAD_LEN, SequencedBody, emit_message, message_len,
+};
+use crate::wire::packet::MAX_PAYLOAD_LEN;
+use crate::wire::{self, Writer};
+use std::collections::VecDeque;
+use std::time::Instant;
+
+/// Why a message was not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    /// The channel is not in the table.
+    #[error("{0} is not in the channel table")]
+    UnknownChannel(ChannelId),
+    /// The message is longer than its channel allows.
+    #[error("message of {len} bytes; this channel takes at most {max}")]
+    TooLarge {
+        /// The message's length.
+        len: usize,
+        /// The channel's limit.
+        max: usize,
+    },
+    /// The peer's send budget or its reliable window is full: it is not
+    /// acking fast enough. Try again after the next update.
+    #[error("send queue full: {queued} bytes queued of a {budget}-byte budget")]
+    QueueFull {
+        /// Bytes queued and unacked.
+        queued: usize,
+        /// The table's send budget.
+        budget: usize,
+    },
+    /// The connection is gone.
+    #[error("not connected")]
+    Disconnected,
+}
+
+/// Why a received packet was refused. Its reliable data is not acked, so
+/// an honest peer resends it; the engine counts these and moves on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReadError {
+    /// A frame did not parse.
+    #[error("bad frame")]
+    Frame(#[from] wire::Error),
+    /// A frame names a channel that is not in the table.
+    #[error("frame on unknown {0}")]
+    UnknownChannel(ChannelId),
+    /// An ack names a packet this side never sent.
+    #[error("ack of a packet never sent")]
+    AckOfUnsent,
+    /// A reliable message id further ahead than the window allows.
+    #[error("message id out of window")]
+    OutOfWindow,
+    /// A fragment count over the largest message's, changed between
+    /// fragments, or a short fragment other than the last.
+    #[error("bad fragment")]
+    BadFragment,
+    /// Holding the packet's messages would pass the receive budget (twice
+    /// the send budget): the application is not reading, or the peer is
+    /// not keeping to its budget.
+    #[error("receive budget exceeded")]
+    OverBudget,
+}
+
+impl From<RecvError> for ReadError {
+    fn from(e: RecvError) -> Self {
+        match e {
+            RecvError::OutOfWindow => Self::OutOfWindow,
+            RecvError::BadFragment => Self::BadFragment,
+        }
+    }
+}
+
+/// A message released to the application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The channel it came on.
+    pub channel: ChannelId,
+    /// Its bytes.
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Debug)]
+enum Channel {
+    Unreliable,
+    Sequenced {
+        next_send: u16,
+        last_received: Option<u16>,
+    },
+    Reliable {
+        send: ReliableSend,
+        recv: ReliableRecv,
+    },
+}
+
+/// An unreliable message waiting for the next packet.
+#[derive(Debug)]
+struct Queued {
+    channel: u16,
+    sequence: Option<u16>,
+    bytes: Vec<u8>,
+}
+
+/// One peer's channels: see the [module docs](super) for the call order.
+///
+/// Time comes in as `now` on every call and must not go backwards.
+#[derive(Debug)]
+pub struct Connection {
+    table: ChannelTable,
+    channels: Vec<Channel>,
+    unreliable: VecDeque<Queued>,
+    unreliable_bytes: usize,
+    received: Received,
+    sent: Sent,
+    rtt: Rtt,
+    inbox: VecDeque<Message>,
+    inbox_bytes: usize,
+    acked: Acked,
+    stats: ConnectionStats,
+}
+
+impl Connection {
+    /// A fresh connection with `table`'s channels.
+    pub fn new(table: ChannelTable) -> Self {
+        let channels = table
+            .channels()
+            .iter()
+            .map(|(_, kind)| match kind {
+                ChannelKind::Unreliable => Channel::Unreliable,
+                ChannelKind::UnreliableSequenced => Channel::Sequenced {
+                    next_send: 0,
+                    last_received: None,
+                },
+                ChannelKind::ReliableUnordered | ChannelKind::ReliableOrdered => {
+                    Channel::Reliable {
+                        send: ReliableSend::default(),
+                        recv: ReliableRecv::new(
+                            *kind == ChannelKind::ReliableOrdered,
+                            table.max_message_len(),
+                        ),
+                    }
+                }
+            })
+            .collect();
+        Self {
+            table,
+            channels,
+            unreliable: VecDeque::new(),
+            unreliable_bytes: 0,
+            received: Received::default(),
+            sent: Sent::default(),
+            rtt: Rtt::default(),
+            inbox: VecDeque::new(),
+            inbox_bytes: 0,
+            acked: Acked::default(),
+            stats: ConnectionStats::default(),
+        }
+    }
+
+    /// The table this connection was made with.
+    pub const fn table(&self) -> &ChannelTable {
+        &self.table
+    }
+
+    /// Bytes queued or in flight and not yet acked.
+    pub fn queued_bytes(&self) -> usize {
+        let reliable: usize = self
+            .channels
+            .iter()
+            .map(|c| match c {
+                Channel::Reliable { send, .. } => send.bytes,
+                _ => 0,
+            })
+            .sum();
+        reliable + self.unreliable_bytes
+    }
+
+    /// Queues `message` on `channel`.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::UnknownChannel`]; [`SendError::TooLarge`] past
+    /// [`MAX_UNRELIABLE_LEN`] on an unreliable channel or the table's
+    /// `max_message_len` on a reliable one; [`SendError::QueueFull`] when
+    /// the send budget or the reliable window is used up.
+    pub fn send(&mut self, channel: ChannelId, message: &[u8]) -> Result<(), SendError> {
+        let index = self
+            .table
+            .index_of(channel)
+            .ok_or(SendError::UnknownChannel(channel))?;
+        let queued = self.queued_bytes();
+        let budget = self.table.send_budget();
+        let full = SendError::QueueFull { queued, budget };
+        let max_message_len = self.table.max_message_len();
+        let over_budget = queued.saturating_add(message.len()) > budget;
+        match self.channels.get_mut(index) {
+            Some(Channel::Reliable { send, .. }) => {
+                if message.len() > max_message_len {
+                    return Err(SendError::TooLarge {
+                        len: message.len(),
+                        max: max_message_len,
+                    });
+                }
+                if over_budget || !send.has_room_for() {
+                    return Err(full);
+                }
+                send.push(message);
+            }
+            Some(channel) => {
+                if message.len() > MAX_UNRELIABLE_LEN {
+                    return Err(SendError::TooLarge {
+                        len: message.len(),
+                        max: MAX_UNRELIABLE_LEN,
+                    });
+                }
+                if over_budget {
+                    return Err(full);
+                }
+                let sequence = match channel {
+                    Channel::Sequenced { next_send, .. } => {
+                        let sequence = *next_send;
+                        *next_send = next_send.wrapping_add(1);
+                        Some(sequence)
+                    }
+                    _ => None,
+                };
+                self.unreliable_bytes += message.len();
+                self.unreliable.push_back(Queued {
+                    channel: index as u16,
+                    sequence,
+                    bytes: message.to_vec(),
+                });
+            }
+            None => return Err(SendError::UnknownChannel(channel)),
+        }
+        self.stats.messages_sent += 1;
+        Ok(())
+    }
+
+    /// Whether [`Connection::write_packet`] has something to write now: an
+    /// ack owed, an unreliable message queued, or a reliable unit due.
+    pub fn wants_to_send(&self, now: Instant) -> bool {
+        let rto = self.rtt.resend_timeout();
+        self.received.is_ack_owed()
+            || !self.unreliable.is_empty()
+            || self.channels.iter().any(|c| match c {
+                Channel::Reliable { send, .. } => send.has_due(now, rto),
+                _ => false,
+            })
+    }
+
+    /// When a sent reliable unit falls due for resending, if any is in flight.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let rto = self.rtt.resend_timeout();
+        self.channels
+            .iter()
+            .filter_map(|c| match c {
+                Channel::Reliable { send, .. } => send.next_resend(rto),
+                _ => None,
+            })
+            .min()
+    }
+
+    /// Whether nothing is queued, in flight or owed.
+    pub fn is_idle(&self) -> bool {
+        !self.received.is_ack_owed()
+            && self.unreliable.is_empty()
+            && self.channels.iter().all(|c| match c {
+                Channel::Reliable { send, .. } => send.is_idle(),
+                _ => true,
+            })
+    }
+
+    /// Writes one payload into `buf` (at most 1200 bytes of it) as packet
+    /// `number`: an ack, queued unreliable messages, then reliable units
+    /// due for resending and new ones, as many as fit. Returns its length;
+    /// 0 when there is nothing to send.
+    ///
+    /// Packet numbers must increase from one call to the next (the netcode
+    /// sequence does).
+    pub fn write_packet(&mut self, now: Instant, number: u64, buf: &mut [u8]) -> usize {
+        let limit = buf.len().min(MAX_PAYLOAD_LEN);
+        let Some(buf) = buf.get_mut(..limit) else {
+            return 0;
+        };
+        let mut w = Writer::new(buf);
+        let ack_owed = self.received.is_ack_owed();
+        if let Some(ack) = self.received.ack() {
+            let written = emit_header(ChannelId::ENGINE, ACK_BODY_LEN, &mut w)
+                .and_then(|()| ack.emit(&mut w));
+            if written.is_err() {
+                return 0;
+            }
+        }
+        let after_ack = w.len();
+        self.write_unreliable(&mut w);
+        let mut units = self.sent.take_list();
+        self.write_reliable(now, &mut w, &mut units);
+        if w.len() == after_ack && !ack_owed {
+            self.sent.give_back(units);
+            return 0;
+        }
+        self.stats.packets_sent += 1;
+        self.sent.record(number, now, units);
+        w.len()
+    }
+
+    fn write_unreliable(&mut self, w: &mut Writer<'_>) {
+        while let Some(queued) = self.unreliable.front() {
+            let body_len = queued.bytes.len() + queued.sequence.map_or(0, |_| SEQUENCED_HEAD_LEN);
+            if header_len(body_len) + body_len > w.remaining() {
+                return;
+            }
+            let channel = self
+                .table
+                .channels()
+                .get(usize::from(queued.channel))
+                .map_or(ChannelId::ENGINE, |(id, _)| *id);
+            let written = emit_header(channel, body_len, w).and_then(|()| match queued.sequence {
+                Some(sequence) => SequencedBody {
+                    sequence,
+                    message: &queued.bytes,
+                }
+                .emit(w),
+                None => w.bytes(&queued.bytes),
+            });
+            debug_assert!(written.is_ok(), "sized above: {written:?}");
+            self.unreliable_bytes -= queued.bytes.len();
+            self.unreliable.pop_front();
+        }
+    }
+
+    fn write_reliable(&mut self, now: Instant, w: &mut Writer<'_>, units: &mut Vec<UnitRef>) {
+        let rto = self.rtt.resend_timeout();
+        let specs = self.table.channels();
+        for (index, (channel, (id, _))) in self.channels.iter_mut().zip(specs).enumerate() {
+            let Channel::Reliable { send, .. } = channel else {
+                continue;
+            };
+            let first = units.len();
+            let full = write_units(send, index as u16, *id, now, rto, w, units);
+            for unit in units.get(first..).unwrap_or_default() {
+                send.mark_sent(unit.serial, now);
+            }
+            if full {
+                return;
+            }
+        }
+    }
+
+    /// Takes the payload of packet `number`: acks, and messages released to
+    /// [`Connection::recv`].
+    ///
+    /// # Errors
+    ///
+    /// [`ReadError`] for a packet that breaks the rules; frames before the
+    /// bad one were taken, and the packet is not acked.
+    pub fn read_packet(
+        &mut self,
+        now: Instant,
+        number: u64,
+        payload: &[u8],
+    ) -> Result<(), ReadError> {
+        let result = self.read_frames(now, payload);
+        match result {
+            Ok(eliciting) => self.received.record(number, eliciting),
+            Err(_) => self.stats.packets_refused += 1,
+        }
+        result.map(|_| ())
+    }
+
+    fn read_frames(&mut self, now: Instant, payload: &[u8]) -> Result<bool, ReadError> {
+        let budget = self.table.send_budget().saturating_mul(2);
+        let mut eliciting = false;
+        for frame in Frames::new(payload) {
+            let frame = frame?;
+            if frame.channel == ChannelId::ENGINE {
+                self.handle_ack(Ack::parse(frame.body)?, now)?;
+                continue;
+            }
+            let index = self
+                .table
+                .index_of(frame.channel)
+                .ok_or(ReadError::UnknownChannel(frame.channel))?;
+            let held_elsewhere = self.inbox_bytes;
+            let (inbox, inbox_bytes, stats) =
+                (&mut self.inbox, &mut self.inbox_bytes, &mut self.stats);
+            let mut deliver = |bytes: Vec<u8>| {
+                *inbox_bytes += bytes.len();
+                stats.messages_received += 1;
+                inbox.push_back(Message {
+                    channel: frame.channel,
+                    bytes,
+                });
+            };
+            let held_reliable: usize = self
+                .channels
+                .iter()
+                .map(|c| match c {
+                    Channel::Reliable { recv, .. } => recv.held_bytes(),
+                    _ => 0,
+                })
+                .sum();
+            let room = budget.saturating_sub(held_elsewhere + held_reliable);
+            if frame.body.len() > room {
+                return Err(ReadError::OverBudget);
+            }
+            match self.channels.get_mut(index) {
+                Some(Channel::Unreliable) => deliver(frame.body.to_vec()),
+                Some(Channel::Sequenced { last_received, .. }) => {
+                    let body = SequencedBody::parse(frame.body)?;
+                    let newer = last_received
+                        .is_none_or(|last| (body.sequence.wrapping_sub(last) as i16) > 0);
+                    if newer {
+                        *last_received = Some(body.sequence);
+                        deliver(body.message.to_vec());
+                    }
+                }
+                Some(Channel::Reliable { recv, .. }) => {
+                    eliciting = true;
+                    match ReliableBody::parse(frame.body)? {
+                        ReliableBody::Messages { first, messages } => {
+                            for (offset, message) in (0u16..).zip(messages) {
+                                recv.message(first.add(offset), message?, &mut deliver)?;
+                            }
+                        }
+                        ReliableBody::Fragment(fragment) => {
+                            recv.fragment(&fragment, &mut deliver)?;
+                        }
+                    }
+                }
+                None => return Err(ReadError::UnknownChannel(frame.channel)),
+            }
+        }
+        Ok(eliciting)
+    }
+
+    fn handle_ack(&mut self, ack: Ack, now: Instant) -> Result<(), ReadError> {
+        let sample = self
+            .sent
+            .handle_ack(ack, now, &mut self.acked)
+            .map_err(|_| ReadError::AckOfUnsent)?;
+        if let Some(rtt) = sample {
+            self.rtt.sample(rtt);
+        }
+        self.stats.packets_acked += self.acked.packets;
+        self.acked.packets = 0;
+        for unit in self.acked.units.drain(..) {
+            if let Some(Channel::Reliable { send, .. }) =
+                self.channels.get_mut(usize::from(unit.channel))
+            {
+                send.ack(unit.serial);
+            }
+        }
+        Ok(())
+    }
+
+    /// The next message released to the application, oldest first.
+    pub fn recv(&mut self) -> Option<Message> {
+        let message = self.inbox.pop_front()?;
+        self.inbox_bytes -= message.bytes.len().min(self.inbox_bytes);
+        Some(message)
+    }
+
+    /// A snapshot of the connection's counters and estimates.
+    pub fn stats(&self) -> ConnectionStats {
+        let acked = self.stats.packets_acked;
+        let lost = self.sent.lost;
+        ConnectionStats {
+            rtt: self.rtt.smoothed(),
+            resend_timeout: self.rtt.resend_timeout(),
+            packets_lost: lost,
+            packets_in_flight: self.sent.in_flight(),
+            loss: if acked + lost == 0 {
+                0.0
+            } else {
+                lost as f64 / (acked + lost) as f64
+            },
+            bytes_in_flight: self.queued_bytes(),
+            resends: self
+                .channels
+                .iter()
+                .map(|c| match c {
+                    Channel::Reliable { send, .. } => send.resends,
+                    _ => 0,
+                })
+                .sum(),
+            ..self.stats
+        }
+    }
+}
+
+/// Writes `send`'s due units into `w` while they fit, noting each in
+/// `units`; true when the packet filled up.
+fn write_units(
+    send: &ReliableSend,
+    index: u16,
+    channel: ChannelId,
+    now: Instant,
+    rto: std::time::Duration,
+    w: &mut Writer<'_>,
+    units: &mut Vec<UnitRef>,
+) -> bool {
+    let unit_ref = |serial| UnitRef {
+        channel: index,
+        serial,
+    };
+    let mut due = send.due(now, rto).peekable();
+    while let Some((serial, unit)) = due.next() {
+        if let Some((fragment_index, count)) = unit.fragment {
+            let body_len = FRAGMENT_HEAD_LEN + unit.bytes.len();
+            if header_len(body_len) + body_len > w.remaining() {
+                return true;
+            }
+            let fragment = FragmentBody {
+                id: unit.id,
+                index: fragment_index,
+                count,
+                data: &unit.bytes,
+            };
+            let written = emit_header(channel, body_len, w)
+                .and_then(|()| ReliableBody::emit_fragment(&fragment, w));
+            debug_assert!(written.is_ok(), "sized above: {written:?}");
+            units.push(unit_ref(serial));
+            continue;
+        }
+        // A run of whole messages with consecutive ids shares one frame.
+        let mut body_len = RELIABLE_HEAD_LEN + message_len(unit.bytes.len());
+        if header_len(body_len) + body_len > w.remaining() {
+            return true;
+        }
+        let first = units.len();
+        units.push(unit_ref(serial));
+        let mut last_id = unit.id;
+        while let Some((next_serial, next)) = due.peek() {
+            let grown = body_len + message_len(next.bytes.len());
+            if next.fragment.is_some()
+                || next.id != last_id.add(1)
+                || header_len(grown) + grown > w.remaining()
+            {
+                break;
+            }
+            body_len = grown;
+            last_id = next.id;
+            units.push(unit_ref(*next_serial));
+            due.next();
+        }
+        let run = units.get(first..).unwrap_or_default();
+        let written = emit_header(channel, body_len, w)
+            .and_then(|()| ReliableBody::emit_messages_head(unit.id, w))
+            .and_then(|()| {
+                run.iter().try_for_each(|r| {
+                    let bytes = send.unit(r.serial).map_or(&[][..], |u| &u.bytes);
+                    emit_message(bytes, w)
+                })
+            });
+        debug_assert!(written.is_ok(), "sized above: {written:?}");
+    }
+    false
+}

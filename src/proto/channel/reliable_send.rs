@@ -1,0 +1,165 @@
+//! The send half of a reliable channel: messages cut into units (a whole
+//! message, or one fragment), each resent until a packet carrying it is acked.
+
+use super::FRAGMENT_LEN;
+use crate::wire::frame_body::MessageId;
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// Message ids a reliable channel may have in flight: the receiver accepts
+/// ids this far ahead of the oldest it still waits for.
+pub(crate) const WINDOW: u16 = 1024;
+
+/// A whole message, or one fragment of a large one.
+#[derive(Debug)]
+pub(crate) struct Unit {
+    pub(crate) id: MessageId,
+    /// `(index, count)` for a fragment.
+    pub(crate) fragment: Option<(u16, u16)>,
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) last_sent: Option<Instant>,
+    pub(crate) acked: bool,
+}
+
+/// Units waiting for their acks, in id order.
+#[derive(Debug, Default)]
+pub(crate) struct ReliableSend {
+    next_id: MessageId,
+    units: VecDeque<Unit>,
+    /// Serial number of `units[0]`; serials count units ever queued.
+    first_serial: u64,
+    /// Units before this index have been sent at least once.
+    unsent: usize,
+    /// Bytes of the units held.
+    pub(crate) bytes: usize,
+    pub(crate) resends: u64,
+}
+
+impl ReliableSend {
+    /// Whether a message of `len` bytes may be queued under the window.
+    pub(crate) fn has_room_for(&self) -> bool {
+        let oldest = self.units.front().map_or(self.next_id, |u| u.id);
+        self.next_id.since(oldest) < WINDOW
+    }
+
+    /// Queues `message` as one unit, or as fragments of [`FRAGMENT_LEN`].
+    /// The caller checked its length against the table's limit, which
+    /// keeps the fragment count under `u16::MAX`.
+    pub(crate) fn push(&mut self, message: &[u8]) {
+        let id = self.next_id;
+        self.next_id = id.add(1);
+        self.bytes += message.len();
+        if message.len() <= FRAGMENT_LEN {
+            self.units.push_back(Unit {
+                id,
+                fragment: None,
+                bytes: message.to_vec(),
+                last_sent: None,
+                acked: false,
+            });
+            return;
+        }
+        let count = message.len().div_ceil(FRAGMENT_LEN);
+        let count = u16::try_from(count).unwrap_or(u16::MAX);
+        for (index, chunk) in (0..count).zip(message.chunks(FRAGMENT_LEN)) {
+            self.units.push_back(Unit {
+                id,
+                fragment: Some((index, count)),
+                bytes: chunk.to_vec(),
+                last_sent: None,
+                acked: false,
+            });
+        }
+    }
+
+    /// Marks unit `serial` acked and drops acked units from the front.
+    pub(crate) fn ack(&mut self, serial: u64) {
+        let Some(unit) = serial
+            .checked_sub(self.first_serial)
+            .and_then(|i| usize::try_from(i).ok())
+            .and_then(|i| self.units.get_mut(i))
+        else {
+            return;
+        };
+        if !unit.acked {
+            unit.acked = true;
+            self.bytes = self.bytes.saturating_sub(unit.bytes.len());
+            unit.bytes = Vec::new();
+        }
+        while self.units.front().is_some_and(|u| u.acked) {
+            self.units.pop_front();
+            self.first_serial += 1;
+            self.unsent = self.unsent.saturating_sub(1);
+        }
+    }
+
+    /// Units due now: each unacked unit sent more than `rto` ago, then
+    /// the never-sent ones, in order; with their serials.
+    pub(crate) fn due(
+        &self,
+        now: Instant,
+        rto: Duration,
+    ) -> impl Iterator<Item = (u64, &Unit)> + '_ {
+        let resends = self
+            .units
+            .iter()
+            .take(self.unsent)
+            .enumerate()
+            .filter(move |(_, u)| {
+                !u.acked
+                    && u.last_sent
+                        .is_some_and(|t| now.saturating_duration_since(t) >= rto)
+            });
+        let fresh = self.units.iter().enumerate().skip(self.unsent);
+        resends
+            .chain(fresh)
+            .map(|(i, u)| (self.first_serial + i as u64, u))
+    }
+
+    /// The unit with serial number `serial`, if still held.
+    pub(crate) fn unit(&self, serial: u64) -> Option<&Unit> {
+        let i = usize::try_from(serial.checked_sub(self.first_serial)?).ok()?;
+        self.units.get(i)
+    }
+
+    /// Notes that unit `serial` went out at `now`.
+    pub(crate) fn mark_sent(&mut self, serial: u64, now: Instant) {
+        let Some(i) = serial
+            .checked_sub(self.first_serial)
+            .and_then(|i| usize::try_from(i).ok())
+        else {
+            return;
+        };
+        let Some(unit) = self.units.get_mut(i) else {
+            return;
+        };
+        if unit.last_sent.is_some() {
+            self.resends += 1;
+        }
+        unit.last_sent = Some(now);
+        if i >= self.unsent {
+            self.unsent = i + 1;
+        }
+    }
+
+    /// Whether a unit is due now (see [`ReliableSend::due`]).
+    pub(crate) fn has_due(&self, now: Instant, rto: Duration) -> bool {
+        self.unsent < self.units.len() || self.due(now, rto).next().is_some()
+    }
+
+    /// When the earliest sent, unacked unit falls due.
+    pub(crate) fn next_resend(&self, rto: Duration) -> Option<Instant> {
+        self.units
+            .iter()
+            .take(self.unsent)
+            .filter(|u| !u.acked)
+            .filter_map(|u| u.last_sent)
+            .min()
+            .map(|t| t + rto)
+    }
+
+    /// Whether anything is waiting for an ack or to be sent.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.units.is_empty()
+    }
+}
