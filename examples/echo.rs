@@ -15,6 +15,7 @@
 //! Logs go to stderr; set `RUST_LOG=debug` for more.
 
 use berth::engine::{Client, Context, Handler, PeerId, Server, ServerConfig};
+use berth::proto::channel::ChannelId;
 use berth::{ConnectToken, ConnectTokenBuilder, Key};
 use clap::{Args, Parser, Subcommand};
 use std::collections::VecDeque;
@@ -151,8 +152,8 @@ fn parse_id(s: &str) -> Result<u64, String> {
 struct Echo;
 
 impl Handler for Echo {
-    fn message(&mut self, ctx: &mut Context<'_>, peer: PeerId, bytes: &[u8]) {
-        if let Err(e) = ctx.send(peer, bytes) {
+    fn message(&mut self, ctx: &mut Context<'_>, peer: PeerId, channel: ChannelId, bytes: &[u8]) {
+        if let Err(e) = ctx.send(peer, channel, bytes) {
             tracing::debug!(%peer, error = %e, "echo failed");
         }
     }
@@ -161,7 +162,8 @@ impl Handler for Echo {
 fn server(args: ServerArgs) -> Result<(), String> {
     let mut config = ServerConfig::new(args.bind, args.secret.protocol_id, args.secret.key)
         .ports(args.ports)
-        .max_clients_per_port(args.max_clients);
+        .max_clients_per_port(args.max_clients)
+        .raw();
     if let Some(public) = args.public {
         config = config.public(public);
     }
@@ -244,7 +246,9 @@ fn run_client(token: ConnectToken, count: u32, size: usize) -> Result<String, St
     }
     .parse()
     .map_err(|_| "bad bind")?;
-    let mut client = Client::bind(bind).map_err(|e| format!("cannot open a socket: {e}"))?;
+    let mut client = Client::bind(bind)
+        .map_err(|e| format!("cannot open a socket: {e}"))?
+        .raw();
     client.connect(Instant::now(), token);
 
     let started = Instant::now();
@@ -271,7 +275,7 @@ fn run_client(token: ConnectToken, count: u32, size: usize) -> Result<String, St
         let mut progressed = false;
         while let Some(echo) = client.recv() {
             let expected = in_flight.pop_front().ok_or("an echo nobody sent")?;
-            if echo != expected {
+            if echo.bytes != expected {
                 return Err(format!("echo {echoed} differs from what was sent"));
             }
             echoed += 1;
@@ -280,7 +284,7 @@ fn run_client(token: ConnectToken, count: u32, size: usize) -> Result<String, St
         while sent < count && in_flight.len() < 32 {
             let payload = payload(sent, size);
             client
-                .send(now, &payload)
+                .send(now, ChannelId::RAW, &payload)
                 .map_err(|e| format!("send failed: {e}"))?;
             in_flight.push_back(payload);
             sent += 1;
@@ -353,7 +357,8 @@ fn demo(args: DemoArgs) -> Result<(), String> {
         protocol_id,
         key,
     )
-    .ports(args.ports);
+    .ports(args.ports)
+    .raw();
     let server = Server::bind_with_handler(config, |_| Echo)
         .map_err(|e| format!("{e}: {}", source_chain(&e)))?;
     println!(

@@ -4,6 +4,7 @@
 mod common;
 
 use berth::engine::{Client, Context, Handler, PeerId, Server, ServerEvent};
+use berth::proto::channel::ChannelId;
 use berth::{ConnectToken, Key};
 use common::engine::*;
 use common::{PRIVATE_KEY, PROTOCOL_ID, drive};
@@ -46,19 +47,13 @@ fn ten_thousand_echoes_across_four_ports_none_lost() {
     echo_round(&mut clients, 250, 8, 100);
     let stats = server.shutdown();
     echo.join().unwrap();
-    assert!(
-        stats.iter().all(|s| s.protocol.payloads_in >= 2000),
-        "{stats:#?}"
-    );
-    assert_eq!(
-        stats.iter().map(|s| s.protocol.payloads_in).sum::<u64>(),
-        10_000
-    );
+    assert!(stats.iter().all(|s| s.messages_in >= 2000), "{stats:#?}");
+    assert_eq!(stats.iter().map(|s| s.messages_in).sum::<u64>(), 10_000);
 }
 
 #[test]
 fn a_netcode_official_client_with_its_own_token_connects_to_any_port() {
-    let server = Server::bind(config(4)).unwrap();
+    let server = Server::bind(config(4).raw()).unwrap();
     let echo = echo_events(&server);
     for (i, addr) in server.public_addrs().to_vec().into_iter().enumerate() {
         let token = netcode::generate_connect_token(
@@ -118,7 +113,8 @@ fn events_report_connect_message_and_disconnect_with_user_data() {
         }
         other => panic!("unexpected {other:?}"),
     };
-    clients[0].send(Instant::now(), b"hello").unwrap();
+    clients[0].send(Instant::now(), CHANNEL, b"hello").unwrap();
+    clients[0].flush(Instant::now());
     assert_eq!(
         server
             .events()
@@ -126,6 +122,7 @@ fn events_report_connect_message_and_disconnect_with_user_data() {
             .unwrap(),
         ServerEvent::Message {
             peer,
+            channel: CHANNEL,
             bytes: b"hello".to_vec()
         }
     );
@@ -144,8 +141,8 @@ fn events_report_connect_message_and_disconnect_with_user_data() {
     again.connect(Instant::now(), next);
     let mut clients = [again];
     connect_all(&mut clients);
-    server.send(peer, b"to the old peer").unwrap();
-    server.send(peer, b"still the old peer").unwrap();
+    server.send(peer, CHANNEL, b"to the old peer").unwrap();
+    server.send(peer, CHANNEL, b"still the old peer").unwrap();
     let newcomer = loop {
         if let ServerEvent::Connected { peer, .. } = server
             .events()
@@ -155,13 +152,16 @@ fn events_report_connect_message_and_disconnect_with_user_data() {
             break peer;
         }
     };
-    server.send(newcomer, b"to the new peer").unwrap();
+    server.send(newcomer, CHANNEL, b"to the new peer").unwrap();
     drive_clients(
         "the new peer's message arrives",
         &mut clients,
         |cs| match cs[0].recv() {
             Some(m) => {
-                assert_eq!(m, b"to the new peer", "a stale id reached the new peer");
+                assert_eq!(
+                    m.bytes, b"to the new peer",
+                    "a stale id reached the new peer"
+                );
                 true
             }
             None => false,
@@ -179,10 +179,10 @@ impl Handler for Broadcast {
         self.peers.lock().unwrap().push(peer);
     }
 
-    fn message(&mut self, ctx: &mut Context<'_>, from: PeerId, bytes: &[u8]) {
+    fn message(&mut self, ctx: &mut Context<'_>, from: PeerId, channel: ChannelId, bytes: &[u8]) {
         let peers = self.peers.lock().unwrap().clone();
         for peer in peers.into_iter().filter(|&p| p != from) {
-            ctx.send(peer, bytes).unwrap();
+            ctx.send(peer, channel, bytes).unwrap();
         }
     }
 }
@@ -205,7 +205,7 @@ fn a_handler_reaches_peers_on_its_own_port_and_on_others() {
     assert_eq!(ports.iter().filter(|&&p| p == 0).count(), 2, "{ports:?}");
     for sender in 0..4 {
         let m = message(sender, 0, 32);
-        clients[sender].send(Instant::now(), &m).unwrap();
+        clients[sender].send(Instant::now(), CHANNEL, &m).unwrap();
         let mut arrived = [false; 4];
         arrived[sender] = true;
         drive_clients(
@@ -214,7 +214,7 @@ fn a_handler_reaches_peers_on_its_own_port_and_on_others() {
             |cs| {
                 for (i, c) in cs.iter_mut().enumerate() {
                     if let Some(got) = c.recv() {
-                        assert_eq!(got, m, "client {i}");
+                        assert_eq!(got.bytes, m, "client {i}");
                         assert!(!arrived[i], "client {i} got it twice");
                         arrived[i] = true;
                     }

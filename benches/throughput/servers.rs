@@ -22,6 +22,7 @@ use super::settings::Kind;
 use berth::engine::{
     BatchSocket, Context, Handler, NO_USER_DATA, PeerId, PortStats, Server, ServerConfig,
 };
+use berth::proto::channel::ChannelId;
 use berth::{ConnectToken, ConnectTokenBuilder, Key};
 use renetcode::{NetcodeServer, ServerAuthentication, ServerResult};
 use std::io;
@@ -95,8 +96,8 @@ struct Echo {
 }
 
 impl Handler for Echo {
-    fn message(&mut self, ctx: &mut Context<'_>, peer: PeerId, bytes: &[u8]) {
-        let _ = ctx.send(peer, bytes);
+    fn message(&mut self, ctx: &mut Context<'_>, peer: PeerId, channel: ChannelId, bytes: &[u8]) {
+        let _ = ctx.send(peer, channel, bytes);
         self.delivered += 1;
         self.counter.set(self.delivered);
     }
@@ -248,7 +249,9 @@ fn start_berth(ports: u16, max_clients: usize) -> io::Result<Running> {
         .ports(ports)
         .max_clients_per_port(max_clients)
         .token_timeout(Some(TOKEN_TIMEOUT))
-        .token_expiry(TOKEN_EXPIRY);
+        .token_expiry(TOKEN_EXPIRY)
+        // Its peers' clients speak plain netcode: compare like with like.
+        .raw();
     let counters: Vec<Arc<Counter>> = (0..ports).map(|_| Arc::default()).collect();
     let handlers = counters.clone();
     let server = Server::bind_with_handler(config, move |port| Echo {

@@ -2,6 +2,7 @@
 
 use super::memory::MemoryNetwork;
 use crate::crypto::Key;
+use crate::proto::channel::ChannelTable;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -34,6 +35,7 @@ pub struct ServerConfig {
     pub(crate) token_timeout: Option<Duration>,
     pub(crate) requests_per_source: u32,
     pub(crate) network: Option<MemoryNetwork>,
+    pub(crate) channels: Option<ChannelTable>,
 }
 
 impl ServerConfig {
@@ -55,6 +57,7 @@ impl ServerConfig {
             token_timeout: Some(Duration::from_secs(5)),
             requests_per_source: 32,
             network: None,
+            channels: Some(ChannelTable::standard()),
         }
     }
 
@@ -121,6 +124,23 @@ impl ServerConfig {
     /// deterministic tests. `socket_buffer_len` does not apply.
     pub fn in_memory(mut self, network: &MemoryNetwork) -> Self {
         self.network = Some(network.clone());
+        self
+    }
+
+    /// Frames messages on `table`'s channels (reliable and unreliable, see
+    /// [`crate::proto::channel`]). Default: [`ChannelTable::standard`]. Both
+    /// sides must use the same table; feed it to
+    /// [`crate::ProtocolId::channels`] so mismatched builds cannot connect.
+    pub fn channels(mut self, table: ChannelTable) -> Self {
+        self.channels = Some(table);
+        self
+    }
+
+    /// Raw mode: each message is one netcode payload of 1..=1200 bytes,
+    /// unreliable, on [`crate::proto::channel::ChannelId::RAW`]. What plain
+    /// netcode.io clients (the C reference, netcode-rs, renetcode) speak.
+    pub fn raw(mut self) -> Self {
+        self.channels = None;
         self
     }
 }

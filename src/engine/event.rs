@@ -1,6 +1,7 @@
 //! What the engine tells a handle-mode application, and why a send failed.
 
 use super::PeerId;
+use crate::proto::channel::{self, ChannelId};
 use crate::proto::server::DisconnectReason;
 use crate::wire::connect_token::UserData;
 
@@ -17,10 +18,13 @@ pub enum ServerEvent {
         /// The user data from its connect token.
         user_data: Box<UserData>,
     },
-    /// A peer sent a message (one netcode payload, in raw mode).
+    /// A peer sent a message.
     Message {
         /// Who sent it.
         peer: PeerId,
+        /// The channel it came on; [`ChannelId::RAW`] in raw mode, where
+        /// each message is one netcode payload.
+        channel: ChannelId,
         /// What it sent.
         bytes: Vec<u8>,
     },
@@ -43,15 +47,37 @@ pub enum SendError {
     /// The port's command queue is full: the port is not keeping up.
     #[error("the queue to port {0} is full")]
     QueueFull(u16),
-    /// The message is empty or larger than one packet holds.
-    #[error("message of {len} bytes; raw mode sends 1..={max} bytes")]
+    /// The message is longer than its channel takes (in raw mode: empty,
+    /// or over one packet's 1200 bytes).
+    #[error("message of {len} bytes; this channel takes at most {max}")]
     BadLength {
         /// The message's length.
         len: usize,
-        /// The most one packet holds.
+        /// The most the channel takes.
         max: usize,
     },
+    /// The channel is not in the server's table (in raw mode: any channel
+    /// but [`ChannelId::RAW`]).
+    #[error("{0} is not in the channel table")]
+    UnknownChannel(ChannelId),
+    /// The peer's send budget is used up: it is not acking fast enough.
+    /// (Sends from [`crate::engine::ServerSender`] find this out on the
+    /// port, which drops and counts the message.)
+    #[error("peer {0}'s send budget is full")]
+    PeerBusy(PeerId),
     /// The server is shutting down.
     #[error("the server is shutting down")]
     ShuttingDown,
+}
+
+impl SendError {
+    /// The engine's error for a channel layer refusal to `peer`.
+    pub(crate) fn from_channel(peer: PeerId, error: channel::SendError) -> Self {
+        match error {
+            channel::SendError::UnknownChannel(id) => Self::UnknownChannel(id),
+            channel::SendError::TooLarge { len, max } => Self::BadLength { len, max },
+            channel::SendError::QueueFull { .. } => Self::PeerBusy(peer),
+            _ => Self::Disconnected(peer),
+        }
+    }
 }

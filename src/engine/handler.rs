@@ -1,8 +1,10 @@
 //! Running application code on the port threads themselves.
 
+use super::peers::PeerChannels;
 use super::port::{Command, Outgoing};
 use super::{PeerId, SendError};
 use crate::engine::batch::SendBatch;
+use crate::proto::channel::{ChannelId, ChannelTable, ConnectionStats};
 use crate::proto::server::{ClientIndex, DisconnectReason, Server as Shard};
 use crate::wire::connect_token::UserData;
 use crate::wire::packet::MAX_PAYLOAD_LEN;
@@ -29,8 +31,9 @@ pub trait Handler: Send + 'static {
         let _ = (ctx, peer, client_id, user_data);
     }
 
-    /// A peer on this port sent a message.
-    fn message(&mut self, ctx: &mut Context<'_>, peer: PeerId, bytes: &[u8]);
+    /// A peer on this port sent a message on `channel` ([`ChannelId::RAW`]
+    /// in raw mode).
+    fn message(&mut self, ctx: &mut Context<'_>, peer: PeerId, channel: ChannelId, bytes: &[u8]);
 
     /// A peer on this port left.
     fn disconnected(&mut self, ctx: &mut Context<'_>, peer: PeerId, reason: DisconnectReason) {
@@ -47,6 +50,7 @@ pub struct Context<'a> {
     pub(crate) send: &'a mut SendBatch,
     pub(crate) generations: &'a [u32],
     pub(crate) outgoing: &'a mut Outgoing,
+    pub(crate) channels: &'a mut PeerChannels,
 }
 
 impl Context<'_> {
@@ -55,25 +59,33 @@ impl Context<'_> {
         self.port
     }
 
-    /// Sends `bytes` to `peer`, on any port.
+    /// Sends `bytes` to `peer` on `channel`, on any port.
+    ///
+    /// A message for a peer of this port is queued on its channels (or, in
+    /// raw mode, sealed into this port's send batch) without leaving the
+    /// thread; one for another port goes through that port's queue.
     ///
     /// # Errors
     ///
-    /// [`SendError::Disconnected`] for a peer of this port that is gone (one
-    /// on another port is checked there, and dropped if gone);
-    /// [`SendError::BadLength`] for an empty message or one over 1200 bytes.
-    pub fn send(&mut self, peer: PeerId, bytes: &[u8]) -> Result<(), SendError> {
-        if bytes.is_empty() || bytes.len() > MAX_PAYLOAD_LEN {
-            return Err(SendError::BadLength {
-                len: bytes.len(),
-                max: MAX_PAYLOAD_LEN,
-            });
-        }
+    /// [`SendError::UnknownChannel`] and [`SendError::BadLength`] when the
+    /// channel or length is wrong for the table (in raw mode, the channel
+    /// must be [`ChannelId::RAW`] and the message 1..=1200 bytes);
+    /// [`SendError::Disconnected`] for a peer of this port that is gone and
+    /// [`SendError::PeerBusy`] for one whose budget is full (a peer on
+    /// another port is checked there, and the message dropped and counted).
+    pub fn send(
+        &mut self,
+        peer: PeerId,
+        channel: ChannelId,
+        bytes: &[u8],
+    ) -> Result<(), SendError> {
+        check_message(self.channels.table(), channel, bytes)?;
         if peer.port() != self.port {
             self.outgoing.push(
                 peer.port(),
                 Command::Send {
                     peer,
+                    channel,
                     bytes: bytes.to_vec(),
                 },
             );
@@ -82,9 +94,25 @@ impl Context<'_> {
         if !is_current(self.generations, peer) {
             return Err(SendError::Disconnected(peer));
         }
-        self.shard
-            .send(self.now, ClientIndex::new(peer.slot()), bytes, self.send)
-            .map_err(|_| SendError::Disconnected(peer))
+        if self.channels.is_raw() {
+            return self
+                .shard
+                .send(self.now, ClientIndex::new(peer.slot()), bytes, self.send)
+                .map(|_| ())
+                .map_err(|_| SendError::Disconnected(peer));
+        }
+        self.channels
+            .send(peer.slot(), channel, bytes)
+            .map_err(|e| SendError::from_channel(peer, e))
+    }
+
+    /// The channel counters of `peer`, a peer of this port (`None` for a
+    /// peer elsewhere, gone, or in raw mode).
+    pub fn peer_stats(&self, peer: PeerId) -> Option<ConnectionStats> {
+        if peer.port() != self.port || !is_current(self.generations, peer) {
+            return None;
+        }
+        self.channels.stats(peer.slot())
     }
 
     /// Ends `peer`'s connection, on any port.
@@ -97,6 +125,42 @@ impl Context<'_> {
                 .disconnect(ClientIndex::new(peer.slot()), self.send);
         }
     }
+}
+
+/// Checks what can be checked before a message reaches its port: the
+/// channel is in `table` and the length within its limit (raw mode,
+/// `table` `None`: [`ChannelId::RAW`] and 1..=1200 bytes).
+pub(crate) fn check_message(
+    table: Option<&ChannelTable>,
+    channel: ChannelId,
+    bytes: &[u8],
+) -> Result<(), SendError> {
+    let Some(table) = table else {
+        if channel != ChannelId::RAW {
+            return Err(SendError::UnknownChannel(channel));
+        }
+        if bytes.is_empty() || bytes.len() > MAX_PAYLOAD_LEN {
+            return Err(SendError::BadLength {
+                len: bytes.len(),
+                max: MAX_PAYLOAD_LEN,
+            });
+        }
+        return Ok(());
+    };
+    let index = table
+        .index_of(channel)
+        .ok_or(SendError::UnknownChannel(channel))?;
+    let max = match table.channels().get(index) {
+        Some((_, kind)) if kind.is_reliable() => table.max_message_len(),
+        _ => crate::proto::channel::MAX_UNRELIABLE_LEN,
+    };
+    if bytes.len() > max {
+        return Err(SendError::BadLength {
+            len: bytes.len(),
+            max,
+        });
+    }
+    Ok(())
 }
 
 /// Whether `peer` is the current occupant of its slot.

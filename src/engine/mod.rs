@@ -12,8 +12,10 @@
 //!   port's thread, where a reply to a peer of the same port never leaves the
 //!   thread.
 //!
-//! Raw mode: each message is one netcode payload (1..=1200 bytes), which is
-//! what plain netcode.io peers speak.
+//! Channel mode (the default): messages travel on the channels of a
+//! [`crate::proto::channel::ChannelTable`], reliable or not, many per packet.
+//! Raw mode ([`ServerConfig::raw`]): each message is one netcode payload
+//! (1..=1200 bytes), which is what plain netcode.io peers speak.
 
 mod balancer;
 mod batch;
@@ -27,6 +29,7 @@ mod limiter;
 mod mailbox;
 mod memory;
 mod peer;
+mod peers;
 mod port;
 mod server;
 mod socket;

@@ -11,8 +11,10 @@ use super::batch::{RecvBatch, SendBatch};
 use super::handler::{Context, Handler, is_current};
 use super::limiter::RequestLimiter;
 use super::mailbox::Mailbox;
+use super::peers::PeerChannels;
 use super::transport::Transport;
 use super::{PeerId, PortStats, ServerEvent};
+use crate::proto::channel::{ChannelId, Message};
 use crate::proto::server::{ClientIndex, Event, Server as Shard};
 use crate::sync::{Arc, AtomicBool, Ordering};
 use crossbeam_channel::{Sender, TrySendError};
@@ -36,7 +38,11 @@ const SHUTDOWN_FLUSH_TRIES: usize = 100;
 #[derive(Debug)]
 pub(crate) enum Command {
     /// Send a message to a peer of this port.
-    Send { peer: PeerId, bytes: Vec<u8> },
+    Send {
+        peer: PeerId,
+        channel: ChannelId,
+        bytes: Vec<u8>,
+    },
     /// End a peer's connection.
     Disconnect { peer: PeerId },
 }
@@ -47,6 +53,8 @@ pub(crate) type PortMailbox = Mailbox<Command, Arc<mio::Waker>>;
 /// What all ports and the handle share.
 #[derive(Debug)]
 pub(crate) struct Shared {
+    /// The channel table, for checks on the sending thread; `None` in raw mode.
+    pub(crate) table: Option<crate::proto::channel::ChannelTable>,
     pub(crate) mailboxes: Vec<PortMailbox>,
     pub(crate) shutdown: AtomicBool,
     pub(crate) placement: super::issuer::Placement,
@@ -113,6 +121,7 @@ pub(crate) struct Port {
     pub(crate) delivery: Delivery,
     pub(crate) shared: Arc<Shared>,
     pub(crate) limiter: RequestLimiter,
+    pub(crate) channels: PeerChannels,
 }
 
 /// The parts of a port the receive path borrows at once.
@@ -127,6 +136,9 @@ struct Io<'a> {
     limiter: &'a mut RequestLimiter,
     shared: &'a Shared,
     stats: &'a mut PortStats,
+    channels: &'a mut PeerChannels,
+    /// Messages released by one payload, reused.
+    messages: &'a mut Vec<Message>,
 }
 
 impl Port {
@@ -151,6 +163,7 @@ impl Port {
         };
         let mut next_stats = Instant::now();
         let mut more_to_read = false;
+        let mut messages = Vec::new();
 
         loop {
             let now = Instant::now();
@@ -159,7 +172,10 @@ impl Port {
             let timeout = if more_to_read {
                 Duration::ZERO
             } else {
-                let wake_at = self.shard.next_update().min(next_stats);
+                let mut wake_at = self.shard.next_update().min(next_stats);
+                if let Some(tick) = self.channels.next_tick() {
+                    wake_at = wake_at.min(tick);
+                }
                 self.transport
                     .next_arrival()
                     .map_or(wake_at, |arrival| arrival.min(wake_at))
@@ -184,6 +200,8 @@ impl Port {
                 limiter: &mut self.limiter,
                 shared: &self.shared,
                 stats: &mut stats,
+                channels: &mut self.channels,
+                messages: &mut messages,
             };
             more_to_read = io.receive(&self.transport, &mut recv);
             if let Some(mailbox) = self.shared.mailboxes.get(usize::from(self.index)) {
@@ -193,6 +211,8 @@ impl Port {
                 io.shard.update(now, io.send);
                 io.deliver_events();
             }
+            io.channels.tick(now, io.shard, io.send);
+            io.channels.flush(now, io.shard, io.send);
             outgoing.flush(&self.shared.mailboxes);
             flush(&self.transport, now, &mut send, &mut stats);
             if shutting_down {
@@ -200,11 +220,11 @@ impl Port {
                 break;
             }
             if now >= next_stats {
-                self.publish(&mut stats);
+                self.publish(&mut stats, &generations);
                 next_stats = now + STATS_INTERVAL;
             }
         }
-        self.publish(&mut stats);
+        self.publish(&mut stats, &generations);
     }
 
     /// Disconnects everyone and sends the disconnect packets before the thread ends.
@@ -228,6 +248,8 @@ impl Port {
             limiter: &mut self.limiter,
             shared: &self.shared,
             stats,
+            channels: &mut self.channels,
+            messages: &mut Vec::new(),
         };
         io.deliver_events();
         let mut events = Events::with_capacity(4);
@@ -242,8 +264,15 @@ impl Port {
         debug!(port = self.index, unsent = send.pending(), "port stopped");
     }
 
-    fn publish(&self, stats: &mut PortStats) {
+    fn publish(&self, stats: &mut PortStats, generations: &[u32]) {
         stats.peers = self.shard.connected_count();
+        stats.peer_channels.clear();
+        stats
+            .peer_channels
+            .extend(self.channels.all_stats().map(|(slot, channel)| {
+                let generation = generations.get(slot as usize).copied().unwrap_or(0);
+                (PeerId::new(self.index, slot, generation), channel)
+            }));
         stats.protocol = self.shard.stats().clone();
         if let Some(shared) = self.shared.stats.get(usize::from(self.index)) {
             *shared.lock() = stats.clone();
@@ -286,6 +315,7 @@ impl Io<'_> {
                 return false;
             }
             recv.for_each(|from, bytes| self.datagram(from, bytes));
+            self.channels.flush(self.now, self.shard, self.send);
             self.outgoing.flush(&self.shared.mailboxes);
             flush(transport, self.now, self.send, self.stats);
         }
@@ -308,13 +338,42 @@ impl Io<'_> {
         let slot = payload.client.get();
         let generation = self.generations.get(slot as usize).copied().unwrap_or(0);
         let peer = PeerId::new(self.index, slot, generation);
-        self.dispatch(
-            |ctx, handler| handler.message(ctx, peer, payload.bytes),
-            || ServerEvent::Message {
-                peer,
-                bytes: payload.bytes.to_vec(),
-            },
+        if self.channels.is_raw() {
+            self.stats.messages_in += 1;
+            self.dispatch(
+                |ctx, handler| handler.message(ctx, peer, ChannelId::RAW, payload.bytes),
+                || ServerEvent::Message {
+                    peer,
+                    channel: ChannelId::RAW,
+                    bytes: payload.bytes.to_vec(),
+                },
+            );
+            return;
+        }
+        let mut messages = std::mem::take(self.messages);
+        let read = self.channels.read(
+            self.now,
+            slot,
+            payload.sequence,
+            payload.bytes,
+            &mut messages,
         );
+        if let Err(error) = read {
+            self.stats.channel_refused += 1;
+            debug!(%peer, %error, "payload refused by the channel layer");
+        }
+        self.stats.messages_in += messages.len() as u64;
+        for Message { channel, bytes } in messages.drain(..) {
+            self.dispatch(
+                |ctx, handler| handler.message(ctx, peer, channel, &bytes),
+                || ServerEvent::Message {
+                    peer,
+                    channel,
+                    bytes: bytes.clone(),
+                },
+            );
+        }
+        *self.messages = messages;
     }
 
     /// Hands the shard's connects and disconnects to the application, and keeps the load counts.
@@ -325,6 +384,7 @@ impl Io<'_> {
                     client, client_id, ..
                 } => {
                     let slot = client.get() as usize;
+                    self.channels.connected(client.get());
                     if let Some(generation) = self.generations.get_mut(slot) {
                         *generation = generation.wrapping_add(1);
                     }
@@ -345,6 +405,7 @@ impl Io<'_> {
                     );
                 }
                 Event::Disconnected { client, reason, .. } => {
+                    self.channels.disconnected(client.get());
                     let generation = self
                         .generations
                         .get(client.get() as usize)
@@ -377,6 +438,7 @@ impl Io<'_> {
                     send: self.send,
                     generations: self.generations,
                     outgoing: self.outgoing,
+                    channels: self.channels,
                 };
                 on_handler(&mut ctx, handler.as_mut());
             }
@@ -385,12 +447,23 @@ impl Io<'_> {
 
     fn command(&mut self, command: Command) {
         match command {
-            Command::Send { peer, bytes } => {
-                if is_current(self.generations, peer) {
+            Command::Send {
+                peer,
+                channel,
+                bytes,
+            } => {
+                if !is_current(self.generations, peer) {
+                    self.stats.channel_send_refused += 1;
+                    return;
+                }
+                if self.channels.is_raw() {
                     let client = ClientIndex::new(peer.slot());
                     if let Err(e) = self.shard.send(self.now, client, &bytes, self.send) {
                         debug!(%peer, error = %e, "queued message for a departed peer dropped");
                     }
+                } else if let Err(e) = self.channels.send(peer.slot(), channel, &bytes) {
+                    self.stats.channel_send_refused += 1;
+                    debug!(%peer, error = %e, "queued message refused by the channel layer");
                 }
             }
             Command::Disconnect { peer } => {

@@ -2,18 +2,20 @@
 
 use super::config::ServerConfig;
 use super::handler::Handler;
+use super::handler::check_message;
 use super::issuer::{Issuer, Placement};
 use super::limiter::RequestLimiter;
+use super::peers::PeerChannels;
 use super::port::{self, Command, Delivery, Port, Shared};
 use super::transport::Transport;
 use super::{PeerId, PortStats, SendError, ServerEvent, socket};
 use crate::crypto::OsRandom;
 use crate::proto::WallClock;
+use crate::proto::channel::{ChannelId, ConnectionStats};
 use crate::proto::server::{ConfigError, Server as Shard, ServerConfig as ShardConfig};
 use crate::sync::{Arc, AtomicBool, Ordering};
 use crate::token_builder::TokenError;
 use crate::wire::connect_token::{ConnectToken, USER_DATA_LEN, UserData};
-use crate::wire::packet::MAX_PAYLOAD_LEN;
 use crossbeam_channel::Receiver;
 use mio::{Poll, Waker};
 use parking_lot::Mutex;
@@ -63,7 +65,8 @@ pub enum BindError {
 ///
 /// # Examples
 ///
-/// An echo server, handle style:
+/// An echo server, handle style, on the standard channels (one of each
+/// delivery kind):
 ///
 /// ```no_run
 /// use berth::engine::{Server, ServerConfig, ServerEvent};
@@ -76,8 +79,8 @@ pub enum BindError {
 /// let token = server.issue_token(42, [0; 256]).unwrap(); // hand token.to_bytes() to the client
 /// # let _ = token;
 /// for event in server.events().iter() {
-///     if let ServerEvent::Message { peer, bytes } = event {
-///         server.send(peer, &bytes).unwrap();
+///     if let ServerEvent::Message { peer, channel, bytes } = event {
+///         server.send(peer, channel, &bytes).unwrap();
 ///     }
 /// }
 /// ```
@@ -168,6 +171,7 @@ impl Server {
             polls.push((poll, waker));
         }
         let shared = Arc::new(Shared {
+            table: config.channels.clone(),
             mailboxes,
             shutdown: AtomicBool::new(false),
             placement: Placement::new(usize::from(ports)),
@@ -219,6 +223,7 @@ impl Server {
                 delivery: delivery(i),
                 shared: shared.clone(),
                 limiter: RequestLimiter::new(config.requests_per_source, now),
+                channels: PeerChannels::new(config.channels.clone(), config.max_clients_per_port),
             };
             let thread = std::thread::Builder::new()
                 .name(format!("berth-port-{i}"))
@@ -239,13 +244,25 @@ impl Server {
         &self.events
     }
 
-    /// Sends `bytes` to `peer` from any thread. See [`ServerSender::send`].
+    /// Sends `bytes` to `peer` on `channel` from any thread. See [`ServerSender::send`].
     ///
     /// # Errors
     ///
     /// As [`ServerSender::send`].
-    pub fn send(&self, peer: PeerId, bytes: &[u8]) -> Result<(), SendError> {
-        self.sender().send(peer, bytes)
+    pub fn send(&self, peer: PeerId, channel: ChannelId, bytes: &[u8]) -> Result<(), SendError> {
+        self.sender().send(peer, channel, bytes)
+    }
+
+    /// `peer`'s channel counters (RTT, loss, bytes in flight, resends) as
+    /// its port last published them (about every 100 ms); `None` for a peer
+    /// not connected then, or in raw mode.
+    pub fn peer_stats(&self, peer: PeerId) -> Option<ConnectionStats> {
+        let stats = self.shared.stats.get(usize::from(peer.port()))?.lock();
+        stats
+            .peer_channels
+            .iter()
+            .find(|(id, _)| *id == peer)
+            .map(|(_, channel)| *channel)
     }
 
     /// Ends `peer`'s connection. See [`ServerSender::disconnect`].
@@ -345,28 +362,28 @@ pub struct ServerSender {
 }
 
 impl ServerSender {
-    /// Sends `bytes` to `peer`.
+    /// Sends `bytes` to `peer` on `channel`.
     ///
-    /// The message is queued to the peer's port, which seals and sends it on
-    /// its next wake; a burst of sends costs one wake.
+    /// The message is queued to the peer's port, which puts it on the
+    /// peer's channel (or, in raw mode, seals it as one payload) on its
+    /// next wake; a burst of sends costs one wake.
     ///
     /// # Errors
     ///
-    /// [`SendError::BadLength`] for an empty message or one over 1200 bytes;
-    /// [`SendError::QueueFull`] when the port is not keeping up;
-    /// [`SendError::ShuttingDown`]. A peer that has left is found out on its
-    /// port, and the message dropped there.
-    pub fn send(&self, peer: PeerId, bytes: &[u8]) -> Result<(), SendError> {
-        if bytes.is_empty() || bytes.len() > MAX_PAYLOAD_LEN {
-            return Err(SendError::BadLength {
-                len: bytes.len(),
-                max: MAX_PAYLOAD_LEN,
-            });
-        }
+    /// [`SendError::UnknownChannel`] or [`SendError::BadLength`] when the
+    /// channel or length does not suit the server's table (raw mode:
+    /// [`ChannelId::RAW`], 1..=1200 bytes); [`SendError::QueueFull`] when
+    /// the port is not keeping up; [`SendError::ShuttingDown`]. A peer that
+    /// has left, or whose send budget is full, is found out on its port and
+    /// the message dropped there (counted in
+    /// [`PortStats::channel_send_refused`]).
+    pub fn send(&self, peer: PeerId, channel: ChannelId, bytes: &[u8]) -> Result<(), SendError> {
+        check_message(self.shared.table.as_ref(), channel, bytes)?;
         self.command(
             peer,
             Command::Send {
                 peer,
+                channel,
                 bytes: bytes.to_vec(),
             },
         )

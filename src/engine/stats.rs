@@ -1,16 +1,20 @@
 //! What each port counts.
 
+use super::PeerId;
+use crate::proto::channel::ConnectionStats;
 use crate::proto::server::Stats as ShardStats;
 
 /// Counters of one port since it started. A snapshot, published by the
 /// port thread about every 100 ms and when it stops.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct PortStats {
     /// Index of the port.
     pub port: u16,
     /// Peers connected now.
     pub peers: usize,
+    /// Messages handed to the application (in raw mode, one per payload).
+    pub messages_in: u64,
     /// Datagrams received.
     pub packets_in: u64,
     /// Bytes received.
@@ -31,6 +35,15 @@ pub struct PortStats {
     pub events_dropped: u64,
     /// The protocol's own counters: handshakes, payloads, drops by reason.
     pub protocol: ShardStats,
+    /// Payloads the channel layer refused (bad frame, unknown channel,
+    /// over budget); an honest peer resends their reliable part.
+    pub channel_refused: u64,
+    /// Queued sends the channel layer refused on the port (the peer's
+    /// budget was full, or it had left).
+    pub channel_send_refused: u64,
+    /// Each connected peer's channel counters (RTT, loss, bytes in flight,
+    /// resends); empty in raw mode.
+    pub peer_channels: Vec<(PeerId, ConnectionStats)>,
 }
 
 impl PortStats {

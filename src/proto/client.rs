@@ -21,6 +21,15 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tracing::{debug, trace};
 
+/// An application payload from the server, borrowing the datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerPayload<'a> {
+    /// The packet sequence it arrived with.
+    pub sequence: u64,
+    /// The payload, 1..=1200 bytes.
+    pub bytes: &'a [u8],
+}
+
 /// Where a client is, with the reference implementation's numeric codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(i8)]
@@ -238,7 +247,7 @@ impl Client {
         now: Instant,
         from: SocketAddr,
         datagram: &'a mut [u8],
-    ) -> Option<&'a [u8]> {
+    ) -> Option<ServerPayload<'a>> {
         let session = self.session.as_mut()?;
         if from != session.server || self.state.code() <= 0 {
             return None;
@@ -305,7 +314,10 @@ impl Client {
             }
             (ClientState::Connected, Body::Payload(bytes)) => {
                 session.last_recv = now;
-                Some(bytes)
+                Some(ServerPayload {
+                    sequence: header.sequence(),
+                    bytes,
+                })
             }
             (ClientState::Connected, Body::Disconnect) => {
                 debug!(server = %session.server, "server disconnected us");
@@ -406,6 +418,42 @@ impl Client {
         );
         session.last_send = Some(now);
         Ok(())
+    }
+
+    /// Sends a payload that `fill` writes straight into the packet, given
+    /// the packet's sequence (see [`crate::proto::server::Server::send_with`]).
+    /// Returns the payload's length; 0 sends nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::NotConnected`] when not connected.
+    pub fn send_with(
+        &mut self,
+        now: Instant,
+        out: &mut dyn Outbox,
+        fill: &mut dyn FnMut(u64, &mut [u8]) -> usize,
+    ) -> Result<usize, SendError> {
+        let session = match (self.state, self.session.as_mut()) {
+            (ClientState::Connected, Some(session)) => session,
+            _ => return Err(SendError::NotConnected(self.state)),
+        };
+        let protocol_id = session.token.protocol_id;
+        let sequence = self.sequence;
+        self.sequence = self.sequence.wrapping_add(1);
+        let cipher = &session.send;
+        let mut len = 0;
+        out.push(session.server, &mut |buf| {
+            let sealed =
+                packet::seal_payload_with(sequence, protocol_id, cipher, buf, &mut |body| {
+                    len = fill(sequence, body);
+                    len
+                });
+            written(sealed)
+        });
+        if len > 0 {
+            session.last_send = Some(now);
+        }
+        Ok(len)
     }
 
     /// Ends the connection: sends the redundant disconnect packets when

@@ -38,12 +38,20 @@ pub const MAX_FRAME_HEADER_LEN: usize = CHANNEL_ID_LEN + 2;
 pub struct ChannelId(u32);
 
 impl ChannelId {
-    /// The engine's channel: acks. In raw mode, events carry it too.
+    /// The engine's channel: acks.
     pub const ENGINE: Self = Self(0);
+    /// What raw-mode messages (plain netcode payloads) carry as their
+    /// channel: the engine's id, which no application channel can have.
+    pub const RAW: Self = Self::ENGINE;
     /// The first id of the block reserved for berth's relay layer.
     pub const RELAY_FIRST: Self = Self(0xFF_0000);
     /// The largest id: 24 bits.
     pub const MAX: Self = Self(0xFF_FFFF);
+
+    /// A channel id from 16 bits, which always fit.
+    pub const fn from_u16(id: u16) -> Self {
+        Self(id as u32)
+    }
 
     /// The channel `id`, or `None` when it does not fit in 24 bits.
     pub const fn new(id: u32) -> Option<Self> {

@@ -267,15 +267,66 @@ pub fn seal(
     let body_start = w.len();
     body.emit_plain(&mut w)?;
     let body_end = w.len();
-    w.reserve(MAC_LEN)?;
+    seal_in_place(&header, protocol_id, cipher, out, body_start, body_end)
+}
+
+/// Seals a payload packet whose plaintext `fill` writes straight into
+/// `out`, so a channel layer frames messages where they will be encrypted.
+/// `fill` gets at most [`MAX_PAYLOAD_LEN`] bytes and returns how many it
+/// wrote; 0 means no packet, and `Ok(0)` is returned.
+///
+/// # Errors
+///
+/// [`Error::BufferTooSmall`] when `out` cannot hold a full payload packet
+/// ([`MAX_ENCRYPTED_LEN`] always can); [`Error::BadLength`] when `fill`
+/// claims more bytes than it was given.
+pub fn seal_payload_with(
+    sequence: u64,
+    protocol_id: u64,
+    cipher: &PacketCipher,
+    out: &mut [u8],
+    fill: &mut dyn FnMut(&mut [u8]) -> usize,
+) -> Result<usize, Error> {
+    let header = Header::new(PacketType::Payload, sequence);
+    let mut w = Writer::new(out);
+    header.emit(&mut w)?;
+    let body_start = w.len();
+    let room = w.remaining().saturating_sub(MAC_LEN).min(MAX_PAYLOAD_LEN);
+    let len = fill(w.reserve(room)?);
+    if len == 0 {
+        return Ok(0);
+    }
+    if len > room {
+        return Err(Error::BadLength { len });
+    }
+    seal_in_place(
+        &header,
+        protocol_id,
+        cipher,
+        out,
+        body_start,
+        body_start + len,
+    )
+}
+
+/// Encrypts `out[body_start..body_end]` in place and appends the tag.
+fn seal_in_place(
+    header: &Header,
+    protocol_id: u64,
+    cipher: &PacketCipher,
+    out: &mut [u8],
+    body_start: usize,
+    body_end: usize,
+) -> Result<usize, Error> {
+    let available = out.len();
     let (plain, tag_out) = out
         .get_mut(body_start..body_end + MAC_LEN)
         .ok_or(Error::BufferTooSmall {
             needed: body_end + MAC_LEN,
-            available: 0,
+            available,
         })?
         .split_at_mut(body_end - body_start);
-    let tag = cipher.seal(sequence, &aad(protocol_id, header.prefix()), plain);
+    let tag = cipher.seal(header.sequence(), &aad(protocol_id, header.prefix()), plain);
     tag_out.copy_from_slice(&tag);
     Ok(body_end + MAC_LEN)
 }

@@ -3,9 +3,13 @@
 use super::{DEADLINE, PRIVATE_KEY, PROTOCOL_ID};
 use berth::Key;
 use berth::engine::{Client, Server, ServerConfig, ServerEvent};
+use berth::proto::channel::{ChannelId, standard};
 use std::collections::VecDeque;
 use std::thread::JoinHandle;
 use std::time::Instant;
+
+/// The channel the engine tests talk on: the standard reliable-ordered one.
+pub const CHANNEL: ChannelId = standard::RELIABLE_ORDERED;
 
 /// A config for `ports` ports on loopback, each with an OS-chosen port number.
 pub fn config(ports: u16) -> ServerConfig {
@@ -64,8 +68,13 @@ pub fn echo_events(server: &Server) -> JoinHandle<()> {
     let sender = server.sender();
     std::thread::spawn(move || {
         for event in events.iter() {
-            if let ServerEvent::Message { peer, bytes } = event {
-                let _ = sender.send(peer, &bytes);
+            if let ServerEvent::Message {
+                peer,
+                channel,
+                bytes,
+            } = event
+            {
+                let _ = sender.send(peer, channel, &bytes);
             }
         }
     })
@@ -92,12 +101,12 @@ pub fn echo_round(clients: &mut [Client], per_client: u32, window: u32, len: usi
         for (c, client) in cs.iter_mut().enumerate() {
             while let Some(echo) = client.recv() {
                 let want = expected[c].pop_front().expect("an echo nobody sent");
-                assert_eq!(echo, want, "client {c}: echo out of order or damaged");
+                assert_eq!(echo.bytes, want, "client {c}: echo out of order or damaged");
                 received += 1;
             }
             while sent[c] < per_client && (expected[c].len() as u32) < window {
                 let m = message(c, sent[c], len);
-                client.send(now, &m).expect("send");
+                client.send(now, CHANNEL, &m).expect("send");
                 expected[c].push_back(m);
                 sent[c] += 1;
             }

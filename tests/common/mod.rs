@@ -127,7 +127,7 @@ impl UdpClient {
         let (client, received) = (&mut self.client, &mut self.received);
         recv_all(&self.socket, |from, bytes| {
             if let Some(p) = client.handle_datagram(now, from, bytes) {
-                received.push(p.to_vec());
+                received.push(p.bytes.to_vec());
             }
         });
         self.socket.set_nonblocking(false).expect("blocking");

@@ -719,7 +719,7 @@ impl Harness {
         };
         let mut buf = bytes.to_vec();
         if let Some(payload) = self.clients[k].handle_datagram(self.now, from, &mut buf) {
-            assert!((1..=MAX_PAYLOAD_LEN).contains(&payload.len()));
+            assert!((1..=MAX_PAYLOAD_LEN).contains(&payload.bytes.len()));
             assert_eq!(
                 self.clients[k].state(),
                 ClientState::Connected,

@@ -110,7 +110,43 @@ pub struct TableBuilder {
     send_budget: usize,
 }
 
+/// The channels of [`ChannelTable::standard`], one of each kind.
+pub mod standard {
+    use super::ChannelId;
+
+    /// Channel 1: unreliable.
+    pub const UNRELIABLE: ChannelId = ChannelId::from_u16(1);
+    /// Channel 2: unreliable-sequenced.
+    pub const SEQUENCED: ChannelId = ChannelId::from_u16(2);
+    /// Channel 3: reliable-unordered.
+    pub const RELIABLE_UNORDERED: ChannelId = ChannelId::from_u16(3);
+    /// Channel 4: reliable-ordered.
+    pub const RELIABLE_ORDERED: ChannelId = ChannelId::from_u16(4);
+}
+
+impl Default for ChannelTable {
+    fn default() -> Self {
+        Self::standard()
+    }
+}
+
 impl ChannelTable {
+    /// One channel of each kind ([`standard`]) with the default limits:
+    /// what the engine uses unless told otherwise.
+    pub fn standard() -> Self {
+        let channel = |id: ChannelId, kind| (id, kind);
+        Self {
+            channels: vec![
+                channel(standard::UNRELIABLE, ChannelKind::Unreliable),
+                channel(standard::SEQUENCED, ChannelKind::UnreliableSequenced),
+                channel(standard::RELIABLE_UNORDERED, ChannelKind::ReliableUnordered),
+                channel(standard::RELIABLE_ORDERED, ChannelKind::ReliableOrdered),
+            ],
+            max_message_len: DEFAULT_MAX_MESSAGE_LEN,
+            send_budget: DEFAULT_SEND_BUDGET,
+        }
+    }
+
     /// Starts declaring a table.
     #[allow(clippy::new_ret_no_self)] // The builder is the table's constructor.
     pub fn new() -> TableBuilder {
@@ -298,6 +334,18 @@ mod tests {
                 .describe()
         );
         assert_ne!(a, base().max_message_len(1000).build().unwrap().describe());
+    }
+
+    #[test]
+    fn the_standard_table_is_what_the_builder_makes() {
+        let built = ChannelTable::new()
+            .channel(1, ChannelKind::Unreliable)
+            .channel(2, ChannelKind::UnreliableSequenced)
+            .channel(3, ChannelKind::ReliableUnordered)
+            .channel(4, ChannelKind::ReliableOrdered)
+            .build()
+            .unwrap();
+        assert_eq!(ChannelTable::standard(), built);
     }
 
     #[test]

@@ -461,6 +461,48 @@ impl Server {
         Ok(())
     }
 
+    /// Sends a payload that `fill` writes straight into the packet, given
+    /// the packet's sequence (a channel layer numbers its packets with it).
+    /// `fill` gets up to 1200 bytes and returns how many it wrote; 0 sends
+    /// nothing. Returns that length.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::NotConnected`] when no client is in the slot.
+    pub fn send_with(
+        &mut self,
+        now: Instant,
+        client: ClientIndex,
+        out: &mut dyn Outbox,
+        fill: &mut dyn FnMut(u64, &mut [u8]) -> usize,
+    ) -> Result<usize, SendError> {
+        let max_clients = self.slots.len() as u32;
+        let protocol_id = self.protocol_id;
+        let Some(connected) = self.slots.get_mut(client.slot()).and_then(Option::as_mut) else {
+            return Err(SendError::NotConnected(client.get()));
+        };
+        if !connected.confirmed {
+            keep_alive(connected, client, max_clients, protocol_id, now, out);
+            self.stats.sent += 1;
+        }
+        let sequence = connected.next_sequence();
+        let cipher = &connected.send;
+        let mut len = 0;
+        out.push(connected.address, &mut |buf| {
+            let sealed =
+                packet::seal_payload_with(sequence, protocol_id, cipher, buf, &mut |body| {
+                    len = fill(sequence, body);
+                    len
+                });
+            written(sealed)
+        });
+        if len > 0 {
+            connected.last_send = now;
+            self.stats.sent += 1;
+        }
+        Ok(len)
+    }
+
     /// Ends the connection in `client`'s slot: sends the redundant
     /// disconnect packets and frees the slot. Nothing happens for a free slot.
     pub fn disconnect(&mut self, client: ClientIndex, out: &mut dyn Outbox) {

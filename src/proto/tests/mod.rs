@@ -232,7 +232,7 @@ impl Pair {
                 self.transmit(server_addr(), out);
             } else if let Some(c) = self.clients.iter_mut().find(|c| c.addr == d.to) {
                 if let Some(p) = c.client.handle_datagram(now, d.from, &mut d.bytes) {
-                    c.received.push(p.to_vec());
+                    c.received.push(p.bytes.to_vec());
                 }
             }
         }

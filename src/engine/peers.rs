@@ -1,0 +1,186 @@
+//! The channel layer of every peer on one port: a [`Connection`] per
+//! occupied slot, flushed into the port's send batch.
+//!
+//! In raw mode (no channel table) this holds nothing and every call is a
+//! no-op; payloads go to the application as they are.
+
+use super::batch::SendBatch;
+use crate::proto::channel::{
+    ChannelId, ChannelTable, Connection, ConnectionStats, Message, ReadError, SendError,
+};
+use crate::proto::server::{ClientIndex, Server as Shard};
+use std::time::{Duration, Instant};
+
+/// Most packets one peer writes per flush; the rest wait for the next tick.
+const MAX_PACKETS_PER_FLUSH: usize = 64;
+/// How often peers with reliable data in flight are checked for resends.
+const TICK: Duration = Duration::from_millis(10);
+
+/// Per-slot channel state of one port.
+#[derive(Debug)]
+pub(crate) struct PeerChannels {
+    table: Option<ChannelTable>,
+    slots: Vec<Option<Connection>>,
+    /// Slots with something to write, each listed once.
+    dirty: Vec<u32>,
+    is_dirty: Vec<bool>,
+    next_tick: Option<Instant>,
+}
+
+impl PeerChannels {
+    /// Channel state for `max_clients` slots; `None` is raw mode.
+    pub(crate) fn new(table: Option<ChannelTable>, max_clients: usize) -> Self {
+        let slots = if table.is_some() { max_clients } else { 0 };
+        Self {
+            table,
+            slots: std::iter::repeat_with(|| None).take(slots).collect(),
+            dirty: Vec::new(),
+            is_dirty: vec![false; slots],
+            next_tick: None,
+        }
+    }
+
+    /// The channel table; `None` in raw mode.
+    pub(crate) const fn table(&self) -> Option<&ChannelTable> {
+        self.table.as_ref()
+    }
+
+    /// Whether payloads are raw netcode payloads.
+    pub(crate) const fn is_raw(&self) -> bool {
+        self.table.is_none()
+    }
+
+    /// A peer took `slot`: fresh channels.
+    pub(crate) fn connected(&mut self, slot: u32) {
+        if let (Some(table), Some(entry)) = (&self.table, self.slots.get_mut(slot as usize)) {
+            *entry = Some(Connection::new(table.clone()));
+        }
+    }
+
+    /// The peer in `slot` left: its channels go with it.
+    pub(crate) fn disconnected(&mut self, slot: u32) {
+        if let Some(entry) = self.slots.get_mut(slot as usize) {
+            *entry = None;
+        }
+    }
+
+    /// Takes payload `sequence` of the peer in `slot`; released messages go to `into`.
+    pub(crate) fn read(
+        &mut self,
+        now: Instant,
+        slot: u32,
+        sequence: u64,
+        payload: &[u8],
+        into: &mut Vec<Message>,
+    ) -> Result<(), ReadError> {
+        let Some(connection) = self.slots.get_mut(slot as usize).and_then(Option::as_mut) else {
+            return Ok(());
+        };
+        let result = connection.read_packet(now, sequence, payload);
+        while let Some(message) = connection.recv() {
+            into.push(message);
+        }
+        if connection.wants_to_send(now) {
+            self.mark(slot);
+        }
+        result
+    }
+
+    /// Queues `bytes` on `channel` for the peer in `slot`.
+    pub(crate) fn send(
+        &mut self,
+        slot: u32,
+        channel: ChannelId,
+        bytes: &[u8],
+    ) -> Result<(), SendError> {
+        let connection = self
+            .slots
+            .get_mut(slot as usize)
+            .and_then(Option::as_mut)
+            .ok_or(SendError::Disconnected)?;
+        connection.send(channel, bytes)?;
+        self.mark(slot);
+        Ok(())
+    }
+
+    fn mark(&mut self, slot: u32) {
+        if let Some(flag) = self.is_dirty.get_mut(slot as usize) {
+            if !*flag {
+                *flag = true;
+                self.dirty.push(slot);
+            }
+        }
+    }
+
+    /// Writes what the marked peers have to send into `out`.
+    pub(crate) fn flush(&mut self, now: Instant, shard: &mut Shard, out: &mut SendBatch) {
+        let mut busy = false;
+        for slot in self.dirty.drain(..) {
+            if let Some(flag) = self.is_dirty.get_mut(slot as usize) {
+                *flag = false;
+            }
+            if let Some(connection) = self.slots.get_mut(slot as usize).and_then(Option::as_mut) {
+                write_packets(connection, now, slot, shard, out);
+                busy |= !connection.is_idle();
+            }
+        }
+        if busy && self.next_tick.is_none() {
+            self.next_tick = Some(now + TICK);
+        }
+    }
+
+    /// When [`PeerChannels::tick`] is next due, if any peer has data in flight.
+    pub(crate) const fn next_tick(&self) -> Option<Instant> {
+        self.next_tick
+    }
+
+    /// Resends what is due for every peer, if the tick is due.
+    pub(crate) fn tick(&mut self, now: Instant, shard: &mut Shard, out: &mut SendBatch) {
+        if self.next_tick.is_none_or(|at| now < at) {
+            return;
+        }
+        let mut busy = false;
+        for (slot, entry) in (0u32..).zip(self.slots.iter_mut()) {
+            if let Some(connection) = entry {
+                if !connection.is_idle() {
+                    write_packets(connection, now, slot, shard, out);
+                    busy |= !connection.is_idle();
+                }
+            }
+        }
+        self.next_tick = busy.then_some(now + TICK);
+    }
+
+    /// The channel counters of the peer in `slot`.
+    pub(crate) fn stats(&self, slot: u32) -> Option<ConnectionStats> {
+        Some(self.slots.get(slot as usize)?.as_ref()?.stats())
+    }
+
+    /// Every connected peer's slot and channel counters.
+    pub(crate) fn all_stats(&self) -> impl Iterator<Item = (u32, ConnectionStats)> + '_ {
+        (0u32..)
+            .zip(&self.slots)
+            .filter_map(|(slot, entry)| Some((slot, entry.as_ref()?.stats())))
+    }
+}
+
+fn write_packets(
+    connection: &mut Connection,
+    now: Instant,
+    slot: u32,
+    shard: &mut Shard,
+    out: &mut SendBatch,
+) {
+    let client = ClientIndex::new(slot);
+    for _ in 0..MAX_PACKETS_PER_FLUSH {
+        if !connection.wants_to_send(now) {
+            return;
+        }
+        let written = shard.send_with(now, client, out, &mut |sequence, buf| {
+            connection.write_packet(now, sequence, buf)
+        });
+        if !matches!(written, Ok(len) if len > 0) {
+            return;
+        }
+    }
+}
