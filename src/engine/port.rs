@@ -164,11 +164,13 @@ impl Port {
         let mut next_stats = Instant::now();
         let mut more_to_read = false;
         let mut messages = Vec::new();
+        let mut writable_wanted = false;
 
         loop {
             let now = Instant::now();
-            // Datagrams still queued mean the socket said "would block": its
-            // WRITABLE edge wakes the poll, so there is no need to spin.
+            // Datagrams still queued mean the socket said "would block": the
+            // socket is then registered for WRITABLE too (only then, or every
+            // send would raise an edge and an idle wake), so no need to spin.
             let timeout = if more_to_read {
                 Duration::ZERO
             } else {
@@ -215,6 +217,18 @@ impl Port {
             io.channels.flush(now, io.shard, io.send);
             outgoing.flush(&self.shared.mailboxes);
             flush(&self.transport, now, &mut send, &mut stats);
+            let held_back = send.pending() > 0;
+            if held_back != writable_wanted {
+                match self
+                    .transport
+                    .want_writable(self.poll.registry(), SOCKET, held_back)
+                {
+                    Ok(()) => writable_wanted = held_back,
+                    Err(e) => {
+                        warn!(port = self.index, error = %e, "could not change the socket's interest");
+                    }
+                }
+            }
             if shutting_down {
                 self.stop(&mut send, &mut generations, &mut outgoing, &mut stats);
                 break;
@@ -259,6 +273,9 @@ impl Port {
                 break;
             }
             // Wait for room in the socket buffer, briefly.
+            let _ = self
+                .transport
+                .want_writable(self.poll.registry(), SOCKET, true);
             let _ = self.poll.poll(&mut events, Some(Duration::from_millis(10)));
         }
         debug!(port = self.index, unsent = send.pending(), "port stopped");
@@ -318,6 +335,9 @@ impl Io<'_> {
             self.channels.flush(self.now, self.shard, self.send);
             self.outgoing.flush(&self.shared.mailboxes);
             flush(transport, self.now, self.send, self.stats);
+            if count.drained {
+                return false;
+            }
         }
         true
     }

@@ -36,13 +36,34 @@ impl Transport {
         waker: &Arc<mio::Waker>,
     ) -> io::Result<()> {
         match self {
-            Self::Udp { socket, .. } => {
-                registry.register(socket, token, Interest::READABLE | Interest::WRITABLE)
-            }
+            Self::Udp { socket, .. } => registry.register(socket, token, Interest::READABLE),
             Self::Memory(socket) => {
                 socket.set_waker(waker.clone());
                 Ok(())
             }
+        }
+    }
+
+    /// Asks `poll` to wake also when the socket becomes writable (`on`), or
+    /// only for arrivals. Writability is wanted only while sends are held
+    /// back: otherwise every send's buffer release raises a WRITABLE edge
+    /// and an idle wake.
+    pub(crate) fn want_writable(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        on: bool,
+    ) -> io::Result<()> {
+        match self {
+            Self::Udp { socket, .. } => {
+                let interest = if on {
+                    Interest::READABLE | Interest::WRITABLE
+                } else {
+                    Interest::READABLE
+                };
+                registry.reregister(socket, token, interest)
+            }
+            Self::Memory(_) => Ok(()),
         }
     }
 

@@ -263,6 +263,9 @@ pub(super) fn recv_with(
             };
         }
         batch.filled = received;
+        // recvmmsg with MSG_DONTWAIT stops short only on an empty queue; any
+        // later arrival raises a new edge on the poll.
+        count.drained = wanted > 1 && received < wanted;
         return Ok(count);
     }
 }

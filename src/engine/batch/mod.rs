@@ -174,6 +174,10 @@ pub(crate) struct IoCount {
     /// Datagrams given up on: refused by the OS on send (say, to an
     /// unreachable address), or received from an address we cannot read.
     pub(crate) dropped: u64,
+    /// The receive found the socket's queue empty before the batch was full
+    /// (Linux batched path only): no need to call again until the poll
+    /// reports a new arrival.
+    pub(crate) drained: bool,
 }
 
 impl std::ops::AddAssign for IoCount {
@@ -182,6 +186,7 @@ impl std::ops::AddAssign for IoCount {
         self.datagrams += other.datagrams;
         self.bytes += other.bytes;
         self.dropped += other.dropped;
+        self.drained |= other.drained;
     }
 }
 
