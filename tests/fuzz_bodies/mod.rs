@@ -18,6 +18,13 @@
 //! sees arbitrary bytes too. The fixed keys are public so that test drivers
 //! can build valid inputs the bodies are able to open.
 //!
+//! # The channel layer
+//!
+//! [`channel::channel_connection`] reads arbitrary bytes as a script against
+//! a channel [`berth::proto::channel::Connection`]: honest packets, damaged
+//! ones and raw bytes; `tests/channel_properties.rs` and
+//! `fuzz/fuzz_targets/channel.rs` are its drivers.
+//!
 //! # The server shard
 //!
 //! [`server_shard`] drives the proto layer the same way, with arbitrary bytes
@@ -25,6 +32,7 @@
 //! module docs. `tests/server_shard_properties.rs` and
 //! `fuzz/fuzz_targets/server_shard.rs` are its drivers.
 
+pub mod channel;
 pub mod server_shard;
 
 use berth::crypto::{self, Key, MAC_LEN, PacketCipher, TOKEN_NONCE_LEN, VERSION};
