@@ -30,6 +30,10 @@ pub(crate) struct ReliableSend {
     first_serial: u64,
     /// Units before this index have been sent at least once.
     unsent: usize,
+    /// `(sent at, serial)` per send, oldest first: the resend queue. An
+    /// entry is stale once its unit is acked or sent again; stale entries
+    /// at the front are dropped as they surface.
+    sends: VecDeque<(Instant, u64)>,
     /// Bytes of the units held.
     pub(crate) bytes: usize,
     pub(crate) resends: u64,
@@ -91,29 +95,49 @@ impl ReliableSend {
             self.first_serial += 1;
             self.unsent = self.unsent.saturating_sub(1);
         }
+        self.tidy();
     }
 
-    /// Units due now: each unacked unit sent more than `rto` ago, then
-    /// the never-sent ones, in order; with their serials.
+    /// Units due now: each unacked unit sent `rto` or more ago, oldest
+    /// send first, then the never-sent ones in order; with their serials.
+    /// Walks only the due entries of the resend queue, never all in flight.
     pub(crate) fn due(
         &self,
         now: Instant,
         rto: Duration,
     ) -> impl Iterator<Item = (u64, &Unit)> + '_ {
+        let cutoff = now.checked_sub(rto);
         let resends = self
+            .sends
+            .iter()
+            .take_while(move |(at, _)| cutoff.is_some_and(|c| *at <= c))
+            .filter_map(move |&(at, serial)| {
+                let unit = self.unit(serial)?;
+                (!unit.acked && unit.last_sent == Some(at)).then_some((serial, unit))
+            });
+        let fresh = self
             .units
             .iter()
-            .take(self.unsent)
             .enumerate()
-            .filter(move |(_, u)| {
-                !u.acked
-                    && u.last_sent
-                        .is_some_and(|t| now.saturating_duration_since(t) >= rto)
-            });
-        let fresh = self.units.iter().enumerate().skip(self.unsent);
-        resends
-            .chain(fresh)
-            .map(|(i, u)| (self.first_serial + i as u64, u))
+            .skip(self.unsent)
+            .map(|(i, u)| (self.first_serial + i as u64, u));
+        resends.chain(fresh)
+    }
+
+    /// Whether the entry `(at, serial)` of the resend queue still counts.
+    fn is_live(&self, at: Instant, serial: u64) -> bool {
+        self.unit(serial)
+            .is_some_and(|u| !u.acked && u.last_sent == Some(at))
+    }
+
+    /// Drops stale entries from the front of the resend queue.
+    fn tidy(&mut self) {
+        while let Some(&(at, serial)) = self.sends.front() {
+            if self.is_live(at, serial) {
+                return;
+            }
+            self.sends.pop_front();
+        }
     }
 
     /// The unit with serial number `serial`, if still held.
@@ -140,22 +164,22 @@ impl ReliableSend {
         if i >= self.unsent {
             self.unsent = i + 1;
         }
+        self.sends.push_back((now, serial));
+        self.tidy();
     }
 
     /// Whether a unit is due now (see [`ReliableSend::due`]).
     pub(crate) fn has_due(&self, now: Instant, rto: Duration) -> bool {
-        self.unsent < self.units.len() || self.due(now, rto).next().is_some()
+        self.unsent < self.units.len()
+            || self
+                .next_resend(rto)
+                .is_some_and(|at| at <= now)
     }
 
     /// When the earliest sent, unacked unit falls due.
     pub(crate) fn next_resend(&self, rto: Duration) -> Option<Instant> {
-        self.units
-            .iter()
-            .take(self.unsent)
-            .filter(|u| !u.acked)
-            .filter_map(|u| u.last_sent)
-            .min()
-            .map(|t| t + rto)
+        // The front is live after every change (see `tidy`).
+        self.sends.front().map(|(at, _)| *at + rto)
     }
 
     /// Whether anything is waiting for an ack or to be sent.
