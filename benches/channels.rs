@@ -28,7 +28,7 @@
 //! all N messages as berth's loop does (the default 60 000 bytes per tick
 //! would hold back most of the 512-byte ones). berth uses its default table
 //! limits: N × 512 bytes fits in the 1 MiB send budget and N in the
-//! 1024-message window.
+//! 4096-message window.
 //!
 //! # Timing
 //!

@@ -82,8 +82,8 @@ fn an_engine_frame_of_unknown_kind_is_refused() {
 
 #[test]
 fn a_message_id_past_the_window_is_refused() {
-    // Reliable-ordered message id 2000, one message of 1 byte.
-    let body = [0xd0, 0x07, 1, b'x'];
+    // Reliable-ordered message id 5000 (the window is 4096), one message of 1 byte.
+    let body = [0x88, 0x13, 1, b'x'];
     assert_eq!(refused(&frame(4, &body)), ReadError::OutOfWindow);
 }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 /// Message ids a reliable channel may have in flight: the receiver accepts
 /// ids this far ahead of the oldest it still waits for.
-pub(crate) const WINDOW: u16 = 1024;
+pub(crate) const WINDOW: u16 = 4096;
 
 /// A whole message, or one fragment of a large one.
 #[derive(Debug)]
@@ -170,10 +170,7 @@ impl ReliableSend {
 
     /// Whether a unit is due now (see [`ReliableSend::due`]).
     pub(crate) fn has_due(&self, now: Instant, rto: Duration) -> bool {
-        self.unsent < self.units.len()
-            || self
-                .next_resend(rto)
-                .is_some_and(|at| at <= now)
+        self.unsent < self.units.len() || self.next_resend(rto).is_some_and(|at| at <= now)
     }
 
     /// When the earliest sent, unacked unit falls due.
