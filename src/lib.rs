@@ -45,6 +45,7 @@ pub mod crypto;
 pub mod engine;
 pub mod proto;
 mod protocol_id;
+pub mod relay;
 mod sync;
 mod token_builder;
 pub mod wire;

@@ -143,4 +143,14 @@ impl ServerConfig {
         self.channels = None;
         self
     }
+
+    /// How many ports this config binds.
+    pub const fn port_count(&self) -> u16 {
+        self.ports
+    }
+
+    /// The first port's bind address.
+    pub const fn bind_addr(&self) -> SocketAddr {
+        self.bind
+    }
 }

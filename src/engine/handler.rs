@@ -54,6 +54,11 @@ pub struct Context<'a> {
 }
 
 impl Context<'_> {
+    /// The time the port took for this batch of work.
+    pub const fn now(&self) -> Instant {
+        self.now
+    }
+
     /// The index of the port this callback runs on.
     pub const fn port(&self) -> u16 {
         self.port

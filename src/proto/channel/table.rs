@@ -106,6 +106,7 @@ pub struct ChannelTable {
 #[must_use]
 pub struct TableBuilder {
     channels: Vec<(u32, ChannelKind)>,
+    relay: bool,
     max_message_len: usize,
     send_budget: usize,
 }
@@ -152,6 +153,7 @@ impl ChannelTable {
     pub fn new() -> TableBuilder {
         TableBuilder {
             channels: Vec::new(),
+            relay: false,
             max_message_len: DEFAULT_MAX_MESSAGE_LEN,
             send_budget: DEFAULT_SEND_BUDGET,
         }
@@ -193,10 +195,25 @@ impl ChannelTable {
     }
 }
 
+/// The relay layer's reliable-ordered channel (matchmaking, reliable proxying).
+pub const RELAY_CONTROL: ChannelId = ChannelId::RELAY_FIRST;
+/// The relay layer's unreliable channel (unreliable proxying).
+pub const RELAY_UNRELIABLE: ChannelId = match ChannelId::new(ChannelId::RELAY_FIRST.get() + 1) {
+    Some(id) => id,
+    None => ChannelId::MAX,
+};
+
 impl TableBuilder {
     /// Declares channel `id` (1..0xff0000) of `kind`.
     pub fn channel(mut self, id: u32, kind: ChannelKind) -> Self {
         self.channels.push((id, kind));
+        self
+    }
+
+    /// Adds the relay layer's two channels from the reserved block
+    /// ([`RELAY_CONTROL`], [`RELAY_UNRELIABLE`]), for [`crate::relay`].
+    pub fn relay_channels(mut self) -> Self {
+        self.relay = true;
         self
     }
 
@@ -236,6 +253,10 @@ impl TableBuilder {
                         ChannelId::new(id).unwrap_or(ChannelId::MAX),
                     ))?;
             channels.push((channel, kind));
+        }
+        if self.relay {
+            channels.push((RELAY_CONTROL, ChannelKind::ReliableOrdered));
+            channels.push((RELAY_UNRELIABLE, ChannelKind::Unreliable));
         }
         channels.sort_by_key(|(id, _)| *id);
         if let Some(pair) = channels

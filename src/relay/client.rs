@@ -1,0 +1,316 @@
+//! The game side of the relay: match, then talk to the other players.
+
+use super::protocol::{
+    CONTROL, ClientMessage, LeaveReason, LobbyCode, LobbyEntry, MatchInfo, REJOIN_SECRET_LEN,
+    RelayError, RelayMessage, Target, UNRELIABLE,
+};
+use super::server::channel_table;
+use crate::engine::{Client as EngineClient, ClientError, MemoryNetwork};
+use crate::proto::channel::ConnectionStats;
+use crate::proto::client::ClientState;
+use crate::wire::connect_token::ConnectToken;
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// Most events held between two [`Client::poll_event`] drains; past it,
+/// the oldest are dropped and counted.
+const MAX_EVENTS: usize = 65_536;
+
+/// Something the relay told this player.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RelayEvent {
+    /// The match request was taken.
+    Accepted,
+    /// Players in the waiting room or lobby now.
+    Waiting(u8),
+    /// The lobby this player created is open under this code.
+    LobbyCreated(LobbyCode),
+    /// Public lobbies, answering [`Client::list_lobbies`].
+    Lobbies(Vec<LobbyEntry>),
+    /// The match starts (or this player rejoined it).
+    Matched {
+        /// The same for every player of the match.
+        random_seed: u64,
+        /// This player's index.
+        player_idx: u8,
+        /// Players in the match.
+        player_count: u8,
+        /// Pass to [`Client::rejoin`] on a new connection to take this seat again.
+        rejoin_secret: [u8; REJOIN_SECRET_LEN],
+    },
+    /// Another player's bytes.
+    Received {
+        /// Its index.
+        from: u8,
+        /// What it sent.
+        data: Vec<u8>,
+        /// Whether it came on the reliable-ordered channel.
+        reliable: bool,
+    },
+    /// A player left.
+    PlayerLeft {
+        /// Its index.
+        idx: u8,
+        /// Why.
+        reason: LeaveReason,
+    },
+    /// A dropped player took its seat again.
+    PlayerRejoined(u8),
+    /// The relay refused a request.
+    Error(RelayError),
+}
+
+/// A game's connection to a relay, driven by [`Client::update`] like the
+/// engine's client: no thread of its own.
+///
+/// # Examples
+///
+/// ```no_run
+/// use berth::relay::{Client, MatchInfo, RelayEvent, Target};
+/// use std::time::Instant;
+///
+/// # let token = [0u8; 2048];
+/// let mut client = Client::bind("0.0.0.0:0".parse().unwrap()).unwrap();
+/// client.connect_bytes(Instant::now(), &token);
+/// let mut asked = false;
+/// loop {
+///     client.update(Instant::now());
+///     if client.is_connected() && !asked {
+///         client.request_match(&MatchInfo { player_count: 2, match_data: b"duel".to_vec() }).unwrap();
+///         asked = true;
+///     }
+///     while let Some(event) = client.poll_event() {
+///         match event {
+///             RelayEvent::Matched { player_idx, .. } => {
+///                 client.send_to(Target::AllOthers, &[player_idx], true).unwrap();
+///             }
+///             RelayEvent::Received { from, data, .. } => println!("{from}: {data:?}"),
+///             _ => {}
+///         }
+///     }
+/// #   break;
+/// }
+/// ```
+#[derive(Debug)]
+pub struct Client {
+    inner: EngineClient,
+    events: VecDeque<RelayEvent>,
+    now: Option<Instant>,
+    dropped: u64,
+}
+
+impl Client {
+    /// Opens a UDP socket at `bind` (say `0.0.0.0:0`).
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Io`] when the socket cannot be bound.
+    pub fn bind(bind: SocketAddr) -> Result<Self, ClientError> {
+        Ok(Self::over(EngineClient::bind(bind)?))
+    }
+
+    /// Opens a socket on an in-memory network, for tests and host mode.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Io`] when `bind` is taken on that network.
+    pub fn bind_in_memory(network: &MemoryNetwork, bind: SocketAddr) -> Result<Self, ClientError> {
+        Ok(Self::over(EngineClient::bind_in_memory(network, bind)?))
+    }
+
+    fn over(inner: EngineClient) -> Self {
+        let inner = match channel_table() {
+            Ok(table) => inner.channels(table),
+            Err(_) => inner,
+        };
+        Self {
+            inner,
+            events: VecDeque::new(),
+            now: None,
+            dropped: 0,
+        }
+    }
+
+    /// Starts connecting with a relay token.
+    pub fn connect(&mut self, now: Instant, token: ConnectToken) {
+        self.inner.connect(now, token);
+    }
+
+    /// Starts connecting with a token's 2048 bytes.
+    pub fn connect_bytes(&mut self, now: Instant, token: &[u8]) {
+        self.inner.connect_bytes(now, token);
+    }
+
+    /// Receives, turns relay messages into events, runs timers, sends.
+    pub fn update(&mut self, now: Instant) {
+        self.now = Some(now);
+        self.inner.update(now);
+        while let Some(message) = self.inner.recv() {
+            let reliable = message.channel == CONTROL;
+            if !reliable && message.channel != UNRELIABLE {
+                continue;
+            }
+            let Ok(parsed) = RelayMessage::parse(&message.bytes) else {
+                self.dropped += 1;
+                continue;
+            };
+            let event = match parsed {
+                RelayMessage::Accepted => RelayEvent::Accepted,
+                RelayMessage::WaitingCount(n) => RelayEvent::Waiting(n),
+                RelayMessage::LobbyCreated(code) => RelayEvent::LobbyCreated(code),
+                RelayMessage::LobbyList(entries) => RelayEvent::Lobbies(entries),
+                RelayMessage::Success {
+                    random_seed,
+                    player_idx,
+                    player_count,
+                    rejoin_secret,
+                } => RelayEvent::Matched {
+                    random_seed,
+                    player_idx,
+                    player_count,
+                    rejoin_secret,
+                },
+                RelayMessage::RecvProxy { from, data } => RelayEvent::Received {
+                    from,
+                    data: data.to_vec(),
+                    reliable,
+                },
+                RelayMessage::PlayerLeft { idx, reason } => RelayEvent::PlayerLeft { idx, reason },
+                RelayMessage::PlayerRejoined(idx) => RelayEvent::PlayerRejoined(idx),
+                RelayMessage::Error(error) => RelayEvent::Error(error),
+            };
+            if self.events.len() >= MAX_EVENTS {
+                self.events.pop_front();
+                self.dropped += 1;
+            }
+            self.events.push_back(event);
+        }
+    }
+
+    /// The next event, oldest first.
+    pub fn poll_event(&mut self) -> Option<RelayEvent> {
+        self.events.pop_front()
+    }
+
+    fn control(&mut self, message: &ClientMessage<'_>) -> Result<(), ClientError> {
+        let now = self.now.unwrap_or_else(Instant::now);
+        self.inner.send(now, CONTROL, &message.to_vec())
+    }
+
+    /// Asks for a match: players with byte-identical `info` share a room.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] when not connected or the send budget is full.
+    pub fn request_match(&mut self, info: &MatchInfo) -> Result<(), ClientError> {
+        self.control(&ClientMessage::RequestMatch(info.clone()))
+    }
+
+    /// Opens a lobby and hosts it; its code arrives as [`RelayEvent::LobbyCreated`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::request_match`].
+    pub fn create_lobby(&mut self, info: &MatchInfo, public: bool) -> Result<(), ClientError> {
+        self.control(&ClientMessage::CreateLobby {
+            info: info.clone(),
+            public,
+        })
+    }
+
+    /// Joins the lobby with `code`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::request_match`].
+    pub fn join_lobby(&mut self, code: LobbyCode) -> Result<(), ClientError> {
+        self.control(&ClientMessage::JoinLobby(code))
+    }
+
+    /// Asks for the public lobbies with `match_data`; they arrive as [`RelayEvent::Lobbies`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::request_match`].
+    pub fn list_lobbies(&mut self, match_data: &[u8]) -> Result<(), ClientError> {
+        self.control(&ClientMessage::ListLobbies { match_data })
+    }
+
+    /// Leaves the waiting room, lobby or match.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::request_match`].
+    pub fn leave(&mut self) -> Result<(), ClientError> {
+        self.control(&ClientMessage::LeaveRoom)
+    }
+
+    /// Starts the lobby this player hosts, even if not full.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::request_match`].
+    pub fn start_match(&mut self) -> Result<(), ClientError> {
+        self.control(&ClientMessage::StartMatch)
+    }
+
+    /// Takes back a seat after a dropped connection, on this new one.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::request_match`].
+    pub fn rejoin(&mut self, secret: [u8; REJOIN_SECRET_LEN]) -> Result<(), ClientError> {
+        self.control(&ClientMessage::Rejoin(secret))
+    }
+
+    /// Sends `data` to `target` through the relay: reliable-ordered (per
+    /// sender) or unreliable. Goes out on the next update or flush.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::request_match`]; unreliable data over one packet is
+    /// too large.
+    pub fn send_to(
+        &mut self,
+        target: Target,
+        data: &[u8],
+        reliable: bool,
+    ) -> Result<(), ClientError> {
+        let now = self.now.unwrap_or_else(Instant::now);
+        let channel = if reliable { CONTROL } else { UNRELIABLE };
+        let message = ClientMessage::SendProxy { target, data };
+        self.inner.send(now, channel, &message.to_vec())
+    }
+
+    /// Sends what is queued now, without waiting for the next update.
+    pub fn flush(&mut self, now: Instant) {
+        self.inner.flush(now);
+    }
+
+    /// Ends the connection.
+    pub fn disconnect(&mut self, now: Instant) {
+        self.inner.disconnect(now);
+    }
+
+    /// Whether the client is connected to the relay.
+    pub fn is_connected(&self) -> bool {
+        self.inner.is_connected()
+    }
+
+    /// Where the connection is.
+    pub const fn state(&self) -> ClientState {
+        self.inner.state()
+    }
+
+    /// Channel counters of the connection (RTT, loss, resends).
+    pub fn channel_stats(&self) -> Option<ConnectionStats> {
+        self.inner.channel_stats()
+    }
+
+    /// Events dropped: unreadable relay messages, or too many unpolled.
+    pub const fn dropped(&self) -> u64 {
+        self.dropped
+    }
+}

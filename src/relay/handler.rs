@@ -1,0 +1,166 @@
+//! The relay as an engine [`Handler`]: runs on every port thread.
+//!
+//! Proxied messages are routed under the matchmaker's lock and sent from
+//! the sender's port thread: to a player on the same port without leaving
+//! the thread, to one on another port through that port's mailbox.
+
+use super::matchmaker::Matchmaker;
+use super::protocol::{CONTROL, ClientMessage, LeaveReason, RelayError, RelayMessage, UNRELIABLE};
+use crate::engine::{Context, Handler, PeerId, SendError};
+use crate::proto::channel::ChannelId;
+use crate::proto::server::DisconnectReason;
+use crate::sync::{Arc, AtomicU64, Ordering};
+use parking_lot::Mutex;
+use tracing::debug;
+
+/// What a failed lobby join costs in the request budget.
+const FAILED_JOIN_COST: u32 = 5;
+
+/// What every port's handler shares.
+#[derive(Debug)]
+pub(crate) struct RelayShared {
+    pub(crate) matchmaker: Mutex<Matchmaker>,
+    /// Messages forwarded, per port (each port adds to its own).
+    pub(crate) forwarded: Vec<AtomicU64>,
+    /// Messages dropped: unknown channel or kind, bad proxy, over budget.
+    pub(crate) dropped: Vec<AtomicU64>,
+}
+
+/// One port's relay handler.
+#[derive(Debug)]
+pub(crate) struct RelayHandler {
+    shared: Arc<RelayShared>,
+    port: usize,
+    out: Vec<(PeerId, Vec<u8>)>,
+    targets: Vec<PeerId>,
+}
+
+impl RelayHandler {
+    pub(crate) fn new(shared: Arc<RelayShared>, port: u16) -> Self {
+        Self {
+            shared,
+            port: usize::from(port),
+            out: Vec::new(),
+            targets: Vec::new(),
+        }
+    }
+
+    fn count(counters: &[AtomicU64], port: usize, n: u64) {
+        if let Some(counter) = counters.get(port) {
+            counter.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Sends what the matchmaker queued, on the control channel.
+    fn flush(&mut self, ctx: &mut Context<'_>) {
+        for (peer, bytes) in self.out.drain(..) {
+            if let Err(e) = ctx.send(peer, CONTROL, &bytes) {
+                debug!(%peer, error = %e, "relay reply not sent");
+            }
+        }
+    }
+
+    fn proxy(
+        &mut self,
+        ctx: &mut Context<'_>,
+        peer: PeerId,
+        channel: ChannelId,
+        message: &ClientMessage<'_>,
+    ) {
+        let ClientMessage::SendProxy { target, data } = message else {
+            return;
+        };
+        self.targets.clear();
+        let routed = self
+            .shared
+            .matchmaker
+            .lock()
+            .route(peer, *target, &mut self.targets);
+        let from = match routed {
+            Ok(from) => from,
+            Err(error) => {
+                Self::count(&self.shared.dropped, self.port, 1);
+                if channel == CONTROL {
+                    self.out.push((peer, RelayMessage::Error(error).to_vec()));
+                }
+                return;
+            }
+        };
+        let bytes = RelayMessage::RecvProxy { from, data }.to_vec();
+        let mut sent = 0;
+        for target in &self.targets {
+            match ctx.send(*target, channel, &bytes) {
+                Ok(()) => sent += 1,
+                Err(SendError::PeerBusy(_) | SendError::Disconnected(_)) => {
+                    Self::count(&self.shared.dropped, self.port, 1);
+                }
+                Err(e) => debug!(%target, error = %e, "proxy not forwarded"),
+            }
+        }
+        Self::count(&self.shared.forwarded, self.port, sent);
+    }
+}
+
+impl Handler for RelayHandler {
+    fn message(&mut self, ctx: &mut Context<'_>, peer: PeerId, channel: ChannelId, bytes: &[u8]) {
+        if channel != CONTROL && channel != UNRELIABLE {
+            Self::count(&self.shared.dropped, self.port, 1);
+            return;
+        }
+        let message = match ClientMessage::parse(bytes) {
+            Ok(message) => message,
+            Err(error) => {
+                debug!(%peer, %error, "bad relay message");
+                Self::count(&self.shared.dropped, self.port, 1);
+                return;
+            }
+        };
+        if matches!(message, ClientMessage::SendProxy { .. }) {
+            self.proxy(ctx, peer, channel, &message);
+            self.flush(ctx);
+            return;
+        }
+        if channel != CONTROL {
+            Self::count(&self.shared.dropped, self.port, 1);
+            return;
+        }
+        let now = ctx.now();
+        {
+            let mut matchmaker = self.shared.matchmaker.lock();
+            if !matchmaker.admit(peer, now, 1) {
+                Self::count(&self.shared.dropped, self.port, 1);
+                return;
+            }
+            let out = &mut self.out;
+            match message {
+                ClientMessage::RequestMatch(info) => matchmaker.request_match(peer, info, out),
+                ClientMessage::CreateLobby { info, public } => {
+                    matchmaker.create_lobby(peer, info, public, out);
+                }
+                ClientMessage::JoinLobby(code) => {
+                    if !matchmaker.join_lobby(peer, code, out) {
+                        // Guessing codes costs more than joining one.
+                        matchmaker.admit(peer, now, FAILED_JOIN_COST);
+                    }
+                }
+                ClientMessage::ListLobbies { match_data } => {
+                    matchmaker.list_lobbies(peer, match_data, out);
+                }
+                ClientMessage::LeaveRoom => matchmaker.leave(peer, LeaveReason::Left, now, out),
+                ClientMessage::StartMatch => matchmaker.start(peer, out),
+                ClientMessage::Rejoin(secret) => matchmaker.rejoin(peer, secret, now, out),
+                _ => out.push((peer, RelayMessage::Error(RelayError::BadRequest).to_vec())),
+            }
+        }
+        self.flush(ctx);
+    }
+
+    fn disconnected(&mut self, ctx: &mut Context<'_>, peer: PeerId, _: DisconnectReason) {
+        let now = ctx.now();
+        self.shared
+            .matchmaker
+            .lock()
+            .leave(peer, LeaveReason::Disconnected, now, &mut self.out);
+        self.flush(ctx);
+    }
+}

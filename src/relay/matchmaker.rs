@@ -1,0 +1,500 @@
+//! Rooms, lobbies and seats: the relay's state, shared by every port.
+//!
+//! Every call takes the time and returns what to tell whom in `out`; no
+//! sockets, so tests drive it directly. The handler holds it behind one
+//! lock, taken for matchmaking requests and for each proxied message's
+//! routing.
+
+use super::config::RelayConfig;
+use super::protocol::{
+    LOBBY_CODE_LEN, LeaveReason, LobbyCode, LobbyEntry, MAX_MATCH_DATA_LEN, MAX_PLAYERS, MatchInfo,
+    REJOIN_SECRET_LEN, RelayError, RelayMessage, Target,
+};
+use crate::crypto::{OsRandom, Random};
+use crate::engine::PeerId;
+use ahash::RandomState;
+use std::collections::HashMap;
+use std::time::Instant;
+
+/// A message for one peer, on the control channel.
+pub(crate) type Outbound = (PeerId, Vec<u8>);
+
+/// Tries at a fresh lobby code before giving up (the space has 887 million).
+const CODE_TRIES: usize = 16;
+
+#[derive(Debug)]
+enum Seat {
+    Taken(PeerId),
+    /// A dropped player's seat, open to its rejoin secret until the deadline.
+    Held {
+        until: Instant,
+    },
+    Empty,
+}
+
+#[derive(Debug)]
+enum RoomKind {
+    /// Matched by byte-identical [`MatchInfo`].
+    Waiting,
+    /// Joined by code; the host may start it early.
+    Lobby {
+        code: LobbyCode,
+        public: bool,
+        host: PeerId,
+    },
+}
+
+#[derive(Debug)]
+struct Room {
+    info: MatchInfo,
+    kind: RoomKind,
+    /// Before the start, the players in join order; after, by index.
+    seats: Vec<Seat>,
+    started: bool,
+    seed: u64,
+}
+
+impl Room {
+    fn taken(&self) -> impl Iterator<Item = (u8, PeerId)> + '_ {
+        (0u8..)
+            .zip(&self.seats)
+            .filter_map(|(idx, seat)| match seat {
+                Seat::Taken(peer) => Some((idx, *peer)),
+                _ => None,
+            })
+    }
+
+    fn index_of(&self, peer: PeerId) -> Option<u8> {
+        self.taken().find(|(_, p)| *p == peer).map(|(idx, _)| idx)
+    }
+}
+
+/// A token bucket of matchmaking requests per peer.
+#[derive(Debug)]
+struct Budget {
+    tokens: u32,
+    refilled: Instant,
+}
+
+/// The relay's rooms and who sits where.
+#[derive(Debug)]
+pub(crate) struct Matchmaker {
+    config: RelayConfig,
+    rooms: HashMap<u64, Room, RandomState>,
+    /// Open waiting rooms by what they match on. Keyed by peer-chosen
+    /// bytes: randomly seeded hashing.
+    waiting: HashMap<MatchInfo, u64, RandomState>,
+    lobbies: HashMap<LobbyCode, u64, RandomState>,
+    players: HashMap<PeerId, u64, RandomState>,
+    /// Each seat's rejoin secret: room and index.
+    secrets: HashMap<[u8; REJOIN_SECRET_LEN], (u64, u8), RandomState>,
+    budgets: HashMap<PeerId, Budget, RandomState>,
+    next_room: u64,
+    draining: bool,
+    random: OsRandom,
+}
+
+impl Matchmaker {
+    pub(crate) fn new(config: RelayConfig) -> Self {
+        Self {
+            config,
+            rooms: HashMap::default(),
+            waiting: HashMap::default(),
+            lobbies: HashMap::default(),
+            players: HashMap::default(),
+            secrets: HashMap::default(),
+            budgets: HashMap::default(),
+            next_room: 0,
+            draining: false,
+            random: OsRandom,
+        }
+    }
+
+    /// Rooms held now (waiting, lobbies, matches).
+    pub(crate) fn room_count(&self) -> usize {
+        self.rooms.len()
+    }
+
+    /// Players seated now.
+    pub(crate) fn player_count(&self) -> usize {
+        self.players.len()
+    }
+
+    /// Stops new matches and lobbies; rooms already made carry on.
+    pub(crate) fn drain(&mut self) {
+        self.draining = true;
+    }
+
+    /// Takes one request from `peer`'s budget (`cost` tokens); false when spent.
+    pub(crate) fn admit(&mut self, peer: PeerId, now: Instant, cost: u32) -> bool {
+        let (rate, burst) = (self.config.requests_per_sec, self.config.request_burst);
+        let budget = self.budgets.entry(peer).or_insert(Budget {
+            tokens: burst,
+            refilled: now,
+        });
+        let elapsed = now.saturating_duration_since(budget.refilled);
+        let refill = (elapsed.as_millis() as u64 * u64::from(rate) / 1000) as u32;
+        if refill > 0 {
+            budget.tokens = budget.tokens.saturating_add(refill).min(burst);
+            budget.refilled = now;
+        }
+        if budget.tokens >= cost {
+            budget.tokens -= cost;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn error(peer: PeerId, error: RelayError, out: &mut Vec<Outbound>) {
+        out.push((peer, RelayMessage::Error(error).to_vec()));
+    }
+
+    fn check_new(&self, peer: PeerId, info: &MatchInfo) -> Result<(), RelayError> {
+        if self.draining {
+            return Err(RelayError::Draining);
+        }
+        if self.players.contains_key(&peer) {
+            return Err(RelayError::AlreadyInRoom);
+        }
+        if info.player_count == 0
+            || info.player_count > MAX_PLAYERS
+            || info.match_data.len() > MAX_MATCH_DATA_LEN
+        {
+            return Err(RelayError::BadMatchInfo);
+        }
+        if self.rooms.len() >= self.config.max_rooms {
+            return Err(RelayError::Full);
+        }
+        Ok(())
+    }
+
+    fn new_room(&mut self, info: MatchInfo, kind: RoomKind) -> u64 {
+        let id = self.next_room;
+        self.next_room += 1;
+        let mut seed = [0u8; 8];
+        self.random.fill(&mut seed);
+        self.rooms.insert(
+            id,
+            Room {
+                info,
+                kind,
+                seats: Vec::new(),
+                started: false,
+                seed: u64::from_le_bytes(seed),
+            },
+        );
+        id
+    }
+
+    /// `peer` asks for a match on `info`: into the waiting room for it.
+    pub(crate) fn request_match(&mut self, peer: PeerId, info: MatchInfo, out: &mut Vec<Outbound>) {
+        if let Err(e) = self.check_new(peer, &info) {
+            return Self::error(peer, e, out);
+        }
+        let id = match self.waiting.get(&info) {
+            Some(id) => *id,
+            None => {
+                let id = self.new_room(info.clone(), RoomKind::Waiting);
+                self.waiting.insert(info, id);
+                id
+            }
+        };
+        out.push((peer, RelayMessage::Accepted.to_vec()));
+        self.seat(id, peer, out);
+    }
+
+    /// `peer` opens a lobby for `info` and hosts it.
+    pub(crate) fn create_lobby(
+        &mut self,
+        peer: PeerId,
+        info: MatchInfo,
+        public: bool,
+        out: &mut Vec<Outbound>,
+    ) {
+        if let Err(e) = self.check_new(peer, &info) {
+            return Self::error(peer, e, out);
+        }
+        let Some(code) = self.fresh_code() else {
+            return Self::error(peer, RelayError::Full, out);
+        };
+        let id = self.new_room(
+            info,
+            RoomKind::Lobby {
+                code,
+                public,
+                host: peer,
+            },
+        );
+        self.lobbies.insert(code, id);
+        out.push((peer, RelayMessage::LobbyCreated(code).to_vec()));
+        self.seat(id, peer, out);
+    }
+
+    fn fresh_code(&mut self) -> Option<LobbyCode> {
+        for _ in 0..CODE_TRIES {
+            let mut random = [0u8; LOBBY_CODE_LEN];
+            self.random.fill(&mut random);
+            let code = LobbyCode::from_random(random);
+            if !self.lobbies.contains_key(&code) {
+                return Some(code);
+            }
+        }
+        None
+    }
+
+    /// `peer` joins the lobby `code`. Returns false for a code that names
+    /// no open lobby (the handler charges extra for those).
+    pub(crate) fn join_lobby(
+        &mut self,
+        peer: PeerId,
+        code: LobbyCode,
+        out: &mut Vec<Outbound>,
+    ) -> bool {
+        if self.players.contains_key(&peer) {
+            Self::error(peer, RelayError::AlreadyInRoom, out);
+            return true;
+        }
+        let Some(&id) = self.lobbies.get(&code) else {
+            Self::error(peer, RelayError::NoSuchLobby, out);
+            return false;
+        };
+        let Some(room) = self.rooms.get(&id) else {
+            Self::error(peer, RelayError::NoSuchLobby, out);
+            return false;
+        };
+        if room.started || room.seats.len() >= usize::from(room.info.player_count) {
+            Self::error(peer, RelayError::LobbyFull, out);
+            return true;
+        }
+        out.push((peer, RelayMessage::Accepted.to_vec()));
+        self.seat(id, peer, out);
+        true
+    }
+
+    /// Public, unstarted lobbies for `match_data`, up to a page.
+    pub(crate) fn list_lobbies(&self, peer: PeerId, match_data: &[u8], out: &mut Vec<Outbound>) {
+        let entries: Vec<LobbyEntry> = self
+            .lobbies
+            .iter()
+            .filter_map(|(code, id)| {
+                let room = self.rooms.get(id)?;
+                let public = matches!(room.kind, RoomKind::Lobby { public: true, .. });
+                (public && !room.started && room.info.match_data == match_data).then_some(
+                    LobbyEntry {
+                        code: *code,
+                        players: room.seats.len() as u8,
+                        player_count: room.info.player_count,
+                    },
+                )
+            })
+            .take(self.config.max_lobby_list)
+            .collect();
+        out.push((peer, RelayMessage::LobbyList(entries).to_vec()));
+    }
+
+    /// Seats `peer` in room `id`, tells the room, and starts it when full.
+    fn seat(&mut self, id: u64, peer: PeerId, out: &mut Vec<Outbound>) {
+        let Some(room) = self.rooms.get_mut(&id) else {
+            return;
+        };
+        room.seats.push(Seat::Taken(peer));
+        self.players.insert(peer, id);
+        let n = room.seats.len() as u8;
+        for (_, p) in room.taken() {
+            out.push((p, RelayMessage::WaitingCount(n).to_vec()));
+        }
+        if room.seats.len() >= usize::from(room.info.player_count) {
+            self.start_room(id, out);
+        }
+    }
+
+    /// The host of a lobby starts it now.
+    pub(crate) fn start(&mut self, peer: PeerId, out: &mut Vec<Outbound>) {
+        let Some(&id) = self.players.get(&peer) else {
+            return Self::error(peer, RelayError::NotInRoom, out);
+        };
+        let is_host = self.rooms.get(&id).is_some_and(|r| {
+            !r.started && matches!(r.kind, RoomKind::Lobby { host, .. } if host == peer)
+        });
+        if !is_host {
+            return Self::error(peer, RelayError::NotHost, out);
+        }
+        self.start_room(id, out);
+    }
+
+    fn start_room(&mut self, id: u64, out: &mut Vec<Outbound>) {
+        let Some(room) = self.rooms.get_mut(&id) else {
+            return;
+        };
+        room.started = true;
+        match &room.kind {
+            RoomKind::Waiting => {
+                self.waiting.remove(&room.info);
+            }
+            RoomKind::Lobby { code, .. } => {
+                self.lobbies.remove(code);
+            }
+        }
+        let player_count = room.seats.len() as u8;
+        let seed = room.seed;
+        let seated: Vec<(u8, PeerId)> = room.taken().collect();
+        for (idx, peer) in seated {
+            let secret = self.new_secret(id, idx);
+            out.push((
+                peer,
+                RelayMessage::Success {
+                    random_seed: seed,
+                    player_idx: idx,
+                    player_count,
+                    rejoin_secret: secret,
+                }
+                .to_vec(),
+            ));
+        }
+    }
+
+    /// A fresh rejoin secret for seat `idx` of room `id`.
+    fn new_secret(&mut self, id: u64, idx: u8) -> [u8; REJOIN_SECRET_LEN] {
+        let mut secret = [0u8; REJOIN_SECRET_LEN];
+        self.random.fill(&mut secret);
+        self.secrets.insert(secret, (id, idx));
+        secret
+    }
+
+    /// `peer` leaves its room (asked to, or its connection ended).
+    pub(crate) fn leave(
+        &mut self,
+        peer: PeerId,
+        reason: LeaveReason,
+        now: Instant,
+        out: &mut Vec<Outbound>,
+    ) {
+        self.budgets.remove(&peer);
+        let Some(id) = self.players.remove(&peer) else {
+            if reason == LeaveReason::Left {
+                Self::error(peer, RelayError::NotInRoom, out);
+            }
+            return;
+        };
+        let grace = self.config.rejoin_grace;
+        let Some(room) = self.rooms.get_mut(&id) else {
+            return;
+        };
+        let Some(idx) = room.index_of(peer) else {
+            return;
+        };
+        if room.started {
+            let seat = room.seats.get_mut(usize::from(idx));
+            if let Some(seat) = seat {
+                *seat = match reason {
+                    LeaveReason::Disconnected => Seat::Held { until: now + grace },
+                    _ => Seat::Empty,
+                };
+            }
+        } else {
+            room.seats.remove(usize::from(idx));
+        }
+        let left = RelayMessage::PlayerLeft { idx, reason }.to_vec();
+        let count = RelayMessage::WaitingCount(room.seats.len() as u8).to_vec();
+        for (_, p) in room.taken() {
+            out.push((p, left.clone()));
+            if !room.started {
+                out.push((p, count.clone()));
+            }
+        }
+        if room.taken().next().is_none() {
+            self.remove_room(id);
+        }
+    }
+
+    fn remove_room(&mut self, id: u64) {
+        if let Some(room) = self.rooms.remove(&id) {
+            match room.kind {
+                RoomKind::Waiting => {
+                    if self.waiting.get(&room.info) == Some(&id) {
+                        self.waiting.remove(&room.info);
+                    }
+                }
+                RoomKind::Lobby { code, .. } => {
+                    self.lobbies.remove(&code);
+                }
+            }
+            self.secrets.retain(|_, (room, _)| *room != id);
+        }
+    }
+
+    /// `peer`, on a new connection, takes back a held seat.
+    pub(crate) fn rejoin(
+        &mut self,
+        peer: PeerId,
+        secret: [u8; REJOIN_SECRET_LEN],
+        now: Instant,
+        out: &mut Vec<Outbound>,
+    ) {
+        if self.players.contains_key(&peer) {
+            return Self::error(peer, RelayError::AlreadyInRoom, out);
+        }
+        let Some((id, idx)) = self.secrets.get(&secret).copied() else {
+            return Self::error(peer, RelayError::BadRejoin, out);
+        };
+        let Some(room) = self.rooms.get_mut(&id) else {
+            return Self::error(peer, RelayError::BadRejoin, out);
+        };
+        let Some(seat) = room.seats.get_mut(usize::from(idx)) else {
+            return Self::error(peer, RelayError::BadRejoin, out);
+        };
+        if !matches!(seat, Seat::Held { until } if *until >= now) {
+            return Self::error(peer, RelayError::BadRejoin, out);
+        }
+        *seat = Seat::Taken(peer);
+        let (seed, player_count) = (room.seed, room.seats.len() as u8);
+        let others: Vec<PeerId> = room
+            .taken()
+            .filter(|(i, _)| *i != idx)
+            .map(|(_, p)| p)
+            .collect();
+        self.players.insert(peer, id);
+        // A secret opens its seat once.
+        self.secrets.remove(&secret);
+        let rejoin_secret = self.new_secret(id, idx);
+        out.push((
+            peer,
+            RelayMessage::Success {
+                random_seed: seed,
+                player_idx: idx,
+                player_count,
+                rejoin_secret,
+            }
+            .to_vec(),
+        ));
+        let rejoined = RelayMessage::PlayerRejoined(idx).to_vec();
+        out.extend(others.into_iter().map(|p| (p, rejoined.clone())));
+    }
+
+    /// Where `peer`'s proxied message goes: its index and the peers targeted.
+    pub(crate) fn route(
+        &self,
+        peer: PeerId,
+        target: Target,
+        into: &mut Vec<PeerId>,
+    ) -> Result<u8, RelayError> {
+        let id = self.players.get(&peer).ok_or(RelayError::NotInRoom)?;
+        let room = self.rooms.get(id).ok_or(RelayError::NotInRoom)?;
+        if !room.started {
+            return Err(RelayError::NotInRoom);
+        }
+        let from = room.index_of(peer).ok_or(RelayError::NotInRoom)?;
+        match target {
+            Target::AllOthers => {
+                into.extend(room.taken().filter(|(idx, _)| *idx != from).map(|(_, p)| p))
+            }
+            Target::Player(idx) => match room.seats.get(usize::from(idx)) {
+                Some(Seat::Taken(p)) if idx != from => into.push(*p),
+                Some(Seat::Held { .. }) => {}
+                _ => return Err(RelayError::BadTarget),
+            },
+        }
+        Ok(from)
+    }
+}

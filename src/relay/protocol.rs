@@ -1,0 +1,682 @@
+//! The matchmaker and relay messages: parse/emit pairs.
+//!
+//! Each message travels as one channel message on the relay's reserved
+//! channels ([`CONTROL`], reliable-ordered, and [`UNRELIABLE`]) and starts
+//! with a type byte. All integers little-endian; see `docs/wire.md`,
+//! "Relay messages".
+
+use crate::wire::{Error, Reader, Writer};
+
+pub use crate::proto::channel::{RELAY_CONTROL as CONTROL, RELAY_UNRELIABLE as UNRELIABLE};
+/// Longest `match_data`.
+pub const MAX_MATCH_DATA_LEN: usize = 256;
+/// Most players in a room.
+pub const MAX_PLAYERS: u8 = 16;
+/// Characters of a lobby code.
+pub const LOBBY_CODE_LEN: usize = 6;
+/// What lobby codes are made of: no 0/O, 1/I/L, so they read aloud well.
+pub const LOBBY_CODE_ALPHABET: &[u8; 31] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+/// Bytes of a rejoin secret.
+pub const REJOIN_SECRET_LEN: usize = 16;
+/// Most lobbies in one [`RelayMessage::LobbyList`].
+pub const MAX_LOBBY_LIST: usize = 32;
+
+/// What players must share to play together: byte-identical infos share a room.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MatchInfo {
+    /// Players in a full room, 1..=[`MAX_PLAYERS`].
+    pub player_count: u8,
+    /// Game-defined bytes (mode, map, version), at most [`MAX_MATCH_DATA_LEN`].
+    pub match_data: Vec<u8>,
+}
+
+/// A lobby's join code: [`LOBBY_CODE_LEN`] characters of [`LOBBY_CODE_ALPHABET`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LobbyCode([u8; LOBBY_CODE_LEN]);
+
+impl LobbyCode {
+    /// The code `text`, if it has the right length and characters
+    /// (lower case is accepted and upper-cased).
+    pub fn parse_text(text: &str) -> Option<Self> {
+        let bytes = text.as_bytes();
+        let mut code = [0u8; LOBBY_CODE_LEN];
+        if bytes.len() != LOBBY_CODE_LEN {
+            return None;
+        }
+        for (out, c) in code.iter_mut().zip(bytes) {
+            let c = c.to_ascii_uppercase();
+            if !LOBBY_CODE_ALPHABET.contains(&c) {
+                return None;
+            }
+            *out = c;
+        }
+        Some(Self(code))
+    }
+
+    /// The code made from `random` bytes, one character per byte.
+    pub fn from_random(random: [u8; LOBBY_CODE_LEN]) -> Self {
+        let alphabet = LOBBY_CODE_ALPHABET.len() as u8;
+        Self(random.map(|b| {
+            LOBBY_CODE_ALPHABET
+                .get(usize::from(b % alphabet))
+                .copied()
+                .unwrap_or(b'2')
+        }))
+    }
+
+    /// The code as text.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or("")
+    }
+
+    fn parse(r: &mut Reader<'_>) -> Result<Self, Error> {
+        let bytes = r.array::<LOBBY_CODE_LEN>()?;
+        let text = std::str::from_utf8(bytes).map_err(|_| Error::BadLength { len: 0 })?;
+        Self::parse_text(text).ok_or(Error::BadLength {
+            len: LOBBY_CODE_LEN,
+        })
+    }
+}
+
+impl std::fmt::Display for LobbyCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who a proxied message is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// One player, by index in the room.
+    Player(u8),
+    /// Every other player in the room (never the sender).
+    AllOthers,
+}
+
+/// Why a player left a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LeaveReason {
+    /// It asked to ([`ClientMessage::LeaveRoom`]).
+    Left,
+    /// Its connection ended or timed out; in a match, its seat is held
+    /// for the rejoin window.
+    Disconnected,
+}
+
+/// Why the relay refused a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RelayError {
+    /// The message did not parse.
+    BadRequest,
+    /// `player_count` is 0 or over [`MAX_PLAYERS`], or match data too long.
+    BadMatchInfo,
+    /// No open lobby has that code.
+    NoSuchLobby,
+    /// The lobby is full or its match started.
+    LobbyFull,
+    /// The player is not in a room (or the room has not started).
+    NotInRoom,
+    /// Only the lobby's host may start it.
+    NotHost,
+    /// A proxy target is not a player of the room.
+    BadTarget,
+    /// Too many requests; slow down.
+    RateLimited,
+    /// The player is already in a room; leave it first.
+    AlreadyInRoom,
+    /// The rejoin secret matches no seat held open.
+    BadRejoin,
+    /// The relay is draining and takes no new matches.
+    Draining,
+    /// The relay's rooms or lobbies are at their limit.
+    Full,
+}
+
+impl RelayError {
+    const ALL: [Self; 12] = [
+        Self::BadRequest,
+        Self::BadMatchInfo,
+        Self::NoSuchLobby,
+        Self::LobbyFull,
+        Self::NotInRoom,
+        Self::NotHost,
+        Self::BadTarget,
+        Self::RateLimited,
+        Self::AlreadyInRoom,
+        Self::BadRejoin,
+        Self::Draining,
+        Self::Full,
+    ];
+
+    fn code(self) -> u8 {
+        Self::ALL.iter().position(|e| *e == self).unwrap_or(0) as u8
+    }
+
+    fn from_code(code: u8) -> Result<Self, Error> {
+        Self::ALL
+            .get(usize::from(code))
+            .copied()
+            .ok_or(Error::BadFrameKind(code))
+    }
+}
+
+/// A public lobby in a [`RelayMessage::LobbyList`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LobbyEntry {
+    /// Its join code.
+    pub code: LobbyCode,
+    /// Players in it now.
+    pub players: u8,
+    /// Players it is made for.
+    pub player_count: u8,
+}
+
+/// What a game sends the relay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClientMessage<'a> {
+    /// Join (or open) the waiting room for this match.
+    RequestMatch(MatchInfo),
+    /// Open a lobby and host it.
+    CreateLobby {
+        /// What the lobby is for.
+        info: MatchInfo,
+        /// Whether [`ClientMessage::ListLobbies`] shows it.
+        public: bool,
+    },
+    /// Join the lobby with this code.
+    JoinLobby(LobbyCode),
+    /// List public lobbies, not started, with this match data.
+    ListLobbies {
+        /// The match data to look for.
+        match_data: &'a [u8],
+    },
+    /// Leave the waiting room, lobby or match.
+    LeaveRoom,
+    /// Start the lobby now (host only), even below its player count.
+    StartMatch,
+    /// Relay `data` to `target` in the room.
+    SendProxy {
+        /// Who it is for.
+        target: Target,
+        /// The game's bytes.
+        data: &'a [u8],
+    },
+    /// Take back a seat held open after a disconnect.
+    Rejoin([u8; REJOIN_SECRET_LEN]),
+}
+
+/// What the relay sends a game.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RelayMessage<'a> {
+    /// The match request was taken; waiting for players.
+    Accepted,
+    /// Players in the waiting room or lobby now.
+    WaitingCount(u8),
+    /// The lobby is open under this code.
+    LobbyCreated(LobbyCode),
+    /// Public lobbies matching a [`ClientMessage::ListLobbies`].
+    LobbyList(Vec<LobbyEntry>),
+    /// The match starts.
+    Success {
+        /// The same for every player of the room.
+        random_seed: u64,
+        /// This player's index, 0..player_count.
+        player_idx: u8,
+        /// Players in the match.
+        player_count: u8,
+        /// Give it back in [`ClientMessage::Rejoin`] to take this seat again
+        /// within the rejoin window.
+        rejoin_secret: [u8; REJOIN_SECRET_LEN],
+    },
+    /// Bytes another player relayed.
+    RecvProxy {
+        /// The sender's index.
+        from: u8,
+        /// Its bytes.
+        data: &'a [u8],
+    },
+    /// A player left the room.
+    PlayerLeft {
+        /// Its index.
+        idx: u8,
+        /// Why.
+        reason: LeaveReason,
+    },
+    /// A player who had dropped took its seat again.
+    PlayerRejoined(u8),
+    /// A request was refused.
+    Error(RelayError),
+}
+
+mod kind {
+    pub(super) const REQUEST_MATCH: u8 = 1;
+    pub(super) const CREATE_LOBBY: u8 = 2;
+    pub(super) const JOIN_LOBBY: u8 = 3;
+    pub(super) const LIST_LOBBIES: u8 = 4;
+    pub(super) const LEAVE_ROOM: u8 = 5;
+    pub(super) const START_MATCH: u8 = 6;
+    pub(super) const SEND_PROXY: u8 = 7;
+    pub(super) const REJOIN: u8 = 8;
+    pub(super) const ACCEPTED: u8 = 0x81;
+    pub(super) const WAITING_COUNT: u8 = 0x82;
+    pub(super) const LOBBY_CREATED: u8 = 0x83;
+    pub(super) const LOBBY_LIST: u8 = 0x84;
+    pub(super) const SUCCESS: u8 = 0x85;
+    pub(super) const RECV_PROXY: u8 = 0x86;
+    pub(super) const PLAYER_LEFT: u8 = 0x87;
+    pub(super) const PLAYER_REJOINED: u8 = 0x88;
+    pub(super) const ERROR: u8 = 0x89;
+}
+
+const ALL_OTHERS: u8 = 0xff;
+
+fn parse_info(r: &mut Reader<'_>) -> Result<MatchInfo, Error> {
+    let player_count = r.u8()?;
+    let len = usize::from(r.u16()?);
+    if len > MAX_MATCH_DATA_LEN {
+        return Err(Error::BadLength { len });
+    }
+    Ok(MatchInfo {
+        player_count,
+        match_data: r.bytes(len)?.to_vec(),
+    })
+}
+
+fn emit_info(info: &MatchInfo, w: &mut Writer<'_>) -> Result<(), Error> {
+    let len = info.match_data.len();
+    let len16 = u16::try_from(len).map_err(|_| Error::BadLength { len })?;
+    w.u8(info.player_count)?;
+    w.u16(len16)?;
+    w.bytes(&info.match_data)
+}
+
+fn finish<T>(r: &Reader<'_>, value: T) -> Result<T, Error> {
+    if r.remaining() == 0 {
+        Ok(value)
+    } else {
+        Err(Error::BadLength { len: r.remaining() })
+    }
+}
+
+impl<'a> ClientMessage<'a> {
+    /// Reads one message.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BadFrameKind`] for an unknown type; [`Error::Truncated`];
+    /// [`Error::BadLength`] for match data over [`MAX_MATCH_DATA_LEN`],
+    /// a bad lobby code, or bytes left over.
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, Error> {
+        let mut r = Reader::new(bytes);
+        let message = match r.u8()? {
+            kind::REQUEST_MATCH => Self::RequestMatch(parse_info(&mut r)?),
+            kind::CREATE_LOBBY => {
+                let info = parse_info(&mut r)?;
+                Self::CreateLobby {
+                    info,
+                    public: r.u8()? != 0,
+                }
+            }
+            kind::JOIN_LOBBY => Self::JoinLobby(LobbyCode::parse(&mut r)?),
+            kind::LIST_LOBBIES => {
+                let data = r.into_rest();
+                if data.len() > MAX_MATCH_DATA_LEN {
+                    return Err(Error::BadLength { len: data.len() });
+                }
+                return Ok(Self::ListLobbies { match_data: data });
+            }
+            kind::LEAVE_ROOM => Self::LeaveRoom,
+            kind::START_MATCH => Self::StartMatch,
+            kind::SEND_PROXY => {
+                let target = match r.u8()? {
+                    ALL_OTHERS => Target::AllOthers,
+                    idx => Target::Player(idx),
+                };
+                return Ok(Self::SendProxy {
+                    target,
+                    data: r.into_rest(),
+                });
+            }
+            kind::REJOIN => Self::Rejoin(*r.array::<REJOIN_SECRET_LEN>()?),
+            other => return Err(Error::BadFrameKind(other)),
+        };
+        finish(&r, message)
+    }
+
+    /// Writes the message.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BadLength`] for match data over 65,535 bytes;
+    /// [`Error::BufferTooSmall`].
+    pub fn emit(&self, w: &mut Writer<'_>) -> Result<(), Error> {
+        match self {
+            Self::RequestMatch(info) => {
+                w.u8(kind::REQUEST_MATCH)?;
+                emit_info(info, w)
+            }
+            Self::CreateLobby { info, public } => {
+                w.u8(kind::CREATE_LOBBY)?;
+                emit_info(info, w)?;
+                w.u8(u8::from(*public))
+            }
+            Self::JoinLobby(code) => {
+                w.u8(kind::JOIN_LOBBY)?;
+                w.bytes(&code.0)
+            }
+            Self::ListLobbies { match_data } => {
+                w.u8(kind::LIST_LOBBIES)?;
+                w.bytes(match_data)
+            }
+            Self::LeaveRoom => w.u8(kind::LEAVE_ROOM),
+            Self::StartMatch => w.u8(kind::START_MATCH),
+            Self::SendProxy { target, data } => {
+                w.u8(kind::SEND_PROXY)?;
+                w.u8(match target {
+                    Target::AllOthers => ALL_OTHERS,
+                    Target::Player(idx) => *idx,
+                })?;
+                w.bytes(data)
+            }
+            Self::Rejoin(secret) => {
+                w.u8(kind::REJOIN)?;
+                w.bytes(secret)
+            }
+        }
+    }
+
+    /// Bytes [`ClientMessage::emit`] writes.
+    pub fn encoded_len(&self) -> usize {
+        1 + match self {
+            Self::RequestMatch(info) => 3 + info.match_data.len(),
+            Self::CreateLobby { info, .. } => 4 + info.match_data.len(),
+            Self::JoinLobby(_) => LOBBY_CODE_LEN,
+            Self::ListLobbies { match_data } => match_data.len(),
+            Self::LeaveRoom | Self::StartMatch => 0,
+            Self::SendProxy { data, .. } => 1 + data.len(),
+            Self::Rejoin(_) => REJOIN_SECRET_LEN,
+        }
+    }
+
+    /// The message as a new `Vec`.
+    pub fn to_vec(&self) -> Vec<u8> {
+        to_vec(self.encoded_len(), |w| self.emit(w))
+    }
+}
+
+impl<'a> RelayMessage<'a> {
+    /// Reads one message.
+    ///
+    /// # Errors
+    ///
+    /// As [`ClientMessage::parse`]; a lobby list longer than
+    /// [`MAX_LOBBY_LIST`] is [`Error::BadLength`].
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, Error> {
+        let mut r = Reader::new(bytes);
+        let message = match r.u8()? {
+            kind::ACCEPTED => Self::Accepted,
+            kind::WAITING_COUNT => Self::WaitingCount(r.u8()?),
+            kind::LOBBY_CREATED => Self::LobbyCreated(LobbyCode::parse(&mut r)?),
+            kind::LOBBY_LIST => {
+                let count = usize::from(r.u8()?);
+                if count > MAX_LOBBY_LIST {
+                    return Err(Error::BadLength { len: count });
+                }
+                let mut entries = Vec::with_capacity(count);
+                for _ in 0..count {
+                    entries.push(LobbyEntry {
+                        code: LobbyCode::parse(&mut r)?,
+                        players: r.u8()?,
+                        player_count: r.u8()?,
+                    });
+                }
+                Self::LobbyList(entries)
+            }
+            kind::SUCCESS => Self::Success {
+                random_seed: r.u64()?,
+                player_idx: r.u8()?,
+                player_count: r.u8()?,
+                rejoin_secret: *r.array::<REJOIN_SECRET_LEN>()?,
+            },
+            kind::RECV_PROXY => {
+                let from = r.u8()?;
+                return Ok(Self::RecvProxy {
+                    from,
+                    data: r.into_rest(),
+                });
+            }
+            kind::PLAYER_LEFT => {
+                let idx = r.u8()?;
+                let reason = match r.u8()? {
+                    0 => LeaveReason::Left,
+                    1 => LeaveReason::Disconnected,
+                    other => return Err(Error::BadFrameKind(other)),
+                };
+                Self::PlayerLeft { idx, reason }
+            }
+            kind::PLAYER_REJOINED => Self::PlayerRejoined(r.u8()?),
+            kind::ERROR => Self::Error(RelayError::from_code(r.u8()?)?),
+            other => return Err(Error::BadFrameKind(other)),
+        };
+        finish(&r, message)
+    }
+
+    /// Writes the message.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BadLength`] for a lobby list over [`MAX_LOBBY_LIST`];
+    /// [`Error::BufferTooSmall`].
+    pub fn emit(&self, w: &mut Writer<'_>) -> Result<(), Error> {
+        match self {
+            Self::Accepted => w.u8(kind::ACCEPTED),
+            Self::WaitingCount(n) => {
+                w.u8(kind::WAITING_COUNT)?;
+                w.u8(*n)
+            }
+            Self::LobbyCreated(code) => {
+                w.u8(kind::LOBBY_CREATED)?;
+                w.bytes(&code.0)
+            }
+            Self::LobbyList(entries) => {
+                if entries.len() > MAX_LOBBY_LIST {
+                    return Err(Error::BadLength { len: entries.len() });
+                }
+                w.u8(kind::LOBBY_LIST)?;
+                w.u8(entries.len() as u8)?;
+                for entry in entries {
+                    w.bytes(&entry.code.0)?;
+                    w.u8(entry.players)?;
+                    w.u8(entry.player_count)?;
+                }
+                Ok(())
+            }
+            Self::Success {
+                random_seed,
+                player_idx,
+                player_count,
+                rejoin_secret,
+            } => {
+                w.u8(kind::SUCCESS)?;
+                w.u64(*random_seed)?;
+                w.u8(*player_idx)?;
+                w.u8(*player_count)?;
+                w.bytes(rejoin_secret)
+            }
+            Self::RecvProxy { from, data } => {
+                w.u8(kind::RECV_PROXY)?;
+                w.u8(*from)?;
+                w.bytes(data)
+            }
+            Self::PlayerLeft { idx, reason } => {
+                w.u8(kind::PLAYER_LEFT)?;
+                w.u8(*idx)?;
+                w.u8(match reason {
+                    LeaveReason::Left => 0,
+                    LeaveReason::Disconnected => 1,
+                })
+            }
+            Self::PlayerRejoined(idx) => {
+                w.u8(kind::PLAYER_REJOINED)?;
+                w.u8(*idx)
+            }
+            Self::Error(error) => {
+                w.u8(kind::ERROR)?;
+                w.u8(error.code())
+            }
+        }
+    }
+
+    /// Bytes [`RelayMessage::emit`] writes.
+    pub fn encoded_len(&self) -> usize {
+        1 + match self {
+            Self::Accepted => 0,
+            Self::WaitingCount(_) | Self::PlayerRejoined(_) | Self::Error(_) => 1,
+            Self::LobbyCreated(_) => LOBBY_CODE_LEN,
+            Self::LobbyList(entries) => 1 + entries.len() * (LOBBY_CODE_LEN + 2),
+            Self::Success { .. } => 10 + REJOIN_SECRET_LEN,
+            Self::RecvProxy { data, .. } => 1 + data.len(),
+            Self::PlayerLeft { .. } => 2,
+        }
+    }
+
+    /// The message as a new `Vec`.
+    pub fn to_vec(&self) -> Vec<u8> {
+        to_vec(self.encoded_len(), |w| self.emit(w))
+    }
+}
+
+/// Emits a message of `len` bytes into a new `Vec`; empty if it would not emit.
+fn to_vec(len: usize, emit: impl FnOnce(&mut Writer<'_>) -> Result<(), Error>) -> Vec<u8> {
+    let mut buf = vec![0u8; len];
+    let mut w = Writer::new(&mut buf);
+    let len = match emit(&mut w) {
+        Ok(()) => w.len(),
+        Err(_) => 0,
+    };
+    buf.truncate(len);
+    buf
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(n: u8, data: &[u8]) -> MatchInfo {
+        MatchInfo {
+            player_count: n,
+            match_data: data.to_vec(),
+        }
+    }
+
+    #[test]
+    fn client_messages_round_trip() {
+        let code = LobbyCode::parse_text("ab23cd").unwrap();
+        let messages = [
+            ClientMessage::RequestMatch(info(4, b"mode=ffa")),
+            ClientMessage::CreateLobby {
+                info: info(2, b""),
+                public: true,
+            },
+            ClientMessage::JoinLobby(code),
+            ClientMessage::ListLobbies { match_data: b"x" },
+            ClientMessage::LeaveRoom,
+            ClientMessage::StartMatch,
+            ClientMessage::SendProxy {
+                target: Target::Player(3),
+                data: b"move",
+            },
+            ClientMessage::SendProxy {
+                target: Target::AllOthers,
+                data: b"",
+            },
+            ClientMessage::Rejoin([9; REJOIN_SECRET_LEN]),
+        ];
+        for message in messages {
+            let bytes = message.to_vec();
+            assert_eq!(bytes.len(), message.encoded_len());
+            assert_eq!(ClientMessage::parse(&bytes), Ok(message));
+        }
+    }
+
+    #[test]
+    fn relay_messages_round_trip() {
+        let code = LobbyCode::from_random([0, 1, 2, 30, 31, 255]);
+        let messages = [
+            RelayMessage::Accepted,
+            RelayMessage::WaitingCount(3),
+            RelayMessage::LobbyCreated(code),
+            RelayMessage::LobbyList(vec![LobbyEntry {
+                code,
+                players: 1,
+                player_count: 4,
+            }]),
+            RelayMessage::Success {
+                random_seed: 0x0102_0304_0506_0708,
+                player_idx: 2,
+                player_count: 4,
+                rejoin_secret: [7; REJOIN_SECRET_LEN],
+            },
+            RelayMessage::RecvProxy {
+                from: 1,
+                data: b"hi",
+            },
+            RelayMessage::PlayerLeft {
+                idx: 0,
+                reason: LeaveReason::Disconnected,
+            },
+            RelayMessage::PlayerRejoined(0),
+            RelayMessage::Error(RelayError::Full),
+        ];
+        for message in messages {
+            let bytes = message.to_vec();
+            assert_eq!(bytes.len(), message.encoded_len());
+            assert_eq!(RelayMessage::parse(&bytes), Ok(message));
+        }
+    }
+
+    #[test]
+    fn hostile_messages_are_errors() {
+        assert_eq!(ClientMessage::parse(&[99]), Err(Error::BadFrameKind(99)));
+        assert!(ClientMessage::parse(&[]).is_err());
+        // Match data claims 300 bytes.
+        assert_eq!(
+            ClientMessage::parse(&[1, 4, 0x2c, 0x01]),
+            Err(Error::BadLength { len: 300 })
+        );
+        // A lobby code with an ambiguous letter.
+        assert!(ClientMessage::parse(b"\x03ABCDE0").is_err());
+        // Bytes after a complete message.
+        assert!(ClientMessage::parse(&[5, 0]).is_err());
+        assert!(RelayMessage::parse(&[0x84, 200]).is_err());
+        assert!(RelayMessage::parse(&[0x89, 200]).is_err());
+        for len in 0..9 {
+            let full = RelayMessage::Success {
+                random_seed: 1,
+                player_idx: 0,
+                player_count: 2,
+                rejoin_secret: [0; REJOIN_SECRET_LEN],
+            }
+            .to_vec();
+            assert!(RelayMessage::parse(&full[..len]).is_err());
+        }
+    }
+
+    #[test]
+    fn lobby_codes_use_only_the_unambiguous_alphabet() {
+        for b in 0..=255u8 {
+            let code = LobbyCode::from_random([b; LOBBY_CODE_LEN]);
+            assert!(
+                code.as_str()
+                    .bytes()
+                    .all(|c| LOBBY_CODE_ALPHABET.contains(&c))
+            );
+            assert_eq!(LobbyCode::parse_text(code.as_str()), Some(code));
+        }
+        assert_eq!(LobbyCode::parse_text("ABCDEFG"), None);
+    }
+}

@@ -1,0 +1,437 @@
+//! The matchmaker and relay end to end over loopback UDP, on a 3-port relay:
+//! matching, lobbies, 10,000 reliable messages per player through the
+//! relay, a player leaving mid-match, rejoining, and empty rooms removed.
+
+mod common;
+
+use berth::Key;
+use berth::engine::ServerConfig;
+use berth::relay::{
+    Client, LeaveReason, LobbyCode, MatchInfo, RelayConfig, RelayEvent, RelayServer, Target,
+    protocol_id,
+};
+use common::{DEADLINE, PRIVATE_KEY};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+fn relay(ports: u16) -> RelayServer {
+    let config = ServerConfig::new(
+        "127.0.0.1:0".parse().unwrap(),
+        protocol_id(),
+        Key::from_bytes(PRIVATE_KEY),
+    )
+    .ports(ports);
+    RelayServer::bind(
+        config,
+        RelayConfig::default().rejoin_grace(Duration::from_secs(5)),
+    )
+    .unwrap()
+}
+
+fn player(relay: &RelayServer, client_id: u64) -> Client {
+    let mut client = Client::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    client.connect(Instant::now(), relay.issue_token(client_id).unwrap());
+    client
+}
+
+fn info(players: u8, data: &[u8]) -> MatchInfo {
+    MatchInfo {
+        player_count: players,
+        match_data: data.to_vec(),
+    }
+}
+
+/// Updates every client and hands `step` each event as `Some((client,
+/// event))`, then `None` after each round; done when `step(None)` is true.
+#[track_caller]
+fn drive(
+    what: &str,
+    clients: &mut [&mut Client],
+    mut step: impl FnMut(Option<(usize, RelayEvent)>) -> bool,
+) {
+    let deadline = Instant::now() + DEADLINE;
+    while Instant::now() < deadline {
+        let now = Instant::now();
+        for (i, client) in clients.iter_mut().enumerate() {
+            client.update(now);
+            while let Some(event) = client.poll_event() {
+                step(Some((i, event)));
+            }
+        }
+        if step(None) {
+            return;
+        }
+        std::thread::yield_now();
+    }
+    panic!("{what}: not done within {DEADLINE:?}");
+}
+
+#[track_caller]
+fn connect(clients: &mut [&mut Client]) {
+    let deadline = Instant::now() + DEADLINE;
+    while !clients.iter().all(|c| c.is_connected()) {
+        assert!(Instant::now() < deadline, "players did not connect");
+        for client in clients.iter_mut() {
+            client.update(Instant::now());
+        }
+        std::thread::yield_now();
+    }
+}
+
+/// What a `Matched` event said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Seat {
+    seed: u64,
+    idx: u8,
+    count: u8,
+    secret: [u8; 16],
+}
+
+/// Asks every client for `info` and waits until each is matched.
+fn match_all(clients: &mut [&mut Client], info: &MatchInfo) -> Vec<Seat> {
+    for client in clients.iter_mut() {
+        client.request_match(info).unwrap();
+    }
+    let mut seats: Vec<Option<Seat>> = vec![None; clients.len()];
+    drive("players are matched", clients, |e| {
+        if let Some((i, event)) = e {
+            {
+                if let RelayEvent::Matched {
+                    random_seed,
+                    player_idx,
+                    player_count,
+                    rejoin_secret,
+                } = event
+                {
+                    seats[i] = Some(Seat {
+                        seed: random_seed,
+                        idx: player_idx,
+                        count: player_count,
+                        secret: rejoin_secret,
+                    });
+                }
+            }
+            return false;
+        }
+        seats.iter().all(Option::is_some)
+    });
+    seats.into_iter().flatten().collect()
+}
+
+#[test]
+fn four_players_with_the_same_match_info_get_distinct_seats_and_one_seed() {
+    let relay = relay(3);
+    let mut players: Vec<Client> = (1..=6).map(|i| player(&relay, i)).collect();
+    let (four, others) = players.split_at_mut(4);
+    let mut four: Vec<&mut Client> = four.iter_mut().collect();
+    let mut others: Vec<&mut Client> = others.iter_mut().collect();
+    connect(&mut four);
+    connect(&mut others);
+    // Two players who want a different match ask first.
+    for other in others.iter_mut() {
+        other.request_match(&info(4, b"mode=duel")).unwrap();
+    }
+    let seats = match_all(&mut four, &info(4, b"mode=ffa"));
+    let mut indices: Vec<u8> = seats.iter().map(|s| s.idx).collect();
+    indices.sort_unstable();
+    assert_eq!(indices, [0, 1, 2, 3]);
+    assert!(
+        seats
+            .iter()
+            .all(|s| s.seed == seats[0].seed && s.count == 4)
+    );
+    // The other two are still waiting, together, never matched.
+    let mut waiting = HashMap::new();
+    drive("the others see each other waiting", &mut others, |e| {
+        if let Some((i, event)) = e {
+            match event {
+                RelayEvent::Waiting(n) => {
+                    waiting.insert(i, n);
+                }
+                RelayEvent::Matched { .. } => panic!("a different match_data joined the room"),
+                _ => {}
+            }
+            return false;
+        }
+        waiting.values().filter(|&&n| n == 2).count() == 2
+    });
+    assert_eq!(relay.stats().rooms, 2);
+}
+
+#[test]
+fn a_lobby_is_created_listed_joined_and_started_below_its_count() {
+    let relay = relay(2);
+    let (mut host, mut guest) = (player(&relay, 1), player(&relay, 2));
+    connect(&mut [&mut host, &mut guest]);
+    host.create_lobby(&info(4, b"coop"), true).unwrap();
+    let mut code = None;
+    drive("the lobby is created", &mut [&mut host], |e| {
+        if let Some((_, event)) = e {
+            {
+                if let RelayEvent::LobbyCreated(c) = event {
+                    code = Some(c);
+                }
+            }
+            return false;
+        }
+        code.is_some()
+    });
+    let code = code.unwrap();
+    guest.list_lobbies(b"coop").unwrap();
+    let mut listed = None;
+    drive("the lobby is listed", &mut [&mut guest], |e| {
+        if let Some((_, event)) = e {
+            {
+                if let RelayEvent::Lobbies(entries) = event {
+                    listed = Some(entries);
+                }
+            }
+            return false;
+        }
+        listed.is_some()
+    });
+    let listed = listed.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        (listed[0].code, listed[0].players, listed[0].player_count),
+        (code, 1, 4)
+    );
+    // A wrong code is an error; the right one joins.
+    guest
+        .join_lobby(LobbyCode::parse_text("222222").unwrap())
+        .unwrap();
+    guest.join_lobby(code).unwrap();
+    let mut errors = 0;
+    let mut host_sees = 0;
+    drive("the guest joins", &mut [&mut host, &mut guest], |e| {
+        if let Some((i, event)) = e {
+            match event {
+                RelayEvent::Error(_) if i == 1 => errors += 1,
+                RelayEvent::Waiting(n) if i == 0 => host_sees = n,
+                _ => {}
+            }
+            return false;
+        }
+        host_sees == 2 && errors == 1
+    });
+    // Only the host may start it; then both are matched, two players.
+    guest.start_match().unwrap();
+    host.start_match().unwrap();
+    let mut matched = [None, None];
+    let mut guest_refused = false;
+    drive(
+        "the host starts the lobby",
+        &mut [&mut host, &mut guest],
+        |e| {
+            if let Some((i, event)) = e {
+                match event {
+                    RelayEvent::Matched {
+                        player_idx,
+                        player_count,
+                        ..
+                    } => matched[i] = Some((player_idx, player_count)),
+                    RelayEvent::Error(_) if i == 1 => guest_refused = true,
+                    _ => {}
+                }
+                return false;
+            }
+            matched.iter().all(Option::is_some) && guest_refused
+        },
+    );
+    assert_eq!(matched, [Some((0, 2)), Some((1, 2))]);
+    // A started lobby is no longer listed.
+    guest.list_lobbies(b"coop").unwrap();
+    let mut listed = None;
+    drive(
+        "the started lobby is gone from the list",
+        &mut [&mut guest],
+        |e| {
+            if let Some((_, event)) = e {
+                {
+                    if let RelayEvent::Lobbies(entries) = event {
+                        listed = Some(entries);
+                    }
+                }
+                return false;
+            }
+            listed.is_some()
+        },
+    );
+    assert_eq!(listed.unwrap(), []);
+}
+
+/// Messages one player sends per millisecond in [`exchange`]: 10,000 a
+/// second, far above a game's tick rate, within what the relay forwards.
+const SEND_PER_MS: u32 = 10;
+
+/// Every player sends `per_player` reliable messages to all others, paced
+/// like a game (a fixed rate, not as fast as the socket takes them); each
+/// arrives once, in per-sender order.
+fn exchange(players: &mut [&mut Client], seats: &[u8], per_player: u32) {
+    let n = players.len();
+    let mut sent = vec![0u32; n];
+    // next[receiver][sender index in the match] = next expected sequence.
+    let mut next: Vec<HashMap<u8, u32>> = vec![HashMap::new(); n];
+    let total_per_receiver = u64::from(per_player) * (n as u64 - 1);
+    let mut received = vec![0u64; n];
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(30);
+    while received.iter().any(|&r| r < total_per_receiver) {
+        assert!(
+            Instant::now() < deadline,
+            "exchange stalled: {received:?} of {total_per_receiver}"
+        );
+        let now = Instant::now();
+        let due = (now - start).as_millis() as u32 * SEND_PER_MS + SEND_PER_MS;
+        for (i, player) in players.iter_mut().enumerate() {
+            while sent[i] < per_player.min(due) {
+                let mut m = seats[i].to_le_bytes().to_vec();
+                m.extend_from_slice(&sent[i].to_le_bytes());
+                if player.send_to(Target::AllOthers, &m, true).is_err() {
+                    break; // budget full: try again next round
+                }
+                sent[i] += 1;
+            }
+            player.update(now);
+            while let Some(event) = player.poll_event() {
+                match event {
+                    RelayEvent::Received {
+                        from,
+                        data,
+                        reliable,
+                    } => {
+                        assert!(reliable);
+                        assert_ne!(from, seats[i], "an echo of my own message");
+                        assert_eq!(data[0], from, "the relay named the wrong sender");
+                        let seq = u32::from_le_bytes(data[1..5].try_into().unwrap());
+                        let expected = next[i].entry(from).or_insert(0);
+                        assert_eq!(
+                            seq, *expected,
+                            "player {i}: from {from} out of order or twice"
+                        );
+                        *expected += 1;
+                        received[i] += 1;
+                    }
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+        }
+        std::thread::yield_now();
+    }
+}
+
+#[test]
+fn ten_thousand_reliable_messages_from_each_player_reach_every_other_once_in_order() {
+    let relay = relay(3);
+    let mut players: Vec<Client> = (1..=4).map(|i| player(&relay, i)).collect();
+    let mut refs: Vec<&mut Client> = players.iter_mut().collect();
+    connect(&mut refs);
+    let seats = match_all(&mut refs, &info(4, b"stress"));
+    let indices: Vec<u8> = seats.iter().map(|s| s.idx).collect();
+    exchange(&mut refs, &indices, 10_000);
+    let stats = relay.stats();
+    assert_eq!(stats.forwarded, 4 * 10_000 * 3);
+    assert_eq!(stats.dropped, 0);
+    let ports_used = relay
+        .server()
+        .stats()
+        .iter()
+        .filter(|p| p.peers > 0)
+        .count();
+    assert!(ports_used >= 2, "the players should span ports");
+}
+
+#[test]
+fn a_player_who_drops_is_reported_the_rest_play_on_and_it_can_rejoin() {
+    let relay = relay(3);
+    let mut players: Vec<Client> = (1..=4).map(|i| player(&relay, i)).collect();
+    let mut refs: Vec<&mut Client> = players.iter_mut().collect();
+    connect(&mut refs);
+    let seats = match_all(&mut refs, &info(4, b"rejoin"));
+    let gone = seats[3];
+    refs[3].disconnect(Instant::now());
+    let mut told = [false; 3];
+    drive("the others hear that player 3 left", &mut refs[..3], |e| {
+        if let Some((i, event)) = e {
+            {
+                if let RelayEvent::PlayerLeft { idx, reason } = event {
+                    assert_eq!((idx, reason), (gone.idx, LeaveReason::Disconnected));
+                    told[i] = true;
+                }
+            }
+            return false;
+        }
+        told.iter().all(|&t| t)
+    });
+    // The three keep exchanging.
+    let three: Vec<u8> = seats[..3].iter().map(|s| s.idx).collect();
+    exchange(&mut refs[..3], &three, 500);
+    // Back on a new connection, with the secret: same seat, same seed.
+    let mut back = player(&relay, 99);
+    connect(&mut [&mut back]);
+    back.rejoin(gone.secret).unwrap();
+    let mut seat = None;
+    drive("the player rejoins", &mut [&mut back], |e| {
+        if let Some((_, event)) = e {
+            {
+                if let RelayEvent::Matched {
+                    random_seed,
+                    player_idx,
+                    ..
+                } = event
+                {
+                    seat = Some((random_seed, player_idx));
+                }
+            }
+            return false;
+        }
+        seat.is_some()
+    });
+    assert_eq!(seat, Some((gone.seed, gone.idx)));
+    let mut refs: Vec<&mut Client> = players.iter_mut().take(3).chain([&mut back]).collect();
+    let mut rejoined = [false; 3];
+    drive("the others hear of the rejoin", &mut refs[..3], |e| {
+        if let Some((i, event)) = e {
+            {
+                if event == RelayEvent::PlayerRejoined(gone.idx) {
+                    rejoined[i] = true;
+                }
+            }
+            return false;
+        }
+        rejoined.iter().all(|&r| r)
+    });
+    let all: Vec<u8> = seats.iter().map(|s| s.idx).collect();
+    exchange(&mut refs, &all, 200);
+    // The old secret is spent.
+    let mut thief = player(&relay, 100);
+    connect(&mut [&mut thief]);
+    thief.rejoin(gone.secret).unwrap();
+    let mut refused = false;
+    drive("a spent secret is refused", &mut [&mut thief], |e| {
+        if let Some((_, event)) = e {
+            refused |= matches!(event, RelayEvent::Error(_));
+            return false;
+        }
+        refused
+    });
+}
+
+#[test]
+fn an_empty_room_is_removed() {
+    let relay = relay(2);
+    let mut players: Vec<Client> = (1..=2).map(|i| player(&relay, i)).collect();
+    let mut refs: Vec<&mut Client> = players.iter_mut().collect();
+    connect(&mut refs);
+    match_all(&mut refs, &info(2, b"short"));
+    assert_eq!(relay.stats().rooms, 1);
+    refs[0].leave().unwrap();
+    refs[1].disconnect(Instant::now());
+    let deadline = Instant::now() + DEADLINE;
+    while relay.stats().rooms != 0 {
+        assert!(Instant::now() < deadline, "the room outlived its players");
+        refs[0].update(Instant::now());
+        std::thread::yield_now();
+    }
+    assert_eq!(relay.stats().players, 0);
+}
