@@ -435,3 +435,64 @@ fn an_empty_room_is_removed() {
     }
     assert_eq!(relay.stats().players, 0);
 }
+
+#[test]
+fn hostile_requests_get_errors_or_are_dropped_and_counted() {
+    use berth::engine::Client as EngineClient;
+    use berth::relay::protocol::CONTROL;
+    use berth::relay::{RelayError, channel_table};
+
+    let relay = relay(2);
+    let mut raw = EngineClient::bind("127.0.0.1:0".parse().unwrap())
+        .unwrap()
+        .channels(channel_table().unwrap());
+    raw.connect(Instant::now(), relay.issue_token(1).unwrap());
+    let deadline = Instant::now() + DEADLINE;
+    while !raw.is_connected() {
+        assert!(Instant::now() < deadline);
+        raw.update(Instant::now());
+        std::thread::yield_now();
+    }
+    let now = Instant::now();
+    // Match data of 300 bytes (the cap is 256); an unknown type; a proxy
+    // before any match; then a flood of 100 match requests.
+    let mut oversized = vec![1u8, 4, 0x2c, 0x01];
+    oversized.extend(std::iter::repeat_n(0, 300));
+    raw.send(now, CONTROL, &oversized).unwrap();
+    raw.send(now, CONTROL, &[0x42]).unwrap();
+    raw.send(now, CONTROL, &[7, 3, b'x']).unwrap();
+    for _ in 0..100 {
+        raw.send(now, CONTROL, &[1, 2, 1, 0, b'f']).unwrap();
+    }
+    let mut errors = Vec::new();
+    while !errors.contains(&RelayError::RateLimited) {
+        assert!(Instant::now() < deadline, "errors so far: {errors:?}");
+        raw.update(Instant::now());
+        while let Some(m) = raw.recv() {
+            if let Ok(berth::relay::protocol::RelayMessage::Error(e)) =
+                berth::relay::protocol::RelayMessage::parse(&m.bytes)
+            {
+                errors.push(e);
+            }
+        }
+        std::thread::yield_now();
+    }
+    assert_eq!(
+        errors[..3],
+        [
+            RelayError::BadMatchInfo,
+            RelayError::BadRequest,
+            RelayError::NotInRoom
+        ]
+    );
+    // Two bad messages spent 2 of the 20-request budget; the first match
+    // request took a room; the rest were AlreadyInRoom until the budget ran
+    // out (a token may refill meanwhile), then one RateLimited and silence.
+    let already = errors
+        .iter()
+        .filter(|e| **e == RelayError::AlreadyInRoom)
+        .count();
+    assert!((17..=18).contains(&already), "{errors:?}");
+    assert!(relay.stats().dropped >= 80, "{:?}", relay.stats());
+    assert_eq!(relay.stats().rooms, 1);
+}

@@ -13,9 +13,6 @@ use crate::sync::{Arc, AtomicU64, Ordering};
 use parking_lot::Mutex;
 use tracing::debug;
 
-/// What a failed lobby join costs in the request budget.
-const FAILED_JOIN_COST: u32 = 5;
-
 /// What every port's handler shares.
 #[derive(Debug)]
 pub(crate) struct RelayShared {
@@ -58,6 +55,24 @@ impl RelayHandler {
                 debug!(%peer, error = %e, "relay reply not sent");
             }
         }
+    }
+
+    /// Answers a control message that did not parse, within the peer's
+    /// request budget: `BadMatchInfo` for oversized match data, else `BadRequest`.
+    fn refuse(&mut self, ctx: &mut Context<'_>, peer: PeerId, bytes: &[u8]) {
+        let now = ctx.now();
+        let mut matchmaker = self.shared.matchmaker.lock();
+        if matchmaker.admit(peer, now, 1, &mut self.out) {
+            let asks_for_a_room = matches!(bytes.first(), Some(1 | 2));
+            let error = if asks_for_a_room {
+                RelayError::BadMatchInfo
+            } else {
+                RelayError::BadRequest
+            };
+            self.out.push((peer, RelayMessage::Error(error).to_vec()));
+        }
+        drop(matchmaker);
+        self.flush(ctx);
     }
 
     fn proxy(
@@ -112,6 +127,9 @@ impl Handler for RelayHandler {
             Err(error) => {
                 debug!(%peer, %error, "bad relay message");
                 Self::count(&self.shared.dropped, self.port, 1);
+                if channel == CONTROL {
+                    self.refuse(ctx, peer, bytes);
+                }
                 return;
             }
         };
@@ -127,8 +145,10 @@ impl Handler for RelayHandler {
         let now = ctx.now();
         {
             let mut matchmaker = self.shared.matchmaker.lock();
-            if !matchmaker.admit(peer, now, 1) {
+            if !matchmaker.admit(peer, now, 1, &mut self.out) {
+                drop(matchmaker);
                 Self::count(&self.shared.dropped, self.port, 1);
+                self.flush(ctx);
                 return;
             }
             let out = &mut self.out;
@@ -138,10 +158,7 @@ impl Handler for RelayHandler {
                     matchmaker.create_lobby(peer, info, public, out);
                 }
                 ClientMessage::JoinLobby(code) => {
-                    if !matchmaker.join_lobby(peer, code, out) {
-                        // Guessing codes costs more than joining one.
-                        matchmaker.admit(peer, now, FAILED_JOIN_COST);
-                    }
+                    matchmaker.join_lobby(peer, code, out);
                 }
                 ClientMessage::ListLobbies { match_data } => {
                     matchmaker.list_lobbies(peer, match_data, out);
