@@ -1,0 +1,274 @@
+//! coins: a real-time game for two to four players through berth's relay.
+//!
+//! Start a relay, then one `coins` per player, in separate terminals:
+//!
+//! ```text
+//! cargo run --release --example relay -- --bind 127.0.0.1:40000 --ports 2 --public 127.0.0.1:40000 --key-file relay.key --token-http 127.0.0.1:8080
+//! cargo run --release --example coins -- --token-http 127.0.0.1:8080 --players 2
+//! cargo run --release --example coins -- --token-http 127.0.0.1:8080 --players 2
+//! ```
+//!
+//! Each player fetches a connect token from the relay's HTTP endpoint, asks
+//! for a match, and plays when the room is full: move with the arrow keys
+//! or WASD, run over the `$`; the first to 10 coins wins; `q` quits. Every
+//! client derives the same coin positions from the match's seed; positions
+//! travel unreliably 20 times a second, coin claims and awards reliably.
+//! The lowest-numbered player still in the match decides who got each coin,
+//! so a player leaving never stops the game. `--bot` plays by itself and
+//! prints a line a second (for scripts). Logs go to stderr (`RUST_LOG`).
+
+mod game;
+mod screen;
+mod token;
+mod wire;
+
+use berth::relay::{Client, MatchInfo, RelayEvent, Target};
+use clap::Parser;
+use crossterm::event::{self, Event, KeyCode, KeyEventKind};
+use game::Game;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+use wire::GameMessage;
+
+/// What every coins client asks the relay for (players agree on it).
+const MATCH_DATA: &[u8] = b"berth-coins/1";
+/// Frame time.
+const TICK: Duration = Duration::from_millis(16);
+/// How often positions go out.
+const POSITION_EVERY: Duration = Duration::from_millis(50);
+/// How often an unanswered coin claim is sent again.
+const CLAIM_EVERY: Duration = Duration::from_millis(250);
+/// How often the bot steps.
+const BOT_STEP_EVERY: Duration = Duration::from_millis(60);
+
+#[derive(Parser)]
+#[command(about = "coins: a 2-4 player game through berth's relay")]
+struct Args {
+    /// The relay's token endpoint (its --token-http address).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    token_http: SocketAddr,
+    /// Players in a match, 2 to 4; players asking for the same count play together.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(2..=4))]
+    players: u8,
+    /// Play by itself and print a status line a second instead of drawing.
+    #[arg(long)]
+    bot: bool,
+    /// Give up if the room does not fill within this many seconds.
+    #[arg(long, default_value_t = 120)]
+    wait_secs: u64,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    match run(&Args::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("coins: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<(), String> {
+    let token = token::fetch(args.token_http)?;
+    let mut client =
+        Client::bind("0.0.0.0:0".parse().map_err(|_| "bad address")?).map_err(|e| e.to_string())?;
+    client.connect_bytes(Instant::now(), &token);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !client.is_connected() {
+        client.update(Instant::now());
+        if client.state().is_error() || Instant::now() > deadline {
+            return Err(format!(
+                "could not connect to the relay: {:?}",
+                client.state()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let info = MatchInfo {
+        player_count: args.players,
+        match_data: MATCH_DATA.to_vec(),
+    };
+    client.request_match(&info).map_err(|e| e.to_string())?;
+    eprintln!("connected; waiting for {} players", args.players);
+    let deadline = Instant::now() + Duration::from_secs(args.wait_secs);
+    let mut matched = None;
+    let mut game = loop {
+        client.update(Instant::now());
+        while let Some(event) = client.poll_event() {
+            match event {
+                RelayEvent::Waiting(n) => eprintln!("{n} of {} players here", args.players),
+                RelayEvent::Matched {
+                    random_seed,
+                    player_idx,
+                    player_count,
+                    ..
+                } => {
+                    eprintln!("matched: you are player {}", player_idx + 1);
+                    matched = Some(Game::new(random_seed, player_idx, player_count));
+                }
+                RelayEvent::Error(e) => return Err(format!("the relay refused: {e:?}")),
+                _ => {}
+            }
+        }
+        if let Some(game) = matched.take() {
+            break game;
+        }
+        if Instant::now() > deadline || !client.is_connected() {
+            return Err("no match".into());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    play(&mut client, &mut game, args.bot)
+}
+
+/// The game loop: input, messages, drawing, until someone wins or `q`.
+fn play(client: &mut Client, game: &mut Game, bot: bool) -> Result<(), String> {
+    let mut screen = if bot {
+        None
+    } else {
+        Some(screen::Screen::enter().map_err(|e| e.to_string())?)
+    };
+    let mut last_position = Instant::now();
+    let mut last_claim: Option<(u16, Instant)> = None;
+    let mut last_bot_step = Instant::now();
+    let mut last_status = Instant::now();
+    loop {
+        let now = Instant::now();
+        if bot {
+            if now - last_bot_step >= BOT_STEP_EVERY {
+                last_bot_step = now;
+                let (cx, cy) = game.coin_at(game.coin);
+                let me = game.players[usize::from(game.me)];
+                game.step(
+                    (cx.cmp(&me.x) as i8).signum(),
+                    (cy.cmp(&me.y) as i8).signum(),
+                );
+            }
+        } else {
+            while event::poll(Duration::ZERO).map_err(|e| e.to_string())? {
+                if let Event::Key(key) = event::read().map_err(|e| e.to_string())? {
+                    if key.kind == KeyEventKind::Release {
+                        continue;
+                    }
+                    match key.code {
+                        KeyCode::Left | KeyCode::Char('a') => game.step(-1, 0),
+                        KeyCode::Right | KeyCode::Char('d') => game.step(1, 0),
+                        KeyCode::Up | KeyCode::Char('w') => game.step(0, -1),
+                        KeyCode::Down | KeyCode::Char('s') => game.step(0, 1),
+                        KeyCode::Char('q') | KeyCode::Esc => return Ok(()),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        claim(client, game, &mut last_claim, now)?;
+        if now - last_position >= POSITION_EVERY {
+            last_position = now;
+            let me = game.players[usize::from(game.me)];
+            let message = GameMessage::Position { x: me.x, y: me.y }.to_bytes();
+            client
+                .send_to(Target::AllOthers, &message, false)
+                .map_err(|e| e.to_string())?;
+        }
+        client.update(now);
+        while let Some(event) = client.poll_event() {
+            handle(client, game, event)?;
+        }
+        if !client.is_connected() {
+            return Err(format!("lost the relay: {:?}", client.state()));
+        }
+        let status = format!(
+            "coin {} - first to {} wins - q quits",
+            game.coin + 1,
+            game::COINS_TO_WIN
+        );
+        match &mut screen {
+            Some(screen) => screen.draw(game, &status).map_err(|e| e.to_string())?,
+            None if now - last_status >= Duration::from_secs(1) => {
+                last_status = now;
+                let scores: Vec<u32> = game.players.iter().map(|p| p.score).collect();
+                println!("player {} scores {scores:?}", game.me + 1);
+            }
+            None => {}
+        }
+        if let Some(winner) = game.winner() {
+            drop(screen);
+            let scores: Vec<u32> = game.players.iter().map(|p| p.score).collect();
+            println!("player {} wins; scores {scores:?}", winner + 1);
+            client.flush(Instant::now());
+            return Ok(());
+        }
+        std::thread::sleep(TICK);
+    }
+}
+
+/// On the coin: take it (as the authority) or claim it from the authority.
+fn claim(
+    client: &mut Client,
+    game: &mut Game,
+    last_claim: &mut Option<(u16, Instant)>,
+    now: Instant,
+) -> Result<(), String> {
+    if !game.on_coin() {
+        return Ok(());
+    }
+    let k = game.coin;
+    if game.is_authority() {
+        let me = game.me;
+        return award(client, game, k, me);
+    }
+    if last_claim.is_some_and(|(c, at)| c == k && now - at < CLAIM_EVERY) {
+        return Ok(());
+    }
+    *last_claim = Some((k, now));
+    let authority = game.players.iter().position(|p| p.present).unwrap_or(0) as u8;
+    let message = GameMessage::Claim { k }.to_bytes();
+    client
+        .send_to(Target::Player(authority), &message, true)
+        .map_err(|e| e.to_string())
+}
+
+/// Applies one relay event to the game.
+fn handle(client: &mut Client, game: &mut Game, event: RelayEvent) -> Result<(), String> {
+    match event {
+        RelayEvent::Received { from, data, .. } => match GameMessage::parse(&data) {
+            Some(GameMessage::Position { x, y }) => game.place(from, x, y),
+            Some(GameMessage::Claim { k }) if game.is_authority() => award(client, game, k, from)?,
+            Some(GameMessage::Award { k, player }) => {
+                game.award(k, player);
+            }
+            _ => {}
+        },
+        RelayEvent::PlayerLeft { idx, .. } => {
+            if let Some(p) = game.players.get_mut(usize::from(idx)) {
+                p.present = false;
+            }
+        }
+        RelayEvent::PlayerRejoined(idx) => {
+            if let Some(p) = game.players.get_mut(usize::from(idx)) {
+                p.present = true;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// As the authority: gives coin `k` to `player` and tells everyone.
+fn award(client: &mut Client, game: &mut Game, k: u16, player: u8) -> Result<(), String> {
+    if !game.award(k, player) {
+        return Ok(());
+    }
+    let award = GameMessage::Award { k, player }.to_bytes();
+    client
+        .send_to(Target::AllOthers, &award, true)
+        .map_err(|e| e.to_string())
+}

@@ -1,0 +1,44 @@
+//! The game's own messages, carried as relay proxy data.
+
+/// What one player tells the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum GameMessage {
+    /// Where I am (unreliable, 20 times a second).
+    Position { x: u8, y: u8 },
+    /// I am on coin `k` (reliable, to the authority).
+    Claim { k: u16 },
+    /// Coin `k` goes to `player` (reliable, from the authority to all).
+    Award { k: u16, player: u8 },
+}
+
+impl GameMessage {
+    /// The message's bytes.
+    pub(crate) fn to_bytes(self) -> Vec<u8> {
+        match self {
+            Self::Position { x, y } => vec![0, x, y],
+            Self::Claim { k } => {
+                let [a, b] = k.to_le_bytes();
+                vec![1, a, b]
+            }
+            Self::Award { k, player } => {
+                let [a, b] = k.to_le_bytes();
+                vec![2, a, b, player]
+            }
+        }
+    }
+
+    /// Reads a message another player sent; `None` for anything malformed.
+    pub(crate) fn parse(bytes: &[u8]) -> Option<Self> {
+        match *bytes {
+            [0, x, y] => Some(Self::Position { x, y }),
+            [1, a, b] => Some(Self::Claim {
+                k: u16::from_le_bytes([a, b]),
+            }),
+            [2, a, b, player] => Some(Self::Award {
+                k: u16::from_le_bytes([a, b]),
+                player,
+            }),
+            _ => None,
+        }
+    }
+}
