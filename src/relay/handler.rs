@@ -1,6 +1,7 @@
 //! The relay as an engine [`Handler`]: runs on every port thread.
 //!
-//! Proxied messages are routed under the matchmaker's lock and sent from
+//! Proxied messages are routed under the matchmaker's read lock (ports
+//! route at the same time; only matchmaking writes) and sent from
 //! the sender's port thread: to a player on the same port without leaving
 //! the thread, to one on another port through that port's mailbox.
 
@@ -10,13 +11,14 @@ use crate::engine::{Context, Handler, PeerId, SendError};
 use crate::proto::channel::ChannelId;
 use crate::proto::server::DisconnectReason;
 use crate::sync::{Arc, AtomicU64, Ordering};
-use parking_lot::Mutex;
+use parking_lot::RwLock;
 use tracing::debug;
 
 /// What every port's handler shares.
 #[derive(Debug)]
 pub(crate) struct RelayShared {
-    pub(crate) matchmaker: Mutex<Matchmaker>,
+    /// Written for matchmaking, read (by every port at once) to route proxied messages.
+    pub(crate) matchmaker: RwLock<Matchmaker>,
     /// Messages forwarded, per port (each port adds to its own).
     pub(crate) forwarded: Vec<AtomicU64>,
     /// Messages dropped: unknown channel or kind, bad proxy, over budget.
@@ -61,7 +63,7 @@ impl RelayHandler {
     /// request budget: `BadMatchInfo` for oversized match data, else `BadRequest`.
     fn refuse(&mut self, ctx: &mut Context<'_>, peer: PeerId, bytes: &[u8]) {
         let now = ctx.now();
-        let mut matchmaker = self.shared.matchmaker.lock();
+        let mut matchmaker = self.shared.matchmaker.write();
         if matchmaker.admit(peer, now, 1, &mut self.out) {
             let asks_for_a_room = matches!(bytes.first(), Some(1 | 2));
             let error = if asks_for_a_room {
@@ -89,7 +91,7 @@ impl RelayHandler {
         let routed = self
             .shared
             .matchmaker
-            .lock()
+            .read()
             .route(peer, *target, &mut self.targets);
         let from = match routed {
             Ok(from) => from,
@@ -144,7 +146,7 @@ impl Handler for RelayHandler {
         }
         let now = ctx.now();
         {
-            let mut matchmaker = self.shared.matchmaker.lock();
+            let mut matchmaker = self.shared.matchmaker.write();
             if !matchmaker.admit(peer, now, 1, &mut self.out) {
                 drop(matchmaker);
                 Self::count(&self.shared.dropped, self.port, 1);
@@ -176,7 +178,7 @@ impl Handler for RelayHandler {
         let now = ctx.now();
         self.shared
             .matchmaker
-            .lock()
+            .write()
             .leave(peer, LeaveReason::Disconnected, now, &mut self.out);
         self.flush(ctx);
     }

@@ -9,7 +9,7 @@ use crate::proto::channel::{ChannelTable, TableError};
 use crate::sync::{Arc, AtomicU64, Ordering};
 use crate::token_builder::TokenError;
 use crate::wire::connect_token::ConnectToken;
-use parking_lot::Mutex;
+use parking_lot::RwLock;
 
 /// The channels relay clients and servers share: the relay's two reserved
 /// channels and nothing else.
@@ -82,7 +82,7 @@ impl RelayServer {
             ports: 0,
         })?;
         let shared = Arc::new(RelayShared {
-            matchmaker: Mutex::new(Matchmaker::new(relay)),
+            matchmaker: RwLock::new(Matchmaker::new(relay)),
             forwarded: (0..ports).map(|_| AtomicU64::new(0)).collect(),
             dropped: (0..ports).map(|_| AtomicU64::new(0)).collect(),
         });
@@ -110,7 +110,7 @@ impl RelayServer {
     /// Rooms, players and message counts now.
     pub fn stats(&self) -> RelayStats {
         let sum = |counters: &[AtomicU64]| counters.iter().map(|c| c.load(Ordering::Relaxed)).sum();
-        let matchmaker = self.shared.matchmaker.lock();
+        let matchmaker = self.shared.matchmaker.read();
         RelayStats {
             rooms: matchmaker.room_count(),
             players: matchmaker.player_count(),
@@ -122,7 +122,7 @@ impl RelayServer {
     /// Stops new matches and lobbies (requests get `Draining`); matches
     /// under way carry on until [`RelayServer::shutdown`].
     pub fn drain(&self) {
-        self.shared.matchmaker.lock().drain();
+        self.shared.matchmaker.write().drain();
     }
 
     /// Disconnects every player (each gets the disconnect packets), stops
