@@ -6,8 +6,6 @@
 pub(crate) const WIDTH: u8 = 40;
 /// Arena height, in cells.
 pub(crate) const HEIGHT: u8 = 16;
-/// Coins that win the game.
-pub(crate) const COINS_TO_WIN: u32 = 10;
 
 /// One player as this client sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,12 +23,15 @@ pub(crate) struct Game {
     pub(crate) players: Vec<Player>,
     /// Index of the coin on the board.
     pub(crate) coin: u16,
+    /// Coins that win the game.
+    pub(crate) first_to: u32,
     seed: u64,
 }
 
 impl Game {
-    /// A fresh game for `count` players, this client being `me`.
-    pub(crate) fn new(seed: u64, me: u8, count: u8) -> Self {
+    /// A fresh game for `count` players, this client being `me`, won at
+    /// `first_to` coins.
+    pub(crate) fn new(seed: u64, me: u8, count: u8, first_to: u32) -> Self {
         let players = (0..count)
             .map(|i| Player {
                 x: if i % 2 == 0 { 1 } else { WIDTH - 2 },
@@ -43,6 +44,7 @@ impl Game {
             me,
             players,
             coin: 0,
+            first_to,
             seed,
         }
     }
@@ -91,11 +93,11 @@ impl Game {
         true
     }
 
-    /// The winner, once someone has [`COINS_TO_WIN`] coins.
+    /// The winner, once someone has `first_to` coins.
     pub(crate) fn winner(&self) -> Option<u8> {
         (0u8..)
             .zip(&self.players)
-            .find(|(_, p)| p.score >= COINS_TO_WIN)
+            .find(|(_, p)| p.score >= self.first_to)
             .map(|(i, _)| i)
     }
 

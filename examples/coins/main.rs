@@ -54,6 +54,9 @@ struct Args {
     /// Play by itself and print a status line a second instead of drawing.
     #[arg(long)]
     bot: bool,
+    /// Coins that win (every player of a match must agree).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    first_to: u32,
     /// Give up if the room does not fill within this many seconds.
     #[arg(long, default_value_t = 120)]
     wait_secs: u64,
@@ -92,9 +95,12 @@ fn run(args: &Args) -> Result<(), String> {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
+    // Players only meet others who play to the same score.
+    let mut match_data = MATCH_DATA.to_vec();
+    match_data.extend_from_slice(&args.first_to.to_le_bytes());
     let info = MatchInfo {
         player_count: args.players,
-        match_data: MATCH_DATA.to_vec(),
+        match_data,
     };
     client.request_match(&info).map_err(|e| e.to_string())?;
     eprintln!("connected; waiting for {} players", args.players);
@@ -112,7 +118,12 @@ fn run(args: &Args) -> Result<(), String> {
                     ..
                 } => {
                     eprintln!("matched: you are player {}", player_idx + 1);
-                    matched = Some(Game::new(random_seed, player_idx, player_count));
+                    matched = Some(Game::new(
+                        random_seed,
+                        player_idx,
+                        player_count,
+                        args.first_to,
+                    ));
                 }
                 RelayEvent::Error(e) => return Err(format!("the relay refused: {e:?}")),
                 _ => {}
@@ -188,7 +199,7 @@ fn play(client: &mut Client, game: &mut Game, bot: bool) -> Result<(), String> {
         let status = format!(
             "coin {} - first to {} wins - q quits",
             game.coin + 1,
-            game::COINS_TO_WIN
+            game.first_to
         );
         match &mut screen {
             Some(screen) => screen.draw(game, &status).map_err(|e| e.to_string())?,
