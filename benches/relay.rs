@@ -1,0 +1,357 @@
+//! Relay forwarding cost and latency: berth's `RelayServer` against a QUIC
+//! relay on quinn (what bones_matchmaker runs on), in one run.
+//!
+//! `cargo bench --bench relay` runs, for R rooms of 4 players (R = 4, 16,
+//! 64, 128 by default), reliable and then unreliable, one cell per relay.
+//! Every player sends `RELAY_BENCH_RATE` (60) messages a second of
+//! `RELAY_BENCH_SIZE` (32) bytes, each holding its send time, to the three
+//! others in its room through the relay, over loopback. Both relays get the
+//! same players, rate, size, rooms and measured time; each cell starts a
+//! fresh relay, connects and matches everyone, loads for a warm-up, then
+//! measures.
+//!
+//! Figures per cell:
+//!
+//! - forwarded messages per server CPU-second: messages the relay queued to
+//!   a recipient (one per recipient) over the CPU time of the relay's own
+//!   threads (`berth-port-N`; the baseline's `quic-relay`), read from
+//!   `/proc/self/task/<tid>/schedstat` as `benches/throughput` does, so the
+//!   load generator's threads (`relay-*`, `qload-*`) never count;
+//! - added latency p50/p99: receive time minus the send time in the
+//!   message, on the players of the first `RELAY_BENCH_PROBE_ROOMS` rooms,
+//!   which are driven by their own thread (see `relay/berth_relay.rs` and
+//!   `relay/quic_relay.rs` for how each side's players run).
+//!
+//! Then, unless `RELAY_BENCH_HALF=0`, one more berth cell (reliable) at
+//! half of berth's measured capacity (its best forwarded messages per
+//! CPU-second × ports, which is what its port threads could forward with
+//! every core-second theirs), for the latency target. It prints progress,
+//! the table, the ratio berth ÷ QUIC and the targets, and writes
+//! `results/relay.json`.
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `RELAY_BENCH_ROOMS` | `4,16,64,128` | room counts, in order |
+//! | `RELAY_BENCH_SECS` | `4` | measured seconds per cell |
+//! | `RELAY_BENCH_WARMUP` | `1` | seconds of load before measuring |
+//! | `RELAY_BENCH_MODES` | `reliable,unreliable` | which modes |
+//! | `RELAY_BENCH_SYSTEMS` | `berth,quic` | which relays |
+//! | `RELAY_BENCH_PORTS` | `1` | berth's port threads |
+//! | `RELAY_BENCH_RATE` | `60` | messages per player per second |
+//! | `RELAY_BENCH_SIZE` | `32` | message bytes (16..=1000) |
+//! | `RELAY_BENCH_PROBE_ROOMS` | `2` | rooms giving latency samples |
+//! | `RELAY_BENCH_HALF` | `1` | add the half-capacity berth cell |
+//! | `RELAY_BENCH_MAX_ROOMS` | `256` | most rooms for that cell |
+//! | `RELAY_BENCH_OUT` | `results/relay.json` | where the JSON goes |
+//!
+//! ```text
+//! RELAY_BENCH_ROOMS=16,64 RELAY_BENCH_SECS=2 RELAY_BENCH_MODES=reliable cargo bench --bench relay
+//! ```
+
+#[path = "relay/berth_relay.rs"]
+mod berth_relay;
+#[allow(
+    dead_code,
+    reason = "shared with benches/throughput, which uses all of it"
+)]
+#[path = "throughput/cpu.rs"]
+mod cpu;
+#[path = "relay/load.rs"]
+mod load;
+#[path = "relay/quic_relay.rs"]
+mod quic_relay;
+#[path = "relay/report.rs"]
+mod report;
+#[path = "relay/settings.rs"]
+mod settings;
+
+use report::Cell;
+use settings::{Settings, System};
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+/// berth's forwarded messages per CPU-second must be at least this many
+/// times the QUIC baseline's.
+const RATIO_TARGET: f64 = 4.0;
+/// p99 added latency at half of berth's capacity must stay under this, µs.
+const P99_TARGET_US: f64 = 1000.0;
+/// A planned cell this close (relative) to the half-capacity room count stands in for it.
+const HALF_TOLERANCE: f64 = 0.15;
+
+fn main() {
+    let settings = Settings::from_env();
+    let _ = load::epoch();
+    let cells_planned = settings.rooms.len() * settings.modes.len() * settings.systems.len();
+    println!(
+        "relay: {cells_planned} cells of {:.1} s (+{:.1} s warm-up): rooms {:?} × {} × {}; {} msg/s per player, {} B, berth on {} port(s), quic on 1 current_thread runtime",
+        settings.duration.as_secs_f64(),
+        settings.warmup.as_secs_f64(),
+        settings.rooms,
+        mode_names(&settings.modes),
+        settings
+            .systems
+            .iter()
+            .map(|s| s.name())
+            .collect::<Vec<_>>()
+            .join(","),
+        settings.rate,
+        settings.size,
+        settings.ports,
+    );
+    let started = Instant::now();
+    let mut cells = Vec::new();
+    let mut index = 0;
+    for &rooms in &settings.rooms {
+        for &reliable in &settings.modes {
+            for &system in &settings.systems {
+                index += 1;
+                let label = format!("[{index:>2}/{cells_planned}]");
+                if let Some(cell) = run_cell(&settings, &label, system, rooms, reliable) {
+                    cells.push(cell);
+                }
+            }
+        }
+    }
+    let half = half_capacity(&settings, &cells);
+    if let Some((rooms, true)) = half {
+        if let Some(mut cell) = run_cell(&settings, "[half]", System::Berth, rooms, true) {
+            cell.half_capacity_cell = true;
+            cells.push(cell);
+        }
+    }
+    println!();
+    println!(
+        "forwarded messages per second, per server CPU-second, server cores busy, added latency (µs); b÷q = berth ÷ quic fwd/CPU-s"
+    );
+    print!("{}", report::table(&cells));
+    if half.is_some_and(|(_, ran)| ran) {
+        println!("(* = extra berth cell at half of its measured capacity)");
+    }
+    let targets = targets(&settings, &cells, half.map(|(rooms, _)| rooms));
+    println!();
+    println!("targets:");
+    for target in &targets {
+        println!("{}", target.line());
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    match write_json(&settings, &cells, &targets) {
+        Ok(()) => println!("\nwrote {} in {elapsed:.0} s", settings.out),
+        Err(e) => eprintln!("\ncould not write {}: {e}", settings.out),
+    }
+}
+
+/// `reliable,unreliable` or one of them.
+fn mode_names(modes: &[bool]) -> String {
+    modes
+        .iter()
+        .map(|&m| if m { "reliable" } else { "unreliable" })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Runs one cell and prints its progress line.
+fn run_cell(
+    settings: &Settings,
+    label: &str,
+    system: System,
+    rooms: usize,
+    reliable: bool,
+) -> Option<Cell> {
+    print!(
+        "{label} {:<5} {:<10} R={rooms:<4}: ",
+        system.name(),
+        if reliable { "reliable" } else { "unreliable" }
+    );
+    let _ = std::io::stdout().flush();
+    let result = match system {
+        System::Berth => berth_relay::run(settings, rooms, reliable),
+        System::Quic => quic_relay::run(settings, rooms, reliable),
+    };
+    match result {
+        Ok(cell) => {
+            println!("{}", cell.progress_line());
+            Some(cell)
+        }
+        Err(e) => {
+            println!("failed: {e}");
+            None
+        }
+    }
+}
+
+/// berth's capacity in forwarded messages per second: its best forwarded
+/// messages per CPU-second (reliable) times its port threads.
+fn capacity(settings: &Settings, cells: &[Cell]) -> Option<f64> {
+    cells
+        .iter()
+        .filter(|c| c.system == "berth" && c.mode == "reliable")
+        .filter_map(|c| c.forwarded_per_cpu_s)
+        .reduce(f64::max)
+        .map(|per_cpu_s| per_cpu_s * f64::from(settings.ports))
+}
+
+/// The room count at half of berth's capacity, and whether it needs a cell
+/// of its own (no planned cell within [`HALF_TOLERANCE`]).
+fn half_capacity(settings: &Settings, cells: &[Cell]) -> Option<(usize, bool)> {
+    let capacity = capacity(settings, cells)?;
+    let per_room = 4.0 * 3.0 * f64::from(settings.rate);
+    let rooms = ((capacity / 2.0 / per_room).round() as usize).clamp(1, settings.max_rooms);
+    let planned = settings
+        .rooms
+        .iter()
+        .any(|&r| (r as f64 - rooms as f64).abs() <= HALF_TOLERANCE * rooms as f64);
+    let nearest = settings
+        .rooms
+        .iter()
+        .copied()
+        .min_by_key(|&r| r.abs_diff(rooms))
+        .unwrap_or(rooms);
+    Some(if planned {
+        (nearest, false)
+    } else {
+        (rooms, settings.half_step)
+    })
+}
+
+/// One verdict.
+#[derive(Debug, serde::Serialize)]
+struct Target {
+    /// What is compared.
+    what: String,
+    /// The measured figure.
+    value: Option<f64>,
+    /// The limit.
+    limit: f64,
+    /// Whether the figure must be at least (true) or under (false) the limit.
+    at_least: bool,
+}
+
+impl Target {
+    /// Whether it holds; `None` when not measured.
+    fn holds(&self) -> Option<bool> {
+        self.value.map(|v| {
+            if self.at_least {
+                v >= self.limit
+            } else {
+                v < self.limit
+            }
+        })
+    }
+
+    /// The printed line.
+    fn line(&self) -> String {
+        let verdict = match self.holds() {
+            Some(true) => "HOLDS ",
+            Some(false) => "MISSES",
+            None => "NOT MEASURED",
+        };
+        let by = match self.value {
+            Some(v) if self.at_least => format!("{:.2}× the limit", v / self.limit),
+            Some(v) => format!("{:.0}% of the limit", 100.0 * v / self.limit),
+            None => String::new(),
+        };
+        format!(
+            "{verdict:<7} {:<62} {:>9} ({} {}; {by})",
+            self.what,
+            report::opt(self.value, 2),
+            if self.at_least { "at least" } else { "under" },
+            self.limit
+        )
+    }
+}
+
+/// The targets: the ratio at every room count (reliable and unreliable),
+/// and p99 latency at half capacity.
+fn targets(settings: &Settings, cells: &[Cell], half_rooms: Option<usize>) -> Vec<Target> {
+    let mut targets = Vec::new();
+    for mode in ["reliable", "unreliable"] {
+        for &rooms in &settings.rooms {
+            let per_cpu_s = |system: &str| {
+                cells
+                    .iter()
+                    .find(|c| {
+                        c.system == system
+                            && c.mode == mode
+                            && c.rooms == rooms
+                            && !c.half_capacity_cell
+                    })
+                    .and_then(|c| c.forwarded_per_cpu_s)
+            };
+            let (Some(berth), Some(quic)) = (per_cpu_s("berth"), per_cpu_s("quic")) else {
+                continue;
+            };
+            targets.push(Target {
+                what: format!("berth ÷ quic fwd msgs per server CPU-s, {mode}, R={rooms}"),
+                value: Some(berth / quic),
+                limit: RATIO_TARGET,
+                at_least: true,
+            });
+        }
+    }
+    if let Some(rooms) = half_rooms {
+        let cell = cells
+            .iter()
+            .filter(|c| c.system == "berth" && c.mode == "reliable" && c.rooms == rooms)
+            .max_by_key(|c| c.half_capacity_cell);
+        let capacity = capacity(settings, cells).unwrap_or(0.0);
+        let load = cell.map_or(0.0, |c| c.forwarded_per_s / capacity.max(1.0));
+        targets.push(Target {
+            what: format!(
+                "berth p99 added latency µs, reliable, R={rooms} ({:.0}% of capacity {:.0}/s)",
+                100.0 * load,
+                capacity
+            ),
+            value: cell.and_then(|c| c.p99_us),
+            limit: P99_TARGET_US,
+            at_least: false,
+        });
+    }
+    targets
+}
+
+/// The version of `name` in the workspace's Cargo.lock, if it has one.
+fn locked_version(name: &str) -> Option<String> {
+    let lock =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.lock")).ok()?;
+    let needle = format!("name = \"{name}\"\nversion = \"");
+    let start = lock.find(&needle)? + needle.len();
+    let end = lock[start..].find('"')? + start;
+    Some(lock[start..end].to_string())
+}
+
+/// Writes the cells, settings, versions and targets as JSON.
+fn write_json(settings: &Settings, cells: &[Cell], targets: &[Target]) -> std::io::Result<()> {
+    let path = Path::new(&settings.out);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let json = serde_json::json!({
+        "bench": "relay",
+        "settings": {
+            "rooms": settings.rooms,
+            "secs": settings.duration.as_secs_f64(),
+            "warmup_secs": settings.warmup.as_secs_f64(),
+            "modes": mode_names(&settings.modes),
+            "berth_ports": settings.ports,
+            "rate_per_player": settings.rate,
+            "message_bytes": settings.size,
+            "probe_rooms": settings.probe_rooms,
+            "quic_runtime": "tokio current_thread, 1 thread",
+        },
+        "versions": {
+            "quinn": locked_version("quinn"),
+            "quinn-proto": locked_version("quinn-proto"),
+            "rustls": locked_version("rustls"),
+            "tokio": locked_version("tokio"),
+        },
+        "berth_capacity_fwd_per_s": capacity(settings, cells),
+        "cells": cells,
+        "targets": targets.iter().map(|t| serde_json::json!({
+            "what": t.what, "value": t.value, "limit": t.limit,
+            "at_least": t.at_least, "holds": t.holds(),
+        })).collect::<Vec<_>>(),
+    });
+    let text = serde_json::to_string_pretty(&json).map_err(std::io::Error::other)?;
+    std::fs::write(path, text + "\n")
+}
