@@ -107,8 +107,13 @@ fn a_refused_packet_is_not_acked_so_its_reliable_data_is_resent() {
     // The honest peer's resend is accepted and acked, but not delivered twice.
     target.read_packet(now, 1, &good).unwrap();
     assert!(target.recv().is_none());
+    // The ack waits a little for data to ride on, then goes alone.
+    assert!(!target.wants_to_send(now));
+    let later = target.poll_timeout().expect("an ack deadline");
+    assert!(later > now && later <= now + std::time::Duration::from_millis(5));
+    assert!(target.wants_to_send(later));
     assert!(
-        target.write_packet(now, 0, &mut packet) > 0,
+        target.write_packet(later, 0, &mut packet) > 0,
         "an ack is owed now"
     );
 }

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 /// Most packets one peer writes per flush; the rest wait for the next tick.
 const MAX_PACKETS_PER_FLUSH: usize = 64;
-/// How often peers with reliable data in flight are checked for resends.
-const TICK: Duration = Duration::from_millis(10);
+/// The soonest a tick may follow the work that scheduled it.
+const MIN_TICK: Duration = Duration::from_millis(1);
 
 /// Per-slot channel state of one port.
 #[derive(Debug)]
@@ -82,8 +82,17 @@ impl PeerChannels {
         }
         if connection.wants_to_send(now) {
             self.mark(slot);
+        } else if let Some(due) = connection.poll_timeout() {
+            self.schedule(due, now);
         }
         result
+    }
+
+    /// Makes the next tick no later than `due` (and no sooner than a
+    /// millisecond from `now`, so a port never spins on it).
+    fn schedule(&mut self, due: Instant, now: Instant) {
+        let due = due.max(now + MIN_TICK);
+        self.next_tick = Some(self.next_tick.map_or(due, |tick| tick.min(due)));
     }
 
     /// Queues `bytes` on `channel` for the peer in `slot`.
@@ -114,41 +123,48 @@ impl PeerChannels {
 
     /// Writes what the marked peers have to send into `out`.
     pub(crate) fn flush(&mut self, now: Instant, shard: &mut Shard, out: &mut SendBatch) {
-        let mut busy = false;
-        for slot in self.dirty.drain(..) {
+        let mut next = None;
+        let mut dirty = std::mem::take(&mut self.dirty);
+        for slot in dirty.drain(..) {
             if let Some(flag) = self.is_dirty.get_mut(slot as usize) {
                 *flag = false;
             }
             if let Some(connection) = self.slots.get_mut(slot as usize).and_then(Option::as_mut) {
                 write_packets(connection, now, slot, shard, out);
-                busy |= !connection.is_idle();
+                next = earliest(next, due(connection, now));
             }
         }
-        if busy && self.next_tick.is_none() {
-            self.next_tick = Some(now + TICK);
+        self.dirty = dirty;
+        if let Some(due) = next {
+            self.schedule(due, now);
         }
     }
 
-    /// When [`PeerChannels::tick`] is next due, if any peer has data in flight.
+    /// When [`PeerChannels::tick`] is next due: the earliest resend or
+    /// owed ack of any peer, as of the last time each was touched.
     pub(crate) const fn next_tick(&self) -> Option<Instant> {
         self.next_tick
     }
 
-    /// Resends what is due for every peer, if the tick is due.
+    /// Writes what has fallen due (resends, delayed acks) for every peer,
+    /// if the tick is due.
     pub(crate) fn tick(&mut self, now: Instant, shard: &mut Shard, out: &mut SendBatch) {
         if self.next_tick.is_none_or(|at| now < at) {
             return;
         }
-        let mut busy = false;
+        let mut next = None;
         for (slot, entry) in (0u32..).zip(self.slots.iter_mut()) {
             if let Some(connection) = entry {
                 if !connection.is_idle() {
                     write_packets(connection, now, slot, shard, out);
-                    busy |= !connection.is_idle();
+                    next = earliest(next, due(connection, now));
                 }
             }
         }
-        self.next_tick = busy.then_some(now + TICK);
+        self.next_tick = None;
+        if let Some(due) = next {
+            self.schedule(due, now);
+        }
     }
 
     /// The channel counters of the peer in `slot`.
@@ -161,6 +177,24 @@ impl PeerChannels {
         (0u32..)
             .zip(&self.slots)
             .filter_map(|(slot, entry)| Some((slot, entry.as_ref()?.stats())))
+    }
+}
+
+/// When `connection` next needs the port: now, if a flush left it with
+/// more to write (the per-flush packet cap), else its next deadline.
+fn due(connection: &Connection, now: Instant) -> Option<Instant> {
+    if connection.wants_to_send(now) {
+        Some(now)
+    } else {
+        connection.poll_timeout()
+    }
+}
+
+/// The earlier of two optional deadlines.
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 

@@ -14,21 +14,27 @@ const MIN_RTO: Duration = Duration::from_millis(20);
 const MAX_RTO: Duration = Duration::from_secs(2);
 /// Resend timeout before the first RTT sample.
 const INITIAL_RTO: Duration = Duration::from_millis(200);
+/// How long an owed ack may wait for a packet with data to ride on before
+/// it goes alone. Acking at once costs a datagram per packet received
+/// (the most common packet a relay sent); waiting lets most ride along.
+pub(crate) const ACK_DELAY: Duration = Duration::from_millis(5);
 
 /// The packets received from the peer, for the acks we send.
 #[derive(Debug, Default)]
 pub(crate) struct Received {
     largest: Option<u64>,
     bits: u32,
-    /// Packets received since the last ack went out.
-    unacked: bool,
+    /// When the oldest packet with reliable data not yet acked arrived.
+    owed_since: Option<Instant>,
 }
 
 impl Received {
-    /// Notes packet `number` as received; an ack is owed if it carried
-    /// reliable data (`eliciting`).
-    pub(crate) fn record(&mut self, number: u64, eliciting: bool) {
-        self.unacked |= eliciting;
+    /// Notes packet `number`, received at `now`, as received; an ack is
+    /// owed if it carried reliable data (`eliciting`).
+    pub(crate) fn record(&mut self, number: u64, eliciting: bool, now: Instant) {
+        if eliciting && self.owed_since.is_none() {
+            self.owed_since = Some(now);
+        }
         let Some(largest) = self.largest else {
             self.largest = Some(number);
             return;
@@ -46,15 +52,24 @@ impl Received {
         }
     }
 
-    /// Whether an ack is owed: something arrived since the last one sent.
+    /// Whether an ack is owed: reliable data arrived since the last one sent.
     pub(crate) const fn is_ack_owed(&self) -> bool {
-        self.unacked
+        self.owed_since.is_some()
+    }
+
+    /// When the owed ack must go, alone if nothing else does.
+    pub(crate) fn ack_due(&self) -> Option<Instant> {
+        self.owed_since.map(|since| since + ACK_DELAY)
+    }
+
+    /// Notes that an ack went out.
+    pub(crate) fn acked(&mut self) {
+        self.owed_since = None;
     }
 
     /// The ack to send, if anything was ever received.
-    pub(crate) fn ack(&mut self) -> Option<Ack> {
+    pub(crate) fn ack(&self) -> Option<Ack> {
         let largest = self.largest?;
-        self.unacked = false;
         Some(Ack {
             largest: largest as u32,
             bits: self.bits,
@@ -237,7 +252,10 @@ impl Rtt {
     pub(crate) fn resend_timeout(&self) -> Duration {
         match self.smoothed {
             None => INITIAL_RTO,
-            Some(smoothed) => (smoothed + 4 * self.variance).clamp(MIN_RTO, MAX_RTO),
+            // The peer may hold its ack for ACK_DELAY (QUIC's PTO adds
+            // max_ack_delay the same way), or every delayed ack would look
+            // like a loss.
+            Some(smoothed) => (smoothed + 4 * self.variance + ACK_DELAY).clamp(MIN_RTO, MAX_RTO),
         }
     }
 }
@@ -250,15 +268,19 @@ mod tests {
     fn received_packets_become_the_ack_bitmap() {
         let mut received = Received::default();
         assert!(received.ack().is_none());
+        let now = Instant::now();
         for n in [10, 12, 11, 9, 40] {
-            received.record(n, true);
+            received.record(n, true, now);
         }
+        assert_eq!(received.ack_due(), Some(now + ACK_DELAY));
         let ack = received.ack().unwrap();
+        received.acked();
         assert_eq!(ack.largest, 40);
         // 12 is 28 behind 40: bit 27; 11 bit 28; 10 bit 29; 9 bit 30.
         assert_eq!(ack.bits, 0b1111 << 27);
         assert!(!received.is_ack_owed());
-        received.record(80, true);
+        received.record(80, false, now);
+        assert!(!received.is_ack_owed(), "unreliable data owes no ack");
         assert_eq!(received.ack().unwrap().bits, 0, "40 is out of reach of 80");
     }
 

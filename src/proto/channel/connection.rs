@@ -247,10 +247,11 @@ impl Connection {
     }
 
     /// Whether [`Connection::write_packet`] has something to write now: an
-    /// ack owed, an unreliable message queued, or a reliable unit due.
+    /// ack that has waited its delay (5 ms, for data to ride on), an
+    /// unreliable message queued, or a reliable unit due.
     pub fn wants_to_send(&self, now: Instant) -> bool {
         let rto = self.rtt.resend_timeout();
-        self.received.is_ack_owed()
+        self.received.ack_due().is_some_and(|due| due <= now)
             || !self.unreliable.is_empty()
             || self.channels.iter().any(|c| match c {
                 Channel::Reliable { send, .. } => send.has_due(now, rto),
@@ -258,7 +259,8 @@ impl Connection {
             })
     }
 
-    /// When a sent reliable unit falls due for resending, if any is in flight.
+    /// When something next falls due without new input: a reliable unit's
+    /// resend, or an owed ack's deadline.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let rto = self.rtt.resend_timeout();
         self.channels
@@ -267,6 +269,7 @@ impl Connection {
                 Channel::Reliable { send, .. } => send.next_resend(rto),
                 _ => None,
             })
+            .chain(self.received.ack_due())
             .min()
     }
 
@@ -293,7 +296,7 @@ impl Connection {
             return 0;
         };
         let mut w = Writer::new(buf);
-        let ack_owed = self.received.is_ack_owed();
+        let ack_due = self.received.ack_due().is_some_and(|due| due <= now);
         if let Some(ack) = self.received.ack() {
             let written = emit_header(ChannelId::ENGINE, ACK_BODY_LEN, &mut w)
                 .and_then(|()| ack.emit(&mut w));
@@ -305,10 +308,11 @@ impl Connection {
         self.write_unreliable(&mut w);
         let mut units = self.sent.take_list();
         self.write_reliable(now, &mut w, &mut units);
-        if w.len() == after_ack && !ack_owed {
+        if w.len() == after_ack && !ack_due {
             self.sent.give_back(units);
             return 0;
         }
+        self.received.acked();
         self.stats.packets_sent += 1;
         self.sent.record(number, now, units);
         w.len()
@@ -372,7 +376,7 @@ impl Connection {
     ) -> Result<(), ReadError> {
         let result = self.read_frames(now, payload);
         match result {
-            Ok(eliciting) => self.received.record(number, eliciting),
+            Ok(eliciting) => self.received.record(number, eliciting, now),
             Err(_) => self.stats.packets_refused += 1,
         }
         result.map(|_| ())
