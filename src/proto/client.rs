@@ -440,16 +440,14 @@ impl Client {
         let protocol_id = session.token.protocol_id;
         let sequence = self.sequence;
         self.sequence = self.sequence.wrapping_add(1);
-        let cipher = &session.send;
-        let mut len = 0;
-        out.push(session.server, &mut |buf| {
-            let sealed =
-                packet::seal_payload_with(sequence, protocol_id, cipher, buf, &mut |body| {
-                    len = fill(sequence, body);
-                    len
-                });
-            written(sealed)
-        });
+        let len = super::push_payload(
+            out,
+            session.server,
+            sequence,
+            protocol_id,
+            &session.send,
+            fill,
+        );
         if len > 0 {
             session.last_send = Some(now);
         }

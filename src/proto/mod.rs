@@ -83,6 +83,33 @@ pub(crate) fn written(result: Result<usize, crate::wire::Error>) -> usize {
     result.unwrap_or(0)
 }
 
+/// Queues a payload packet for `to`, sealed under `cipher` as `sequence`,
+/// whose plaintext `fill` writes in place given the sequence; returns the
+/// plaintext's length (0: nothing was queued).
+pub(crate) fn push_payload(
+    out: &mut dyn Outbox,
+    to: SocketAddr,
+    sequence: u64,
+    protocol_id: u64,
+    cipher: &crate::crypto::PacketCipher,
+    fill: &mut dyn FnMut(u64, &mut [u8]) -> usize,
+) -> usize {
+    let mut len = 0;
+    out.push(to, &mut |buf| {
+        written(crate::wire::packet::seal_payload_with(
+            sequence,
+            protocol_id,
+            cipher,
+            buf,
+            &mut |body| {
+                len = fill(sequence, body);
+                len
+            },
+        ))
+    });
+    len
+}
+
 /// A timeout from a token's seconds field: `None` when the field is 0 or negative.
 pub(crate) fn token_timeout(timeout_secs: i32) -> Option<Duration> {
     u64::try_from(timeout_secs)

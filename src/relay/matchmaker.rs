@@ -358,26 +358,23 @@ impl Matchmaker {
         let seed = room.seed;
         let seated: Vec<(u8, PeerId)> = room.taken().collect();
         for (idx, peer) in seated {
-            let secret = self.new_secret(id, idx);
-            out.push((
-                peer,
-                RelayMessage::Success {
-                    random_seed: seed,
-                    player_idx: idx,
-                    player_count,
-                    rejoin_secret: secret,
-                }
-                .to_vec(),
-            ));
+            let success = self.success(id, idx, seed, player_count);
+            out.push((peer, success));
         }
     }
 
-    /// A fresh rejoin secret for seat `idx` of room `id`.
-    fn new_secret(&mut self, id: u64, idx: u8) -> [u8; REJOIN_SECRET_LEN] {
-        let mut secret = [0u8; REJOIN_SECRET_LEN];
-        self.random.fill(&mut secret);
-        self.secrets.insert(secret, (id, idx));
-        secret
+    /// The `Success` for seat `idx` of room `id`, with a fresh rejoin secret.
+    fn success(&mut self, id: u64, idx: u8, random_seed: u64, player_count: u8) -> Vec<u8> {
+        let mut rejoin_secret = [0u8; REJOIN_SECRET_LEN];
+        self.random.fill(&mut rejoin_secret);
+        self.secrets.insert(rejoin_secret, (id, idx));
+        RelayMessage::Success {
+            random_seed,
+            player_idx: idx,
+            player_count,
+            rejoin_secret,
+        }
+        .to_vec()
     }
 
     /// `peer` leaves its room (asked to, or its connection ended).
@@ -475,17 +472,8 @@ impl Matchmaker {
         self.players.insert(peer, id);
         // A secret opens its seat once.
         self.secrets.remove(&secret);
-        let rejoin_secret = self.new_secret(id, idx);
-        out.push((
-            peer,
-            RelayMessage::Success {
-                random_seed: seed,
-                player_idx: idx,
-                player_count,
-                rejoin_secret,
-            }
-            .to_vec(),
-        ));
+        let success = self.success(id, idx, seed, player_count);
+        out.push((peer, success));
         let rejoined = RelayMessage::PlayerRejoined(idx).to_vec();
         out.extend(others.into_iter().map(|p| (p, rejoined.clone())));
     }

@@ -446,19 +446,13 @@ impl Server {
                 max: MAX_PAYLOAD_LEN,
             });
         }
-        let max_clients = self.slots.len() as u32;
-        let protocol_id = self.protocol_id;
-        let Some(connected) = self.slots.get_mut(client.slot()).and_then(Option::as_mut) else {
-            return Err(SendError::NotConnected(client.get()));
-        };
-        if !connected.confirmed {
-            keep_alive(connected, client, max_clients, protocol_id, now, out);
-            self.stats.sent += 1;
-        }
-        seal_to(connected, protocol_id, &Body::Payload(payload), out);
-        connected.last_send = now;
-        self.stats.sent += 1;
-        Ok(())
+        self.send_with(now, client, out, &mut |_, buf| {
+            buf.get_mut(..payload.len()).map_or(0, |body| {
+                body.copy_from_slice(payload);
+                payload.len()
+            })
+        })
+        .map(|_| ())
     }
 
     /// Sends a payload that `fill` writes straight into the packet, given
@@ -486,16 +480,14 @@ impl Server {
             self.stats.sent += 1;
         }
         let sequence = connected.next_sequence();
-        let cipher = &connected.send;
-        let mut len = 0;
-        out.push(connected.address, &mut |buf| {
-            let sealed =
-                packet::seal_payload_with(sequence, protocol_id, cipher, buf, &mut |body| {
-                    len = fill(sequence, body);
-                    len
-                });
-            written(sealed)
-        });
+        let len = crate::proto::push_payload(
+            out,
+            connected.address,
+            sequence,
+            protocol_id,
+            &connected.send,
+            fill,
+        );
         if len > 0 {
             connected.last_send = now;
             self.stats.sent += 1;
