@@ -268,7 +268,7 @@ mod tests {
     fn received_packets_become_the_ack_bitmap() {
         let mut received = Received::default();
         assert!(received.ack().is_none());
-        let now = Instant::now();
+        let now = crate::proto::tests::epoch();
         for n in [10, 12, 11, 9, 40] {
             received.record(n, true, now);
         }
@@ -286,7 +286,7 @@ mod tests {
 
     #[test]
     fn an_ack_releases_the_units_of_the_packets_it_covers_once() {
-        let now = Instant::now();
+        let now = crate::proto::tests::epoch();
         let mut sent = Sent::default();
         let unit = |serial| UnitRef { channel: 0, serial };
         for n in 0..5u64 {
@@ -327,7 +327,7 @@ mod tests {
 
     #[test]
     fn an_ack_of_a_packet_never_sent_is_refused() {
-        let now = Instant::now();
+        let now = crate::proto::tests::epoch();
         let mut sent = Sent::default();
         let mut acked = Acked::default();
         assert_eq!(
@@ -359,7 +359,7 @@ mod tests {
 
     #[test]
     fn packets_out_of_the_acks_reach_count_as_lost() {
-        let now = Instant::now();
+        let now = crate::proto::tests::epoch();
         let mut sent = Sent::default();
         for n in 0..100 {
             let list = sent.take_list();
