@@ -263,3 +263,32 @@ fn serves_ipv6_clients() {
     drop(server);
     echo.join().unwrap();
 }
+
+#[test]
+fn peers_past_the_per_address_cap_are_turned_away_unseen() {
+    use berth::proto::client::ClientState;
+    let server = Server::bind(config(2).max_peers_per_ip(2)).unwrap();
+    let mut clients = clients(&server, 3);
+    // All three are on 127.0.0.1: two stay, one hears a disconnect.
+    drive_clients("two connect, one is turned away", &mut clients, |cs| {
+        let connected = cs.iter().filter(|c| c.is_connected()).count();
+        let refused = cs
+            .iter()
+            .filter(|c| c.state() == ClientState::Disconnected)
+            .count();
+        connected == 2 && refused == 1
+    });
+    let events = server.events().clone();
+    let stats = server.shutdown();
+    let (mut connects, mut disconnects) = (0, 0);
+    while let Ok(event) = events.try_recv() {
+        match event {
+            ServerEvent::Connected { .. } => connects += 1,
+            ServerEvent::Disconnected { .. } => disconnects += 1,
+            _ => {}
+        }
+    }
+    // Only the two admitted peers were ever announced, coming and going.
+    assert_eq!((connects, disconnects), (2, 2));
+    assert_eq!(stats.iter().map(|s| s.ip_limited).sum::<u64>(), 1);
+}

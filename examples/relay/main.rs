@@ -73,6 +73,11 @@ struct Cli {
     /// The relay holds up to ports x max-peers players; each slot costs about 2.5 KiB.
     #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     max_peers: u32,
+    /// Most players connected at once from one IP address (IPv6: one /64),
+    /// over all ports; more are turned away as they connect. Players behind
+    /// one NAT share an address, so leave room for a household or a LAN party.
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    max_peers_per_ip: u32,
 }
 
 /// `--public`: an IP address and port, or a host name resolved now (its first address).
@@ -103,7 +108,8 @@ fn run(cli: Cli) -> Result<(), String> {
     let max_peers = cli.max_peers as usize;
     let mut config = ServerConfig::new(cli.bind, protocol_id(), key)
         .ports(cli.ports)
-        .max_clients_per_port(max_peers);
+        .max_clients_per_port(max_peers)
+        .max_peers_per_ip(cli.max_peers_per_ip);
     if let Some(public) = cli.public {
         config = config.public(public);
     }

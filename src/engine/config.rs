@@ -36,6 +36,7 @@ pub struct ServerConfig {
     pub(crate) requests_per_source: u32,
     pub(crate) network: Option<MemoryNetwork>,
     pub(crate) channels: Option<ChannelTable>,
+    pub(crate) max_peers_per_ip: Option<u32>,
 }
 
 impl ServerConfig {
@@ -58,6 +59,7 @@ impl ServerConfig {
             requests_per_source: 32,
             network: None,
             channels: Some(ChannelTable::standard()),
+            max_peers_per_ip: None,
         }
     }
 
@@ -152,5 +154,14 @@ impl ServerConfig {
     /// The first port's bind address.
     pub const fn bind_addr(&self) -> SocketAddr {
         self.bind
+    }
+
+    /// At most `n` connected peers per IP address (IPv6: per /64) over all
+    /// ports; more are disconnected as they connect and counted in
+    /// [`crate::engine::PortStats::ip_limited`]. Default: no limit (players
+    /// behind one NAT share an address; set it to what a household needs).
+    pub const fn max_peers_per_ip(mut self, n: u32) -> Self {
+        self.max_peers_per_ip = Some(n);
+        self
     }
 }

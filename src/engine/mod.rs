@@ -24,6 +24,7 @@ mod client;
 mod config;
 mod event;
 mod handler;
+mod ip_limit;
 mod issuer;
 mod limiter;
 mod mailbox;

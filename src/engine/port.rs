@@ -53,6 +53,8 @@ pub(crate) type PortMailbox = Mailbox<Command, Arc<mio::Waker>>;
 /// What all ports and the handle share.
 #[derive(Debug)]
 pub(crate) struct Shared {
+    /// Connected peers per IP address, over all ports.
+    pub(crate) ip_limit: super::ip_limit::IpLimit,
     /// The channel table, for checks on the sending thread; `None` in raw mode.
     pub(crate) table: Option<crate::proto::channel::ChannelTable>,
     pub(crate) mailboxes: Vec<PortMailbox>,
@@ -137,6 +139,9 @@ struct Io<'a> {
     shared: &'a Shared,
     stats: &'a mut PortStats,
     channels: &'a mut PeerChannels,
+    /// The address each admitted peer counts under in [`Shared::ip_limit`];
+    /// `None` for a free slot or a peer refused at the limit.
+    slot_ips: &'a mut Vec<Option<std::net::IpAddr>>,
     /// Messages released by one payload, reused.
     messages: &'a mut Vec<Message>,
 }
@@ -165,6 +170,7 @@ impl Port {
         let mut more_to_read = false;
         let mut messages = Vec::new();
         let mut writable_wanted = false;
+        let mut slot_ips = vec![None; self.shard.max_clients()];
 
         loop {
             let now = Instant::now();
@@ -203,6 +209,7 @@ impl Port {
                 shared: &self.shared,
                 stats: &mut stats,
                 channels: &mut self.channels,
+                slot_ips: &mut slot_ips,
                 messages: &mut messages,
             };
             more_to_read = io.receive(&self.transport, &mut recv);
@@ -230,7 +237,13 @@ impl Port {
                 }
             }
             if shutting_down {
-                self.stop(&mut send, &mut generations, &mut outgoing, &mut stats);
+                self.stop(
+                    &mut send,
+                    &mut generations,
+                    &mut outgoing,
+                    &mut stats,
+                    &mut slot_ips,
+                );
                 break;
             }
             if now >= next_stats {
@@ -248,6 +261,7 @@ impl Port {
         generations: &mut Vec<u32>,
         outgoing: &mut Outgoing,
         stats: &mut PortStats,
+        slot_ips: &mut Vec<Option<std::net::IpAddr>>,
     ) {
         let now = Instant::now();
         self.shard.disconnect_all(send);
@@ -263,6 +277,7 @@ impl Port {
             shared: &self.shared,
             stats,
             channels: &mut self.channels,
+            slot_ips,
             messages: &mut Vec::new(),
         };
         io.deliver_events();
@@ -401,9 +416,22 @@ impl Io<'_> {
         while let Some(event) = self.shard.poll_event() {
             match event {
                 Event::Connected {
-                    client, client_id, ..
+                    client,
+                    client_id,
+                    address,
                 } => {
                     let slot = client.get() as usize;
+                    if !self.shared.ip_limit.admit(address.ip()) {
+                        // At its address's limit: the peer hears a disconnect
+                        // and the application never sees it.
+                        self.stats.ip_limited += 1;
+                        debug!(%address, "peer refused: too many from its address");
+                        self.shard.disconnect(client, self.send);
+                        continue;
+                    }
+                    if let Some(ip) = self.slot_ips.get_mut(slot) {
+                        *ip = Some(address.ip());
+                    }
                     self.channels.connected(client.get());
                     if let Some(generation) = self.generations.get_mut(slot) {
                         *generation = generation.wrapping_add(1);
@@ -425,6 +453,14 @@ impl Io<'_> {
                     );
                 }
                 Event::Disconnected { client, reason, .. } => {
+                    let admitted = self
+                        .slot_ips
+                        .get_mut(client.get() as usize)
+                        .and_then(Option::take);
+                    let Some(ip) = admitted else {
+                        continue; // refused at the limit: never announced
+                    };
+                    self.shared.ip_limit.release(ip);
                     self.channels.disconnected(client.get());
                     let generation = self
                         .generations

@@ -171,6 +171,7 @@ impl Server {
             polls.push((poll, waker));
         }
         let shared = Arc::new(Shared {
+            ip_limit: super::ip_limit::IpLimit::new(config.max_peers_per_ip),
             table: config.channels.clone(),
             mailboxes,
             shutdown: AtomicBool::new(false),

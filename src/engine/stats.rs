@@ -31,6 +31,9 @@ pub struct PortStats {
     pub send_refused: u64,
     /// Datagrams from sources over their request rate, dropped unread.
     pub rate_limited: u64,
+    /// Peers refused at connect because their address had
+    /// [`crate::engine::ServerConfig::max_peers_per_ip`] peers already.
+    pub ip_limited: u64,
     /// Events dropped because the application's event queue was full.
     pub events_dropped: u64,
     /// The protocol's own counters: handshakes, payloads, drops by reason.
