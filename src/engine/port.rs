@@ -376,11 +376,12 @@ impl Io<'_> {
         if self.channels.is_raw() {
             self.stats.messages_in += 1;
             self.dispatch(
-                |ctx, handler| handler.message(ctx, peer, ChannelId::RAW, payload.bytes),
-                || ServerEvent::Message {
+                payload.bytes,
+                |ctx, handler, bytes| handler.message(ctx, peer, ChannelId::RAW, bytes),
+                |bytes| ServerEvent::Message {
                     peer,
                     channel: ChannelId::RAW,
-                    bytes: payload.bytes.to_vec(),
+                    bytes: bytes.to_vec(),
                 },
             );
             return;
@@ -400,11 +401,12 @@ impl Io<'_> {
         self.stats.messages_in += messages.len() as u64;
         for Message { channel, bytes } in messages.drain(..) {
             self.dispatch(
-                |ctx, handler| handler.message(ctx, peer, channel, &bytes),
-                || ServerEvent::Message {
+                bytes,
+                |ctx, handler, bytes| handler.message(ctx, peer, channel, bytes),
+                |bytes| ServerEvent::Message {
                     peer,
                     channel,
-                    bytes: bytes.clone(),
+                    bytes,
                 },
             );
         }
@@ -444,11 +446,14 @@ impl Io<'_> {
                     let user_data =
                         Box::new(self.shard.user_data(client).copied().unwrap_or([0; 256]));
                     self.dispatch(
-                        |ctx, handler| handler.connected(ctx, peer, client_id, &user_data),
-                        || ServerEvent::Connected {
+                        user_data,
+                        |ctx, handler, user_data| {
+                            handler.connected(ctx, peer, client_id, user_data);
+                        },
+                        |user_data| ServerEvent::Connected {
                             peer,
                             client_id,
-                            user_data: user_data.clone(),
+                            user_data,
                         },
                     );
                 }
@@ -470,8 +475,9 @@ impl Io<'_> {
                     let peer = PeerId::new(self.index, client.get(), generation);
                     self.shared.placement.disconnected(usize::from(self.index));
                     self.dispatch(
-                        |ctx, handler| handler.disconnected(ctx, peer, reason),
-                        || ServerEvent::Disconnected { peer, reason },
+                        (),
+                        |ctx, handler, ()| handler.disconnected(ctx, peer, reason),
+                        |()| ServerEvent::Disconnected { peer, reason },
                     );
                 }
             }
@@ -479,13 +485,17 @@ impl Io<'_> {
     }
 
     /// Calls the handler, or queues the event, for one thing a peer did.
-    fn dispatch(
+    ///
+    /// `data` goes to whichever runs: borrowed by the handler, moved into
+    /// the event (a message's bytes are not copied for the event queue).
+    fn dispatch<T>(
         &mut self,
-        on_handler: impl FnOnce(&mut Context<'_>, &mut dyn Handler),
-        as_event: impl FnOnce() -> ServerEvent,
+        data: T,
+        on_handler: impl FnOnce(&mut Context<'_>, &mut dyn Handler, &T),
+        as_event: impl FnOnce(T) -> ServerEvent,
     ) {
         match self.delivery {
-            Delivery::Events(events) => push_event(events, as_event(), self.stats),
+            Delivery::Events(events) => push_event(events, as_event(data), self.stats),
             Delivery::Handler(handler) => {
                 let mut ctx = Context {
                     port: self.index,
@@ -496,7 +506,7 @@ impl Io<'_> {
                     outgoing: self.outgoing,
                     channels: self.channels,
                 };
-                on_handler(&mut ctx, handler.as_mut());
+                on_handler(&mut ctx, handler.as_mut(), &data);
             }
         }
     }
