@@ -262,18 +262,15 @@ impl Drop for Reaper {
     }
 }
 
+/// Starts the relay binary on two loopback ports with its key at `key`;
+/// returns it, its stdout lines after the start line, and its token
+/// service's address (read from the start line).
 #[cfg(unix)]
-#[test]
-fn the_binary_serves_a_token_and_stops_cleanly_on_ctrl_c() {
+fn start_relay(
+    binary: &std::path::Path,
+    key: &std::path::Path,
+) -> (Reaper, std::sync::mpsc::Receiver<String>, SocketAddr) {
     use std::process::{Command, Stdio};
-    let Some(binary) = relay_binary() else {
-        eprintln!(
-            "skipped: the relay example is not built (run `cargo test` without target filters)"
-        );
-        return;
-    };
-    let dir = scratch_dir("relay-binary");
-    let key = dir.join("relay.key");
     let child = Command::new(binary)
         .args([
             "--bind",
@@ -284,7 +281,7 @@ fn the_binary_serves_a_token_and_stops_cleanly_on_ctrl_c() {
             "127.0.0.1:0",
         ])
         .arg("--key-file")
-        .arg(&key)
+        .arg(key)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -300,7 +297,6 @@ fn the_binary_serves_a_token_and_stops_cleanly_on_ctrl_c() {
             }
         }
     });
-
     let ready = lines
         .recv_timeout(DEADLINE)
         .expect("the relay's start line");
@@ -308,7 +304,22 @@ fn the_binary_serves_a_token_and_stops_cleanly_on_ctrl_c() {
         .split("token service on http://")
         .nth(1)
         .expect("the token service address");
-    let addr: SocketAddr = url.trim_end_matches("/token").parse().unwrap();
+    let addr = url.trim_end_matches("/token").parse().unwrap();
+    (child, lines, addr)
+}
+
+#[cfg(unix)]
+#[test]
+fn the_binary_serves_a_token_and_stops_cleanly_on_ctrl_c() {
+    use std::process::Command;
+    let Some(binary) = relay_binary() else {
+        eprintln!(
+            "skipped: the relay example is not built (run `cargo test` without target filters)"
+        );
+        return;
+    };
+    let dir = scratch_dir("relay-binary");
+    let (mut child, lines, addr) = start_relay(&binary, &dir.join("relay.key"));
     let (status, token) = post_token(addr);
     assert_eq!(status, 200);
     connect_with(&token);
@@ -358,31 +369,8 @@ fn two_coins_bots_fetch_tokens_match_through_the_relay_and_agree_on_the_winner()
         return;
     };
     let dir = scratch_dir("coins-game");
-    let child = Command::new(relay)
-        .args([
-            "--bind",
-            "127.0.0.1:0",
-            "--ports",
-            "2",
-            "--token-http",
-            "127.0.0.1:0",
-        ])
-        .arg("--key-file")
-        .arg(dir.join("relay.key"))
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start the relay binary");
-    let mut relay = Reaper(child);
-    let mut lines = BufReader::new(relay.0.stdout.take().unwrap()).lines();
-    let ready = lines.next().expect("the relay's start line").unwrap();
-    let endpoint = ready
-        .split("token service on http://")
-        .nth(1)
-        .expect("the token service address")
-        .trim_end_matches("/token")
-        .to_owned();
+    let (_relay, _lines, endpoint) = start_relay(&relay, &dir.join("relay.key"));
+    let endpoint = endpoint.to_string();
     let bots: Vec<Reaper> = (0..2)
         .map(|_| {
             Reaper(
