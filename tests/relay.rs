@@ -417,6 +417,86 @@ fn a_player_who_drops_is_reported_the_rest_play_on_and_it_can_rejoin() {
     });
 }
 
+/// A player that stops reading (a stalled game loop) while the others send
+/// reliable traffic fills its send budget on the relay. The relay does not
+/// drop reliable messages silently: it disconnects the slow player (the
+/// others hear `TooSlow` and play on) and holds its seat for a rejoin.
+#[test]
+fn a_player_too_slow_for_the_room_is_dropped_not_silently_shorted() {
+    let relay = relay(2);
+    let mut players: Vec<Client> = (1..=3).map(|i| player(&relay, i)).collect();
+    let mut refs: Vec<&mut Client> = players.iter_mut().collect();
+    connect(&mut refs);
+    let seats = match_all(&mut refs, &info(3, b"slow"));
+    let slow = seats[2];
+    // Three players on two ports: at least one sender is on another port
+    // than the slow player, so the cross-port path decides too.
+    let (live, stalled) = refs.split_at_mut(2);
+    let message = [0u8; 1000];
+    let mut told = [false; 2];
+    let deadline = Instant::now() + DEADLINE;
+    while !told.iter().all(|&t| t) {
+        assert!(
+            Instant::now() < deadline,
+            "the slow player was never dropped"
+        );
+        let now = Instant::now();
+        for (i, sender) in live.iter_mut().enumerate() {
+            while sender
+                .send_to(Target::Player(slow.idx), &message, true)
+                .is_ok()
+            {}
+            sender.update(now);
+            while let Some(event) = sender.poll_event() {
+                if let RelayEvent::PlayerLeft { idx, reason } = event {
+                    assert_eq!((idx, reason), (slow.idx, LeaveReason::TooSlow));
+                    told[i] = true;
+                }
+            }
+        }
+        std::thread::yield_now();
+    }
+    // Port stats are published every 100 ms.
+    let deadline = Instant::now() + DEADLINE;
+    let too_slow = || {
+        relay
+            .server()
+            .stats()
+            .iter()
+            .map(|p| p.too_slow)
+            .sum::<u64>()
+    };
+    while too_slow() == 0 {
+        assert!(Instant::now() < deadline, "the drop was not counted");
+        std::thread::yield_now();
+    }
+    assert_eq!(too_slow(), 1);
+    // The two left keep exchanging.
+    let two: Vec<u8> = seats[..2].iter().map(|s| s.idx).collect();
+    exchange(live, &two, 200);
+    // The slow player's loop resumes: it hears it was dropped, comes back
+    // on a new connection and takes its seat.
+    let stalled = &mut stalled[0];
+    let deadline = Instant::now() + DEADLINE;
+    while stalled.is_connected() {
+        assert!(Instant::now() < deadline, "the slow player never heard");
+        stalled.update(Instant::now());
+        while stalled.poll_event().is_some() {}
+        std::thread::yield_now();
+    }
+    let mut back = player(&relay, 50);
+    connect(&mut [&mut back]);
+    back.rejoin(slow.secret).unwrap();
+    let mut seat = None;
+    drive("the slow player rejoins", &mut [&mut back], |e| {
+        if let Some((_, RelayEvent::Matched { player_idx, .. })) = e {
+            seat = Some(player_idx);
+        }
+        seat.is_some()
+    });
+    assert_eq!(seat, Some(slow.idx));
+}
+
 #[test]
 fn an_empty_room_is_removed() {
     let relay = relay(2);

@@ -1,7 +1,7 @@
 //! Running application code on the port threads themselves.
 
 use super::peers::PeerChannels;
-use super::port::{Command, Outgoing};
+use super::port::{Command, OnFull, Outgoing};
 use super::{PeerId, SendError};
 use crate::engine::batch::SendBatch;
 use crate::proto::channel::{ChannelId, ChannelTable, ConnectionStats};
@@ -84,6 +84,37 @@ impl Context<'_> {
         channel: ChannelId,
         bytes: &[u8],
     ) -> Result<(), SendError> {
+        self.send_with(peer, channel, bytes, OnFull::Drop)
+    }
+
+    /// Sends like [`Context::send`] a message `peer` must not miss: if its
+    /// send budget is full (checked here for a peer of this port, on its
+    /// own port otherwise) the peer is disconnected with
+    /// [`DisconnectReason::TooSlow`] rather than left to miss the message.
+    /// A game relay uses this for reliable traffic: a player who cannot
+    /// keep up with the room is dropped (and may rejoin) instead of
+    /// silently losing messages the others think it has.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Context::send`]; [`SendError::PeerBusy`] means the peer
+    /// was too slow and is being disconnected.
+    pub fn send_or_disconnect(
+        &mut self,
+        peer: PeerId,
+        channel: ChannelId,
+        bytes: &[u8],
+    ) -> Result<(), SendError> {
+        self.send_with(peer, channel, bytes, OnFull::Disconnect)
+    }
+
+    fn send_with(
+        &mut self,
+        peer: PeerId,
+        channel: ChannelId,
+        bytes: &[u8],
+        on_full: OnFull,
+    ) -> Result<(), SendError> {
         check_message(self.channels.table(), channel, bytes)?;
         if peer.port() != self.port {
             self.outgoing.push(
@@ -92,6 +123,7 @@ impl Context<'_> {
                     peer,
                     channel,
                     bytes: bytes.to_vec(),
+                    on_full,
                 },
             );
             return Ok(());
@@ -106,9 +138,15 @@ impl Context<'_> {
                 .map(|_| ())
                 .map_err(|_| SendError::Disconnected(peer));
         }
-        self.channels
-            .send(peer.slot(), channel, bytes)
-            .map_err(|e| SendError::from_channel(peer, e))
+        let error = match self.channels.send(peer.slot(), channel, bytes) {
+            Ok(()) => return Ok(()),
+            Err(e) => SendError::from_channel(peer, e),
+        };
+        if on_full == OnFull::Disconnect && matches!(error, SendError::PeerBusy(_)) {
+            self.shard
+                .disconnect_too_slow(ClientIndex::new(peer.slot()), self.send);
+        }
+        Err(error)
     }
 
     /// The channel counters of `peer`, a peer of this port (`None` for a

@@ -14,8 +14,8 @@ use super::mailbox::Mailbox;
 use super::peers::PeerChannels;
 use super::transport::Transport;
 use super::{PeerId, PortStats, ServerEvent};
-use crate::proto::channel::{ChannelId, Message};
-use crate::proto::server::{ClientIndex, Event, Server as Shard};
+use crate::proto::channel::{self, ChannelId, Message};
+use crate::proto::server::{ClientIndex, DisconnectReason, Event, Server as Shard};
 use crate::sync::{Arc, AtomicBool, Ordering};
 use crossbeam_channel::{Sender, TrySendError};
 use mio::{Events, Poll, Token};
@@ -42,9 +42,20 @@ pub(crate) enum Command {
         peer: PeerId,
         channel: ChannelId,
         bytes: Vec<u8>,
+        on_full: OnFull,
     },
     /// End a peer's connection.
     Disconnect { peer: PeerId },
+}
+
+/// What a port does with a message for a peer whose send budget is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnFull {
+    /// Drops the message (counted in `channel_send_refused`).
+    Drop,
+    /// Disconnects the peer ([`DisconnectReason::TooSlow`]): it must not
+    /// miss the message silently.
+    Disconnect,
 }
 
 /// The queue into a port.
@@ -82,15 +93,19 @@ impl Outgoing {
         }
     }
 
-    /// Hands every gathered command to its port's mailbox: one wake per port.
-    fn flush(&mut self, mailboxes: &[PortMailbox]) {
+    /// Hands every gathered command to its port's mailbox: one wake per
+    /// port. Returns how many were dropped because a mailbox was full.
+    fn flush(&mut self, mailboxes: &[PortMailbox]) -> u64 {
+        let mut lost = 0;
         for (queue, mailbox) in self.per_port.iter_mut().zip(mailboxes) {
             for command in queue.drain(..) {
                 if let Err(dropped) = mailbox.push(command) {
-                    debug!(?dropped, "cross-port queue full; message dropped");
+                    lost += 1;
+                    debug!(?dropped, "cross-port queue full; command dropped");
                 }
             }
         }
+        lost
     }
 }
 
@@ -222,7 +237,7 @@ impl Port {
             }
             io.channels.tick(now, io.shard, io.send);
             io.channels.flush(now, io.shard, io.send);
-            outgoing.flush(&self.shared.mailboxes);
+            stats.cross_port_dropped += outgoing.flush(&self.shared.mailboxes);
             flush(&self.transport, now, &mut send, &mut stats);
             let held_back = send.pending() > 0;
             if held_back != writable_wanted {
@@ -348,7 +363,7 @@ impl Io<'_> {
             }
             recv.for_each(|from, bytes| self.datagram(from, bytes));
             self.channels.flush(self.now, self.shard, self.send);
-            self.outgoing.flush(&self.shared.mailboxes);
+            self.stats.cross_port_dropped += self.outgoing.flush(&self.shared.mailboxes);
             flush(transport, self.now, self.send, self.stats);
             if count.drained {
                 return false;
@@ -467,6 +482,9 @@ impl Io<'_> {
                     };
                     self.shared.ip_limit.release(ip);
                     self.channels.disconnected(client.get());
+                    if reason == DisconnectReason::TooSlow {
+                        self.stats.too_slow += 1;
+                    }
                     let generation = self
                         .generations
                         .get(client.get() as usize)
@@ -517,6 +535,7 @@ impl Io<'_> {
                 peer,
                 channel,
                 bytes,
+                on_full,
             } => {
                 if !is_current(self.generations, peer) {
                     self.stats.channel_send_refused += 1;
@@ -528,8 +547,15 @@ impl Io<'_> {
                         debug!(%peer, error = %e, "queued message for a departed peer dropped");
                     }
                 } else if let Err(e) = self.channels.send(peer.slot(), channel, &bytes) {
-                    self.stats.channel_send_refused += 1;
-                    debug!(%peer, error = %e, "queued message refused by the channel layer");
+                    let full = matches!(e, channel::SendError::QueueFull { .. });
+                    if full && on_full == OnFull::Disconnect {
+                        self.shard
+                            .disconnect_too_slow(ClientIndex::new(peer.slot()), self.send);
+                        self.deliver_events();
+                    } else {
+                        self.stats.channel_send_refused += 1;
+                        debug!(%peer, error = %e, "queued message refused by the channel layer");
+                    }
                 }
             }
             Command::Disconnect { peer } => {

@@ -6,7 +6,7 @@ use super::handler::check_message;
 use super::issuer::{Issuer, Placement};
 use super::limiter::RequestLimiter;
 use super::peers::PeerChannels;
-use super::port::{self, Command, Delivery, Port, Shared};
+use super::port::{self, Command, Delivery, OnFull, Port, Shared};
 use super::transport::Transport;
 use super::{PeerId, PortStats, SendError, ServerEvent, socket};
 use crate::crypto::OsRandom;
@@ -386,6 +386,7 @@ impl ServerSender {
                 peer,
                 channel,
                 bytes: bytes.to_vec(),
+                on_full: OnFull::Drop,
             },
         )
     }

@@ -44,6 +44,13 @@ pub struct PortStats {
     /// Queued sends the channel layer refused on the port (the peer's
     /// budget was full, or it had left).
     pub channel_send_refused: u64,
+    /// Peers disconnected because their send budget was full when a
+    /// message they must not miss came for them
+    /// ([`crate::engine::Context::send_or_disconnect`]).
+    pub too_slow: u64,
+    /// Messages and disconnects for another port's peers dropped because
+    /// that port's queue was full (it is not keeping up).
+    pub cross_port_dropped: u64,
     /// Each connected peer's channel counters (RTT, loss, bytes in flight,
     /// resends); empty in raw mode.
     pub peer_channels: Vec<(PeerId, ConnectionStats)>,

@@ -4,6 +4,8 @@
 //! route at the same time; only matchmaking writes) and sent from
 //! the sender's port thread: to a player on the same port without leaving
 //! the thread, to one on another port through that port's mailbox.
+//! Reliable forwards go with `send_or_disconnect`: a recipient too slow to
+//! take one is dropped, never silently shorted.
 
 use super::matchmaker::Matchmaker;
 use super::protocol::{CONTROL, ClientMessage, LeaveReason, RelayError, RelayMessage, UNRELIABLE};
@@ -106,7 +108,14 @@ impl RelayHandler {
         let bytes = RelayMessage::RecvProxy { from, data }.to_vec();
         let mut sent = 0;
         for target in &self.targets {
-            match ctx.send(*target, channel, &bytes) {
+            // Reliable forwards are never dropped silently: a recipient
+            // whose budget is full is disconnected (TooSlow) instead.
+            let result = if channel == CONTROL {
+                ctx.send_or_disconnect(*target, channel, &bytes)
+            } else {
+                ctx.send(*target, channel, &bytes)
+            };
+            match result {
                 Ok(()) => sent += 1,
                 Err(SendError::PeerBusy(_) | SendError::Disconnected(_)) => {
                     Self::count(&self.shared.dropped, self.port, 1);
@@ -174,12 +183,17 @@ impl Handler for RelayHandler {
         self.flush(ctx);
     }
 
-    fn disconnected(&mut self, ctx: &mut Context<'_>, peer: PeerId, _: DisconnectReason) {
+    fn disconnected(&mut self, ctx: &mut Context<'_>, peer: PeerId, why: DisconnectReason) {
         let now = ctx.now();
+        let reason = if why == DisconnectReason::TooSlow {
+            LeaveReason::TooSlow
+        } else {
+            LeaveReason::Disconnected
+        };
         self.shared
             .matchmaker
             .write()
-            .leave(peer, LeaveReason::Disconnected, now, &mut self.out);
+            .leave(peer, reason, now, &mut self.out);
         self.flush(ctx);
     }
 }

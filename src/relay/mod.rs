@@ -15,6 +15,12 @@
 //! player who leaves (or drops) is reported to the rest, who keep playing;
 //! a dropped player may take its seat back within the rejoin window; an
 //! empty room is removed. Every table has a bound ([`RelayConfig`]).
+//!
+//! Overload: reliable forwards are never dropped. A recipient that does not
+//! ack fast enough to take the room's reliable traffic (its send budget is
+//! full) is disconnected; the rest hear `PlayerLeft` with
+//! [`LeaveReason::TooSlow`] and play on, and it may rejoin its seat like
+//! any dropped player. Unreliable forwards to it are dropped and counted.
 
 mod client;
 mod config;

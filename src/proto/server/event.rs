@@ -1,6 +1,8 @@
 //! What a shard tells the application: connections made and lost, payloads received.
 
 use super::ClientIndex;
+#[cfg(doc)]
+use super::Server;
 use std::net::SocketAddr;
 
 /// Why a connection ended.
@@ -13,6 +15,10 @@ pub enum DisconnectReason {
     ClientDisconnected,
     /// The server ended it ([`Server::disconnect`]).
     ServerDisconnected,
+    /// The server ended it because the client was not keeping up: it did
+    /// not ack fast enough to take messages it must not miss
+    /// ([`Server::disconnect_too_slow`]).
+    TooSlow,
 }
 
 /// A change in the set of connected clients.

@@ -501,6 +501,13 @@ impl Server {
         self.end(client, DisconnectReason::ServerDisconnected, out);
     }
 
+    /// Ends the connection in `client`'s slot like [`Server::disconnect`],
+    /// reporting [`DisconnectReason::TooSlow`]: for a client that cannot
+    /// take messages it must not miss.
+    pub fn disconnect_too_slow(&mut self, client: ClientIndex, out: &mut dyn Outbox) {
+        self.end(client, DisconnectReason::TooSlow, out);
+    }
+
     /// Sends the redundant disconnect packets and frees the slot.
     fn end(&mut self, client: ClientIndex, reason: DisconnectReason, out: &mut dyn Outbox) {
         let protocol_id = self.protocol_id;

@@ -403,8 +403,10 @@ impl Matchmaker {
             let seat = room.seats.get_mut(usize::from(idx));
             if let Some(seat) = seat {
                 *seat = match reason {
-                    LeaveReason::Disconnected => Seat::Held { until: now + grace },
-                    _ => Seat::Empty,
+                    LeaveReason::Disconnected | LeaveReason::TooSlow => {
+                        Seat::Held { until: now + grace }
+                    }
+                    LeaveReason::Left => Seat::Empty,
                 };
             }
         } else {

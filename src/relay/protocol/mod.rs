@@ -102,6 +102,11 @@ pub enum LeaveReason {
     /// Its connection ended or timed out; in a match, its seat is held
     /// for the rejoin window.
     Disconnected,
+    /// The relay dropped it for not keeping up: it did not ack the room's
+    /// reliable messages fast enough to take more, and the relay does not
+    /// drop reliable messages silently. In a match, its seat is held for
+    /// the rejoin window.
+    TooSlow,
 }
 
 /// Why the relay refused a request.
@@ -454,6 +459,7 @@ impl<'a> RelayMessage<'a> {
                 let reason = match r.u8()? {
                     0 => LeaveReason::Left,
                     1 => LeaveReason::Disconnected,
+                    2 => LeaveReason::TooSlow,
                     other => return Err(Error::BadFrameKind(other)),
                 };
                 Self::PlayerLeft { idx, reason }
@@ -518,6 +524,7 @@ impl<'a> RelayMessage<'a> {
                 w.u8(match reason {
                     LeaveReason::Left => 0,
                     LeaveReason::Disconnected => 1,
+                    LeaveReason::TooSlow => 2,
                 })
             }
             Self::PlayerRejoined(idx) => {

@@ -65,6 +65,10 @@ fn relay_messages_round_trip() {
             idx: 0,
             reason: LeaveReason::Disconnected,
         },
+        RelayMessage::PlayerLeft {
+            idx: 3,
+            reason: LeaveReason::TooSlow,
+        },
         RelayMessage::PlayerRejoined(0),
         RelayMessage::Error(RelayError::Full),
     ];
