@@ -22,6 +22,7 @@ mod batch;
 mod batch_socket;
 mod client;
 mod config;
+mod deadlines;
 mod event;
 mod handler;
 mod ip_limit;

@@ -5,6 +5,7 @@
 //! no-op; payloads go to the application as they are.
 
 use super::batch::SendBatch;
+use super::deadlines::Deadlines;
 use crate::proto::channel::{
     ChannelId, ChannelTable, Connection, ConnectionStats, Message, ReadError, SendError,
 };
@@ -24,7 +25,8 @@ pub(crate) struct PeerChannels {
     /// Slots with something to write, each listed once.
     dirty: Vec<u32>,
     is_dirty: Vec<bool>,
-    next_tick: Option<Instant>,
+    /// When each peer next has a resend or an owed ack due.
+    deadlines: Deadlines,
 }
 
 impl PeerChannels {
@@ -36,7 +38,7 @@ impl PeerChannels {
             slots: std::iter::repeat_with(|| None).take(slots).collect(),
             dirty: Vec::new(),
             is_dirty: vec![false; slots],
-            next_tick: None,
+            deadlines: Deadlines::new(slots),
         }
     }
 
@@ -62,6 +64,7 @@ impl PeerChannels {
         if let Some(entry) = self.slots.get_mut(slot as usize) {
             *entry = None;
         }
+        self.deadlines.clear(slot);
     }
 
     /// Takes payload `sequence` of the peer in `slot`; released messages go to `into`.
@@ -83,16 +86,15 @@ impl PeerChannels {
         if connection.wants_to_send(now) {
             self.mark(slot);
         } else if let Some(due) = connection.poll_timeout() {
-            self.schedule(due, now);
+            self.schedule(slot, due, now);
         }
         result
     }
 
-    /// Makes the next tick no later than `due` (and no sooner than a
-    /// millisecond from `now`, so a port never spins on it).
-    fn schedule(&mut self, due: Instant, now: Instant) {
-        let due = due.max(now + MIN_TICK);
-        self.next_tick = Some(self.next_tick.map_or(due, |tick| tick.min(due)));
+    /// Has the peer in `slot` ticked no later than `due` (and no sooner
+    /// than a millisecond from `now`, so a port never spins on it).
+    fn schedule(&mut self, slot: u32, due: Instant, now: Instant) {
+        self.deadlines.schedule(slot, due.max(now + MIN_TICK));
     }
 
     /// Queues `bytes` on `channel` for the peer in `slot`.
@@ -123,47 +125,39 @@ impl PeerChannels {
 
     /// Writes what the marked peers have to send into `out`.
     pub(crate) fn flush(&mut self, now: Instant, shard: &mut Shard, out: &mut SendBatch) {
-        let mut next = None;
         let mut dirty = std::mem::take(&mut self.dirty);
         for slot in dirty.drain(..) {
             if let Some(flag) = self.is_dirty.get_mut(slot as usize) {
                 *flag = false;
             }
-            if let Some(connection) = self.slots.get_mut(slot as usize).and_then(Option::as_mut) {
-                write_packets(connection, now, slot, shard, out);
-                next = earliest(next, due(connection, now));
-            }
+            self.write(slot, now, shard, out);
         }
         self.dirty = dirty;
-        if let Some(due) = next {
-            self.schedule(due, now);
-        }
     }
 
     /// When [`PeerChannels::tick`] is next due: the earliest resend or
     /// owed ack of any peer, as of the last time each was touched.
-    pub(crate) const fn next_tick(&self) -> Option<Instant> {
-        self.next_tick
+    pub(crate) fn next_tick(&mut self) -> Option<Instant> {
+        self.deadlines.next()
     }
 
-    /// Writes what has fallen due (resends, delayed acks) for every peer,
-    /// if the tick is due.
+    /// Writes what has fallen due (resends, delayed acks) for the peers
+    /// whose deadline has passed; the others are not looked at.
     pub(crate) fn tick(&mut self, now: Instant, shard: &mut Shard, out: &mut SendBatch) {
-        if self.next_tick.is_none_or(|at| now < at) {
+        while let Some(slot) = self.deadlines.pop_due(now) {
+            self.write(slot, now, shard, out);
+        }
+    }
+
+    /// Writes what the peer in `slot` has to send now, then schedules its
+    /// next deadline.
+    fn write(&mut self, slot: u32, now: Instant, shard: &mut Shard, out: &mut SendBatch) {
+        let Some(connection) = self.slots.get_mut(slot as usize).and_then(Option::as_mut) else {
             return;
-        }
-        let mut next = None;
-        for (slot, entry) in (0u32..).zip(self.slots.iter_mut()) {
-            if let Some(connection) = entry {
-                if !connection.is_idle() {
-                    write_packets(connection, now, slot, shard, out);
-                    next = earliest(next, due(connection, now));
-                }
-            }
-        }
-        self.next_tick = None;
-        if let Some(due) = next {
-            self.schedule(due, now);
+        };
+        write_packets(connection, now, slot, shard, out);
+        if let Some(due) = due(connection, now) {
+            self.schedule(slot, due, now);
         }
     }
 
@@ -187,14 +181,6 @@ fn due(connection: &Connection, now: Instant) -> Option<Instant> {
         Some(now)
     } else {
         connection.poll_timeout()
-    }
-}
-
-/// The earlier of two optional deadlines.
-fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
     }
 }
 
