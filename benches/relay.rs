@@ -1,33 +1,42 @@
 //! Relay forwarding cost and latency: berth's `RelayServer` against a QUIC
-//! relay on quinn (what bones_matchmaker runs on), in one run.
+//! relay on quinn (what bones_matchmaker runs on) and a raw-UDP floor, in
+//! one run.
 //!
 //! `cargo bench --bench relay` runs, for R rooms of 4 players (R = 4, 16,
-//! 64, 128 by default), reliable and then unreliable, one cell per relay.
+//! 64, 128 by default), reliable and then unreliable, one cell per system.
 //! Every player sends `RELAY_BENCH_RATE` (60) messages a second of
 //! `RELAY_BENCH_SIZE` (32) bytes, each holding its send time, to the three
-//! others in its room through the relay, over loopback. Both relays get the
+//! others in its room through the relay, over loopback. All systems get the
 //! same players, rate, size, rooms and measured time; each cell starts a
 //! fresh relay, connects and matches everyone, loads for a warm-up, then
 //! measures.
+//!
+//! The floor (`relay/floor_relay.rs`) is a forwarder with no protocol,
+//! crypto or reliability on one batched socket, packing a recipient's
+//! forwards within a wake as berth does: what the kernel alone costs for
+//! this datagram pattern. floor ÷ quic is therefore the highest ratio to
+//! QUIC that any relay forwarding within the wake could reach here, printed
+//! as the bound under the targets. It does the same work in both modes.
 //!
 //! Figures per cell:
 //!
 //! - forwarded messages per server CPU-second: messages the relay queued to
 //!   a recipient (one per recipient) over the CPU time of the relay's own
-//!   threads (`berth-port-N`; the baseline's `quic-relay`), read from
+//!   threads (`berth-port-N`; the baseline's `quic-relay`; `floor-relay`), read from
 //!   `/proc/self/task/<tid>/schedstat` as `benches/throughput` does, so the
-//!   load generator's threads (`relay-*`, `qload-*`) never count;
+//!   load generator's threads (`relay-*`, `qload-*`, `fload-*`) never count;
 //! - added latency p50/p99: receive time minus the send time in the
 //!   message, on the players of the first `RELAY_BENCH_PROBE_ROOMS` rooms,
-//!   which are driven by their own thread (see `relay/berth_relay.rs` and
-//!   `relay/quic_relay.rs` for how each side's players run).
+//!   which are driven by their own thread (see `relay/berth_relay.rs`,
+//!   `relay/quic_relay.rs` and `relay/floor_relay.rs` for how each side's
+//!   players run).
 //!
 //! Then, unless `RELAY_BENCH_HALF=0`, one more berth cell (reliable) at
 //! half of berth's measured capacity (its best forwarded messages per
 //! CPU-second × ports, which is what its port threads could forward with
 //! every core-second theirs), for the latency target. It prints progress,
-//! the table, the ratio berth ÷ QUIC and the targets, and writes
-//! `results/relay.json`.
+//! the table with the ratios berth ÷ quic, floor ÷ quic and berth ÷ floor,
+//! the targets and the bound, and writes `results/relay.json`.
 //!
 //! | variable | default | meaning |
 //! |---|---|---|
@@ -35,7 +44,7 @@
 //! | `RELAY_BENCH_SECS` | `4` | measured seconds per cell |
 //! | `RELAY_BENCH_WARMUP` | `1` | seconds of load before measuring |
 //! | `RELAY_BENCH_MODES` | `reliable,unreliable` | which modes |
-//! | `RELAY_BENCH_SYSTEMS` | `berth,quic` | which relays |
+//! | `RELAY_BENCH_SYSTEMS` | `berth,quic,floor` | which relays |
 //! | `RELAY_BENCH_PORTS` | `1` | berth's port threads |
 //! | `RELAY_BENCH_RATE` | `60` | messages per player per second |
 //! | `RELAY_BENCH_SIZE` | `32` | message bytes (16..=1000) |
@@ -56,6 +65,8 @@ mod berth_relay;
 )]
 #[path = "throughput/cpu.rs"]
 mod cpu;
+#[path = "relay/floor_relay.rs"]
+mod floor_relay;
 #[path = "relay/load.rs"]
 mod load;
 #[path = "relay/quic_relay.rs"]
@@ -84,7 +95,7 @@ fn main() {
     let _ = load::epoch();
     let cells_planned = settings.rooms.len() * settings.modes.len() * settings.systems.len();
     println!(
-        "relay: {cells_planned} cells of {:.1} s (+{:.1} s warm-up): rooms {:?} × {} × {}; {} msg/s per player, {} B, berth on {} port(s), quic on 1 current_thread runtime",
+        "relay: {cells_planned} cells of {:.1} s (+{:.1} s warm-up): rooms {:?} × {} × {}; {} msg/s per player, {} B, berth on {} port(s), quic on 1 current_thread runtime, floor on 1 thread",
         settings.duration.as_secs_f64(),
         settings.warmup.as_secs_f64(),
         settings.rooms,
@@ -122,7 +133,7 @@ fn main() {
     }
     println!();
     println!(
-        "forwarded messages per second, per server CPU-second, server cores busy, added latency (µs); b÷q = berth ÷ quic fwd/CPU-s"
+        "forwarded messages per second, per server CPU-second, server cores busy, added latency (µs); b÷q, f÷q, b÷f = ratios of fwd/CPU-s (berth, quic, floor)"
     );
     print!("{}", report::table(&cells));
     if half.is_some_and(|(_, ran)| ran) {
@@ -134,8 +145,14 @@ fn main() {
     for target in &targets {
         println!("{}", target.line());
     }
+    let bounds = bounds(&settings, &cells);
+    for mode in ["reliable", "unreliable"] {
+        if let Some(line) = bound_line(&bounds, mode) {
+            println!("{line}");
+        }
+    }
     let elapsed = started.elapsed().as_secs_f64();
-    match write_json(&settings, &cells, &targets) {
+    match write_json(&settings, &cells, &targets, &bounds) {
         Ok(()) => println!("\nwrote {} in {elapsed:.0} s", settings.out),
         Err(e) => eprintln!("\ncould not write {}: {e}", settings.out),
     }
@@ -167,6 +184,7 @@ fn run_cell(
     let result = match system {
         System::Berth => berth_relay::run(settings, rooms, reliable),
         System::Quic => quic_relay::run(settings, rooms, reliable),
+        System::Floor => floor_relay::run(settings, rooms, reliable),
     };
     match result {
         Ok(cell) => {
@@ -310,6 +328,74 @@ fn targets(settings: &Settings, cells: &[Cell], half_rooms: Option<usize>) -> Ve
     targets
 }
 
+/// floor ÷ quic forwarded messages per CPU-second in one mode at one room
+/// count: the most berth ÷ quic any relay forwarding within the wake could
+/// reach there.
+#[derive(Debug, serde::Serialize)]
+struct Bound {
+    /// `reliable` or `unreliable` (the floor's work is the same in both).
+    mode: &'static str,
+    /// Rooms of four.
+    rooms: usize,
+    /// floor ÷ quic.
+    floor_over_quic: f64,
+}
+
+/// The bounds for every mode and room count with both a floor and a quic cell.
+fn bounds(settings: &Settings, cells: &[Cell]) -> Vec<Bound> {
+    let mut bounds = Vec::new();
+    for mode in ["reliable", "unreliable"] {
+        for &rooms in &settings.rooms {
+            let per_cpu_s = |system: &str| {
+                cells
+                    .iter()
+                    .find(|c| {
+                        c.system == system
+                            && c.mode == mode
+                            && c.rooms == rooms
+                            && !c.half_capacity_cell
+                    })
+                    .and_then(|c| c.forwarded_per_cpu_s)
+            };
+            if let (Some(floor), Some(quic)) = (per_cpu_s("floor"), per_cpu_s("quic")) {
+                bounds.push(Bound {
+                    mode,
+                    rooms,
+                    floor_over_quic: floor / quic,
+                });
+            }
+        }
+    }
+    bounds
+}
+
+/// The printed bound for `mode`, if it was measured.
+fn bound_line(bounds: &[Bound], mode: &str) -> Option<String> {
+    let of_mode: Vec<&Bound> = bounds.iter().filter(|b| b.mode == mode).collect();
+    let best = of_mode.iter().map(|b| b.floor_over_quic).reduce(f64::max)?;
+    let figures = of_mode
+        .iter()
+        .map(|b| format!("R={} {:.2}", b.rooms, b.floor_over_quic))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let reachable = of_mode
+        .iter()
+        .filter(|b| b.floor_over_quic >= RATIO_TARGET)
+        .map(|b| format!("R={}", b.rooms))
+        .collect::<Vec<_>>();
+    let verdict = if best < RATIO_TARGET {
+        format!("{RATIO_TARGET}× is out of reach at every R")
+    } else {
+        format!(
+            "{RATIO_TARGET}× is within reach only at {}",
+            reachable.join(", ")
+        )
+    };
+    Some(format!(
+        "BOUND   highest berth ÷ quic any relay with this datagram pattern could reach, {mode} (= floor ÷ quic): {figures}; {verdict}"
+    ))
+}
+
 /// The version of `name` in the workspace's Cargo.lock, if it has one.
 fn locked_version(name: &str) -> Option<String> {
     let lock =
@@ -320,8 +406,13 @@ fn locked_version(name: &str) -> Option<String> {
     Some(lock[start..end].to_string())
 }
 
-/// Writes the cells, settings, versions and targets as JSON.
-fn write_json(settings: &Settings, cells: &[Cell], targets: &[Target]) -> std::io::Result<()> {
+/// Writes the cells, settings, versions, targets and bounds as JSON.
+fn write_json(
+    settings: &Settings,
+    cells: &[Cell],
+    targets: &[Target],
+    bounds: &[Bound],
+) -> std::io::Result<()> {
     let path = Path::new(&settings.out);
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
@@ -338,6 +429,7 @@ fn write_json(settings: &Settings, cells: &[Cell], targets: &[Target]) -> std::i
             "message_bytes": settings.size,
             "probe_rooms": settings.probe_rooms,
             "quic_runtime": "tokio current_thread, 1 thread",
+            "floor": "raw UDP on one BatchSocket thread, no protocol, same work in both modes",
         },
         "versions": {
             "quinn": locked_version("quinn"),
@@ -351,6 +443,7 @@ fn write_json(settings: &Settings, cells: &[Cell], targets: &[Target]) -> std::i
             "what": t.what, "value": t.value, "limit": t.limit,
             "at_least": t.at_least, "holds": t.holds(),
         })).collect::<Vec<_>>(),
+        "bounds_floor_over_quic": bounds,
     });
     let text = serde_json::to_string_pretty(&json).map_err(std::io::Error::other)?;
     std::fs::write(path, text + "\n")

@@ -10,7 +10,7 @@ use std::time::Instant;
 /// What one relay did with one room count in one mode.
 #[derive(Debug, Clone, Default, Serialize)]
 pub(crate) struct Cell {
-    /// `berth` or `quic`.
+    /// `berth`, `quic` or `floor`.
     pub(crate) system: String,
     /// `reliable` or `unreliable`.
     pub(crate) mode: String,
@@ -54,11 +54,12 @@ pub(crate) struct Cell {
     pub(crate) p99_us: Option<f64>,
     /// Added latency, maximum, µs.
     pub(crate) max_us: Option<f64>,
-    /// Messages the relay dropped over the whole cell (berth's counter; 0 for quic).
+    /// Messages the relay dropped over the whole cell (berth's counter; 0 for the others).
     pub(crate) dropped: u64,
-    /// berth: datagrams its ports sent per forwarded message (data and acks).
+    /// berth: datagrams its ports sent per forwarded message (data and acks);
+    /// floor: datagrams it queued per forwarded message.
     pub(crate) datagrams_out_per_fwd: Option<f64>,
-    /// berth: datagrams its ports received per message the players sent.
+    /// berth and floor: datagrams received per message the players sent.
     pub(crate) datagrams_in_per_sent: Option<f64>,
     /// berth: datagrams per send syscall.
     pub(crate) datagrams_per_send_syscall: Option<f64>,
@@ -176,7 +177,7 @@ impl Cell {
                 (Some(out), Some(inn)) => format!(
                     ", dgrams out/fwd {out:.2} in/msg {inn:.2} per sendmmsg {}, resends {}",
                     opt(self.datagrams_per_send_syscall, 1),
-                    self.resends.unwrap_or(0)
+                    opt(self.resends.map(|r| r as f64), 0)
                 ),
                 _ => String::new(),
             },
@@ -203,37 +204,39 @@ pub(crate) fn opt(value: Option<f64>, decimals: usize) -> String {
     value.map_or_else(|| "-".into(), |v| format!("{v:.decimals$}"))
 }
 
-/// The final table: per mode and room count, berth beside quic and the ratio
-/// of forwarded messages per CPU-second.
+/// The final table: per mode and room count, berth, quic and the floor
+/// side by side, and the ratios of their forwarded messages per CPU-second.
 pub(crate) fn table(cells: &[Cell]) -> String {
+    let side_header = |name: &str| {
+        format!(
+            "{:>8} {:>9} {:>5} {:>6} {:>6}",
+            format!("{name}/s"),
+            "fwd/CPU-s",
+            "cores",
+            "p50µs",
+            "p99µs"
+        )
+    };
     let mut out = format!(
-        "{:<10} {:>4} {:>5} | {:>8} {:>9} {:>5} {:>6} {:>6} | {:>8} {:>9} {:>5} {:>6} {:>6} | {:>7}\n",
+        "{:<11} {:>4} {:>5} | {} | {} | {} | {:>5} {:>5} {:>5}\n",
         "mode",
         "R",
         "plyrs",
-        "berth/s",
-        "fwd/CPU-s",
-        "cores",
-        "p50µs",
-        "p99µs",
-        "quic/s",
-        "fwd/CPU-s",
-        "cores",
-        "p50µs",
-        "p99µs",
-        "b÷q"
+        side_header("berth"),
+        side_header("quic"),
+        side_header("floor"),
+        "b÷q",
+        "f÷q",
+        "b÷f"
     );
-    let mut keys: Vec<(String, usize, bool)> = cells
-        .iter()
-        .map(|c| (c.mode.clone(), c.rooms, c.half_capacity_cell))
-        .collect();
-    keys.dedup();
-    let mut seen = Vec::new();
-    for key in keys {
-        if seen.contains(&key) {
-            continue;
+    let mut keys: Vec<(String, usize, bool)> = Vec::new();
+    for cell in cells {
+        let key = (cell.mode.clone(), cell.rooms, cell.half_capacity_cell);
+        if !keys.contains(&key) {
+            keys.push(key);
         }
-        seen.push(key.clone());
+    }
+    for key in keys {
         let find = |system: &str| {
             cells.iter().find(|c| {
                 c.system == system
@@ -242,7 +245,7 @@ pub(crate) fn table(cells: &[Cell]) -> String {
                     && c.half_capacity_cell == key.2
             })
         };
-        let (berth, quic) = (find("berth"), find("quic"));
+        let (berth, quic, floor) = (find("berth"), find("quic"), find("floor"));
         let side = |cell: Option<&Cell>| match cell {
             Some(c) => format!(
                 "{:>8.0} {:>9} {:>5.2} {:>6} {:>6}",
@@ -254,11 +257,11 @@ pub(crate) fn table(cells: &[Cell]) -> String {
             ),
             None => format!("{:>8} {:>9} {:>5} {:>6} {:>6}", "-", "-", "-", "-", "-"),
         };
-        let ratio = match (
-            berth.and_then(|c| c.forwarded_per_cpu_s),
-            quic.and_then(|c| c.forwarded_per_cpu_s),
+        let ratio = |top: Option<&Cell>, bottom: Option<&Cell>| match (
+            top.and_then(|c| c.forwarded_per_cpu_s),
+            bottom.and_then(|c| c.forwarded_per_cpu_s),
         ) {
-            (Some(b), Some(q)) if q > 0.0 => format!("{:.2}", b / q),
+            (Some(t), Some(b)) if b > 0.0 => format!("{:.2}", t / b),
             _ => "-".into(),
         };
         let mode = if key.2 {
@@ -267,13 +270,16 @@ pub(crate) fn table(cells: &[Cell]) -> String {
             key.0.clone()
         };
         out.push_str(&format!(
-            "{:<10} {:>4} {:>5} | {} | {} | {:>7}\n",
+            "{:<11} {:>4} {:>5} | {} | {} | {} | {:>5} {:>5} {:>5}\n",
             mode,
             key.1,
             key.1 * 4,
             side(berth),
             side(quic),
-            ratio
+            side(floor),
+            ratio(berth, quic),
+            ratio(floor, quic),
+            ratio(berth, floor)
         ));
     }
     out

@@ -3,13 +3,15 @@
 
 use std::time::Duration;
 
-/// The two relays.
+/// The relays, and the raw-UDP floor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum System {
     /// berth's `RelayServer` on its port threads.
     Berth,
     /// The quinn forwarder written for this benchmark.
     Quic,
+    /// The raw-UDP forwarder with no protocol: what the kernel alone costs.
+    Floor,
 }
 
 impl System {
@@ -18,6 +20,7 @@ impl System {
         match self {
             Self::Berth => "berth",
             Self::Quic => "quic",
+            Self::Floor => "floor",
         }
     }
 }
@@ -33,7 +36,7 @@ pub(crate) struct Settings {
     pub(crate) warmup: Duration,
     /// Reliable, unreliable or both (`RELAY_BENCH_MODES`, default `reliable,unreliable`).
     pub(crate) modes: Vec<bool>,
-    /// Which relays (`RELAY_BENCH_SYSTEMS`, default `berth,quic`).
+    /// Which relays (`RELAY_BENCH_SYSTEMS`, default `berth,quic,floor`).
     pub(crate) systems: Vec<System>,
     /// berth's port threads (`RELAY_BENCH_PORTS`, default 1, like the
     /// baseline's one runtime thread).
@@ -71,11 +74,12 @@ impl Settings {
                 _ => None,
             })
             .collect();
-        let systems = list("RELAY_BENCH_SYSTEMS", "berth,quic")
+        let systems = list("RELAY_BENCH_SYSTEMS", "berth,quic,floor")
             .iter()
             .filter_map(|s| match s.as_str() {
                 "berth" => Some(System::Berth),
                 "quic" => Some(System::Quic),
+                "floor" => Some(System::Floor),
                 _ => None,
             })
             .collect();

@@ -37,6 +37,7 @@ pub struct BatchSocket {
     state: SocketState,
     recv: RecvBatch,
     send: SendBatch,
+    drained: bool,
 }
 
 impl BatchSocket {
@@ -53,6 +54,7 @@ impl BatchSocket {
             state,
             recv: RecvBatch::new(),
             send: SendBatch::new(),
+            drained: false,
         })
     }
 
@@ -103,7 +105,30 @@ impl BatchSocket {
     /// What the OS says, except "would block".
     pub fn recv(&mut self, mut each: impl FnMut(SocketAddr, &mut [u8])) -> io::Result<u64> {
         let count = batch::recv(&self.socket, &self.state, &mut self.recv)?;
+        self.drained = count.drained;
         self.recv.for_each(&mut each);
         Ok(count.datagrams)
+    }
+
+    /// Whether the last [`BatchSocket::recv`] found the socket's queue empty
+    /// before its batch was full, so calling again now would find nothing.
+    ///
+    /// A loop that sleeps on the socket's readiness (mio, epoll; edge
+    /// triggered) can then wait instead of making one more receive syscall
+    /// to see "would block", as the engine's ports do. Only Linux's batched
+    /// path knows this; elsewhere it is `false`, and a receive returning 0
+    /// is the sign.
+    pub fn drained(&self) -> bool {
+        self.drained
+    }
+}
+
+/// The socket's descriptor, to register it with a readiness poll (for
+/// mio, through `mio::unix::SourceFd`). Receive and send through the
+/// [`BatchSocket`] only.
+#[cfg(unix)]
+impl std::os::fd::AsRawFd for BatchSocket {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.socket.as_raw_fd()
     }
 }
