@@ -51,6 +51,10 @@ pub(crate) struct Settings {
     /// Whether to add a berth cell at half its measured capacity
     /// (`RELAY_BENCH_HALF`, default 1).
     pub(crate) half_step: bool,
+    /// How many times the half-capacity cells run, berth then floor each
+    /// time (`RELAY_BENCH_HALF_REPEATS`, default 3): the verdict takes the
+    /// median p99, as one cell's tail swings with the machine.
+    pub(crate) half_repeats: usize,
     /// The most rooms the half-capacity cell may use (`RELAY_BENCH_MAX_ROOMS`,
     /// default 256): the load generator shares the machine's two cores.
     pub(crate) max_rooms: usize,
@@ -94,6 +98,7 @@ impl Settings {
             size: number("RELAY_BENCH_SIZE", 32usize).clamp(16, 1000),
             probe_rooms: number("RELAY_BENCH_PROBE_ROOMS", 2usize),
             half_step: number("RELAY_BENCH_HALF", 1u8) != 0,
+            half_repeats: number("RELAY_BENCH_HALF_REPEATS", 3usize).max(1),
             max_rooms: number("RELAY_BENCH_MAX_ROOMS", 256usize),
             out: std::env::var("RELAY_BENCH_OUT").unwrap_or_else(|_| "results/relay.json".into()),
         }
