@@ -157,6 +157,9 @@ fn main() {
                 println!("{line}");
             }
         }
+        if let Some(line) = half_dwell_line(&cells) {
+            println!("{line}");
+        }
     }
     let targets = targets(&settings, &cells, half);
     println!();
@@ -233,6 +236,26 @@ fn half_capacity(settings: &Settings, cells: &[Cell]) -> Option<usize> {
     let capacity = capacity(settings, cells)?;
     let per_room = 4.0 * 3.0 * f64::from(settings.rate);
     Some(((capacity / 2.0 / per_room).round() as usize).clamp(1, settings.max_rooms))
+}
+
+/// berth's in-relay p99s (kernel arrival to the send that followed) at
+/// half capacity and their median: the part of the added latency the relay
+/// itself holds a datagram, without the players' side of the machine.
+fn half_dwell_line(cells: &[Cell]) -> Option<String> {
+    let p99s: Vec<f64> = cells
+        .iter()
+        .filter(|c| c.half_capacity_cell && c.system == "berth")
+        .filter_map(|c| c.dwell_p99_us)
+        .collect();
+    let median = median(&p99s)?;
+    let runs = p99s
+        .iter()
+        .map(|p| format!("{p:.0}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Some(format!(
+        "  half capacity, berth in-relay p99 µs (arrival stamp to send) by run: {runs}; median {median:.0}"
+    ))
 }
 
 /// The p99s of `system`'s half-capacity cells, in run order.

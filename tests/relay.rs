@@ -339,6 +339,23 @@ fn ten_thousand_reliable_messages_from_each_player_reach_every_other_once_in_ord
         .filter(|p| p.peers > 0)
         .count();
     assert!(ports_used >= 2, "the players should span ports");
+    // Every port timed each datagram it received from the kernel's arrival
+    // stamp (stats are published every 100 ms).
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let ports = relay.server().stats();
+        let stamped: u64 = ports.iter().map(|p| p.dwell.count()).sum();
+        let received: u64 = ports.iter().map(|p| p.packets_in).sum();
+        if received >= 1000 {
+            assert_eq!(stamped, received, "datagrams timed of those received");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {received} datagrams counted"
+        );
+        std::thread::yield_now();
+    }
 }
 
 #[test]

@@ -16,7 +16,7 @@ use super::load::{self, Shared};
 use super::report::Cell;
 use super::settings::Settings;
 use berth::Key;
-use berth::engine::ServerConfig;
+use berth::engine::{LatencyHistogram, ServerConfig};
 use berth::relay::{self, Client, MatchInfo, RelayConfig, RelayEvent, RelayServer, Target};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -112,6 +112,10 @@ pub(crate) fn run(settings: &Settings, rooms: usize, reliable: bool) -> Result<C
             / (after.send_syscalls - before.send_syscalls).max(1) as f64,
     );
     cell.resends = Some(after.resends.saturating_sub(before.resends));
+    let dwell = after.dwell.since(&before.dwell);
+    let micros = |q| dwell.quantile(q).map(|d| d.as_secs_f64() * 1e6);
+    cell.dwell_p50_us = micros(0.5);
+    cell.dwell_p99_us = micros(0.99);
 
     shared.stop.store(true, Ordering::Relaxed);
     let mut players = Vec::new();
@@ -142,6 +146,8 @@ struct PortTotals {
     send_syscalls: u64,
     /// Reliable resends to the connected peers.
     resends: u64,
+    /// How long datagrams waited in the ports.
+    dwell: LatencyHistogram,
 }
 
 impl PortTotals {
@@ -152,6 +158,7 @@ impl PortTotals {
             totals.packets_in += port.packets_in;
             totals.packets_out += port.packets_out;
             totals.send_syscalls += port.send_syscalls;
+            totals.dwell.merge(&port.dwell);
             totals.resends += port
                 .peer_channels
                 .iter()

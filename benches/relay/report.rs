@@ -65,6 +65,15 @@ pub(crate) struct Cell {
     pub(crate) datagrams_per_send_syscall: Option<f64>,
     /// berth: reliable resends by its ports while measured.
     pub(crate) resends: Option<u64>,
+    /// berth: median time a datagram waited in the relay, from the
+    /// kernel's arrival stamp to the end of the send that followed its
+    /// handling (`PortStats::dwell`), µs.
+    pub(crate) dwell_p50_us: Option<f64>,
+    /// berth: the same, 99th percentile.
+    pub(crate) dwell_p99_us: Option<f64>,
+    /// Share of the machine's CPU time the hypervisor stole while measured,
+    /// percent: a virtual CPU that wants to run and cannot.
+    pub(crate) steal_pct: Option<f64>,
     /// Server threads found by name (a check that CPU was read from the right ones).
     pub(crate) server_threads: usize,
     /// UDP datagrams the kernel dropped on full receive buffers while
@@ -85,6 +94,26 @@ pub(crate) struct Window {
     load_ns: u64,
     /// Machine-wide UDP receive buffer drops.
     drops: u64,
+    /// The machine's stolen and total CPU ticks.
+    ticks: (u64, u64),
+}
+
+/// The machine's CPU time in clock ticks, as `(stolen, all)`: the `steal`
+/// column of `/proc/stat` (time the hypervisor ran something else while a
+/// virtual CPU wanted to run) and the sum of every column.
+fn machine_ticks() -> (u64, u64) {
+    let Ok(stat) = std::fs::read_to_string("/proc/stat") else {
+        return (0, 0);
+    };
+    let Some(cpu) = stat.lines().find(|line| line.starts_with("cpu ")) else {
+        return (0, 0);
+    };
+    let ticks: Vec<u64> = cpu
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    (ticks.get(7).copied().unwrap_or(0), ticks.iter().sum())
 }
 
 impl Window {
@@ -96,6 +125,7 @@ impl Window {
             wait_ns: cpu::threads_wait_ns(server),
             load_ns: cpu::threads_ns(load),
             drops: cpu::udp_rcvbuf_errors(),
+            ticks: machine_ticks(),
         }
     }
 
@@ -112,6 +142,10 @@ impl Window {
         cell.server_cores_waiting = wait_ns as f64 / 1e9 / secs;
         cell.load_cores_busy = load_ns as f64 / 1e9 / secs;
         cell.udp_rcvbuf_drops = cpu::udp_rcvbuf_errors().saturating_sub(self.drops);
+        let (stolen, all) = machine_ticks();
+        let all = all.saturating_sub(self.ticks.1);
+        cell.steal_pct =
+            (all > 0).then(|| 100.0 * stolen.saturating_sub(self.ticks.0) as f64 / all as f64);
         cell.sent = shared.sent.load(Ordering::Relaxed);
         cell.send_errors = shared.send_errors.load(Ordering::Relaxed);
         cell.received = shared.received.load(Ordering::Relaxed);
@@ -164,7 +198,7 @@ impl Cell {
     /// The one line printed when the cell is done.
     pub(crate) fn progress_line(&self) -> String {
         format!(
-            "{:>9.0} fwd/s ({:.0}% of offered×3), server {:.2} cores (+{:.2} waiting), {} fwd/CPU-s, p50 {} µs, p99 {} µs, load gen {:.2} cores{}{}",
+            "{:>9.0} fwd/s ({:.0}% of offered×3), server {:.2} cores (+{:.2} waiting), {} fwd/CPU-s, p50 {} µs, p99 {} µs, load gen {:.2} cores, steal {}%{}{}",
             self.forwarded_per_s,
             100.0 * self.forwarded_per_s / (3.0 * self.offered_per_s),
             self.server_cores_busy,
@@ -173,11 +207,14 @@ impl Cell {
             opt(self.p50_us, 0),
             opt(self.p99_us, 0),
             self.load_cores_busy,
+            opt(self.steal_pct, 1),
             match (self.datagrams_out_per_fwd, self.datagrams_in_per_sent) {
                 (Some(out), Some(inn)) => format!(
-                    ", dgrams out/fwd {out:.2} in/msg {inn:.2} per sendmmsg {}, resends {}",
+                    ", dgrams out/fwd {out:.2} in/msg {inn:.2} per sendmmsg {}, resends {}, in-relay p50/p99 {}/{} µs",
                     opt(self.datagrams_per_send_syscall, 1),
-                    opt(self.resends.map(|r| r as f64), 0)
+                    opt(self.resends.map(|r| r as f64), 0),
+                    opt(self.dwell_p50_us, 0),
+                    opt(self.dwell_p99_us, 0)
                 ),
                 _ => String::new(),
             },

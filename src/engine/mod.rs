@@ -27,6 +27,7 @@ mod event;
 mod handler;
 mod ip_limit;
 mod issuer;
+mod latency;
 mod limiter;
 mod mailbox;
 mod memory;
@@ -52,6 +53,7 @@ pub use client::{Client, ClientError};
 pub use config::ServerConfig;
 pub use event::{SendError, ServerEvent};
 pub use handler::{Context, Handler};
+pub use latency::LatencyHistogram;
 pub use memory::{
     DEFAULT_INBOX_LEN, Faults, MAX_DATAGRAM_LEN, MemoryNetwork, MemorySocket, NetworkStats,
 };

@@ -365,6 +365,7 @@ impl Io<'_> {
             self.channels.flush(self.now, self.shard, self.send);
             self.stats.cross_port_dropped += self.outgoing.flush(&self.shared.mailboxes);
             flush(transport, self.now, self.send, self.stats);
+            record_dwell(recv, &mut self.stats.dwell);
             if count.drained {
                 return false;
             }
@@ -566,6 +567,20 @@ impl Io<'_> {
                 }
             }
         }
+    }
+}
+
+/// Counts how long each datagram of the batch just handled waited: from
+/// the kernel's arrival stamp to now, when what it caused has been handed
+/// to the kernel (nothing for a socket without stamps).
+fn record_dwell(recv: &RecvBatch, dwell: &mut super::LatencyHistogram) {
+    let mut arrivals = recv.arrivals().peekable();
+    if arrivals.peek().is_none() {
+        return;
+    }
+    let now = std::time::SystemTime::now();
+    for (arrived, datagrams) in arrivals {
+        dwell.record(now.duration_since(arrived).unwrap_or_default(), datagrams);
     }
 }
 

@@ -138,12 +138,14 @@ impl Server {
                 addr.set_port(base.port() + i);
             }
             let socket_error = |source| BindError::Socket { addr, source };
-            let transport = match &config.network {
+            let mut transport = match &config.network {
                 Some(network) => Transport::Memory(network.bind(addr).map_err(socket_error)?),
                 None => Transport::udp(
                     socket::bind(addr, config.socket_buffer_len).map_err(socket_error)?,
                 ),
             };
+            // For PortStats::dwell; where the kernel cannot, dwell stays empty.
+            transport.enable_arrival_times();
             local.push(transport.local_addr().map_err(socket_error)?);
             transports.push(transport);
         }

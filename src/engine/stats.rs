@@ -51,6 +51,13 @@ pub struct PortStats {
     /// Messages and disconnects for another port's peers dropped because
     /// that port's queue was full (it is not keeping up).
     pub cross_port_dropped: u64,
+    /// How long datagrams waited in this port: from the kernel's arrival
+    /// stamp to the end of the send that followed their handling (replies,
+    /// acks, and messages a handler sent to peers of this port; a message
+    /// for another port's peer leaves from that port later). It includes
+    /// time queued in the socket while the thread was busy or not
+    /// scheduled. Linux UDP only (`SO_TIMESTAMPNS`); empty elsewhere.
+    pub dwell: super::LatencyHistogram,
     /// Each connected peer's channel counters (RTT, loss, bytes in flight,
     /// resends); empty in raw mode.
     pub peer_channels: Vec<(PeerId, ConnectionStats)>,

@@ -27,6 +27,16 @@ impl Transport {
         Self::Udp { socket, state }
     }
 
+    /// Has the kernel stamp each arriving datagram, so that receives report
+    /// when it arrived ([`RecvBatch::arrivals`]). Returns whether it is on:
+    /// UDP on Linux only.
+    pub(crate) fn enable_arrival_times(&mut self) -> bool {
+        match self {
+            Self::Udp { socket, state } => state.enable_arrival_times(socket),
+            Self::Memory(_) => false,
+        }
+    }
+
     /// Makes `poll` wake for arriving datagrams: the socket is registered as
     /// `token`, a memory socket rings `waker` instead.
     pub(crate) fn register(

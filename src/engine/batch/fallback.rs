@@ -45,6 +45,7 @@ pub(crate) fn recv(
                     from: Some(state.normalize(from)),
                     len,
                     segment_len: 0,
+                    arrived: None,
                 };
                 batch.filled += 1;
                 count.datagrams += 1;

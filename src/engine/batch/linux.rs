@@ -32,9 +32,10 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, RawFd};
 use std::ptr;
 use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime};
 
 /// Room for the control messages of one received message: a `UDP_GRO`
-/// segment length, with space to spare for any other the socket turns on.
+/// segment length and an arrival stamp (`SCM_TIMESTAMPNS`), checked below.
 const RECV_CONTROL_LEN: usize = 64;
 
 /// Space for one sockaddr of either family, as the kernel reads and writes it.
@@ -69,10 +70,18 @@ const SEGMENT_CMSG_LEN: usize = unsafe { libc::CMSG_LEN(size_of::<u16>() as u32)
 const SEGMENT_CMSG_SPACE: usize = unsafe { libc::CMSG_SPACE(size_of::<u16>() as u32) } as usize;
 // SAFETY: as above.
 const GRO_CMSG_LEN: usize = unsafe { libc::CMSG_LEN(size_of::<libc::c_int>() as u32) } as usize;
+// SAFETY: as above.
+const GRO_CMSG_SPACE: usize = unsafe { libc::CMSG_SPACE(size_of::<libc::c_int>() as u32) } as usize;
+// SAFETY: as above.
+const STAMP_CMSG_LEN: usize =
+    unsafe { libc::CMSG_LEN(size_of::<libc::timespec>() as u32) } as usize;
+// SAFETY: as above.
+const STAMP_CMSG_SPACE: usize =
+    unsafe { libc::CMSG_SPACE(size_of::<libc::timespec>() as u32) } as usize;
 const _: () = {
     assert!(size_of::<SegmentControl>() == SEGMENT_CMSG_SPACE);
     assert!(mem::offset_of!(SegmentControl, segment_len) + size_of::<u16>() == SEGMENT_CMSG_LEN);
-    assert!(size_of::<RecvControl>() >= GRO_CMSG_LEN);
+    assert!(size_of::<RecvControl>() >= GRO_CMSG_SPACE + STAMP_CMSG_SPACE);
 };
 
 /// C types for which all-zero bytes are a valid value.
@@ -135,6 +144,23 @@ pub(super) fn probe_offload(socket: &mio::net::UdpSocket) -> (usize, bool) {
     (if gso { MAX_GSO_SEGMENTS } else { 1 }, gro)
 }
 
+/// Turns on `SO_TIMESTAMPNS`: the kernel stamps each datagram's arrival
+/// (wall clock, nanoseconds) and receives carry it. Returns whether it took.
+pub(super) fn enable_arrival_times(socket: &mio::net::UdpSocket) -> bool {
+    let on: libc::c_int = 1;
+    // SAFETY: `on` is a live local of the size given.
+    let result = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_TIMESTAMPNS,
+            ptr::from_ref(&on).cast(),
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    result == 0
+}
+
 impl SocketState {
     fn disable_batching(&self) {
         if self.max_batch.swap(1, Ordering::Relaxed) > 1 {
@@ -173,6 +199,7 @@ pub(super) fn recv_with(
     mut fault: impl FnMut(usize) -> Option<io::Error>,
 ) -> io::Result<IoCount> {
     let gro = state.is_gro_enabled();
+    let controlled = gro || state.has_arrival_times();
     batch.filled = 0;
     batch.set_slot_len(if gro { GRO_SLOT_LEN } else { SLOT_LEN });
     let slot_len = batch.slot_len;
@@ -202,7 +229,7 @@ pub(super) fn recv_with(
             msg.msg_namelen = size_of::<RawAddr>() as libc::socklen_t;
             msg.msg_iov = iov;
             msg.msg_iovlen = 1;
-            (msg.msg_control, msg.msg_controllen) = if gro {
+            (msg.msg_control, msg.msg_controllen) = if controlled {
                 (ptr::from_mut(control).cast(), size_of::<RecvControl>() as _)
             } else {
                 (ptr::null_mut(), 0)
@@ -242,15 +269,16 @@ pub(super) fn recv_with(
         for ((header, name), meta) in done.take(received) {
             let len = (header.msg_len as usize).min(slot_len);
             let from = socket_addr(name, header.msg_hdr.msg_namelen).map(|a| state.normalize(a));
-            let segment_len = if gro {
-                gro_segment_len(&header.msg_hdr)
+            let (segment_len, arrived) = if controlled {
+                read_control(&header.msg_hdr)
             } else {
-                0
+                (0, None)
             };
             *meta = RecvMeta {
                 from,
                 len,
                 segment_len,
+                arrived,
             };
             if from.is_none() {
                 count.dropped += 1;
@@ -305,9 +333,12 @@ unsafe fn recv_msgs(socket: &mio::net::UdpSocket, msgs: &mut [libc::mmsghdr]) ->
     })
 }
 
-/// The segment length from a received message's `UDP_GRO` control
-/// message; 0 if there is none (the message is one datagram).
-fn gro_segment_len(msg: &libc::msghdr) -> usize {
+/// What a received message's control messages say: the `UDP_GRO`
+/// segment length (0 if none: the message is one datagram) and the
+/// `SCM_TIMESTAMPNS` arrival stamp, if any.
+fn read_control(msg: &libc::msghdr) -> (usize, Option<SystemTime>) {
+    let mut segment_len = 0;
+    let mut arrived = None;
     // SAFETY: `msg` came back from the kernel with `msg_control` null or
     // pointing at a live `RecvControl` and `msg_controllen` the bytes used.
     let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(msg) };
@@ -315,19 +346,39 @@ fn gro_segment_len(msg: &libc::msghdr) -> usize {
         // SAFETY: CMSG_FIRSTHDR/CMSG_NXTHDR return only headers that lie
         // whole inside the control buffer, which is aligned for `cmsghdr`.
         let header = unsafe { &*cmsg };
+        let len = header.cmsg_len as usize;
         if header.cmsg_level == libc::SOL_UDP
             && header.cmsg_type == libc::UDP_GRO
-            && header.cmsg_len as usize >= GRO_CMSG_LEN
+            && len >= GRO_CMSG_LEN
         {
             // SAFETY: the length check says a `c_int` follows the header,
             // inside the buffer; read unaligned to assume nothing.
             let value = unsafe { ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>()) };
-            return usize::try_from(value).unwrap_or(0);
+            segment_len = usize::try_from(value).unwrap_or(0);
+        } else if header.cmsg_level == libc::SOL_SOCKET
+            && header.cmsg_type == libc::SCM_TIMESTAMPNS
+            && len >= STAMP_CMSG_LEN
+        {
+            // SAFETY: the length check says a `timespec` follows the
+            // header, inside the buffer; read unaligned to assume nothing.
+            let stamp =
+                unsafe { ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::timespec>()) };
+            arrived = stamp_time(&stamp);
         }
         // SAFETY: `cmsg` is a header inside `msg`'s control buffer.
         cmsg = unsafe { libc::CMSG_NXTHDR(msg, cmsg) };
     }
-    0
+    (segment_len, arrived)
+}
+
+/// The wall-clock time of a kernel stamp; `None` for one the kernel
+/// would never write (negative, or nanoseconds past a second).
+fn stamp_time(stamp: &libc::timespec) -> Option<SystemTime> {
+    let secs = u64::try_from(stamp.tv_sec).ok()?;
+    let nanos = u32::try_from(stamp.tv_nsec)
+        .ok()
+        .filter(|&n| n < 1_000_000_000)?;
+    SystemTime::UNIX_EPOCH.checked_add(Duration::new(secs, nanos))
 }
 
 /// The address the kernel wrote into `name`, if it is IPv4 or IPv6.

@@ -27,6 +27,7 @@ pub(crate) fn recv(socket: &MemorySocket, now: Instant, batch: &mut RecvBatch) -
             from: Some(from),
             len,
             segment_len: 0,
+            arrived: None,
         };
         *filled += 1;
         count.datagrams += 1;

@@ -31,6 +31,7 @@ use crate::wire::packet::MAX_PACKET_LEN;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::SystemTime;
 
 #[cfg(not(target_os = "linux"))]
 pub(crate) use fallback::{recv, send};
@@ -62,6 +63,8 @@ pub(crate) struct SocketState {
     gso_segments: AtomicUsize,
     /// Whether the socket has UDP GRO on, so one read may hold many datagrams.
     gro: bool,
+    /// Whether the kernel stamps each datagram's arrival (`SO_TIMESTAMPNS`).
+    arrival_times: bool,
     /// Whether the socket is IPv6, so IPv4 destinations go out v4-mapped.
     ipv6: bool,
     /// Whether the socket is IPv6 and also takes IPv4 traffic, which then
@@ -104,6 +107,7 @@ impl SocketState {
             max_batch: AtomicUsize::new(max_batch),
             gso_segments: AtomicUsize::new(gso_segments),
             gro,
+            arrival_times: false,
             ipv6,
             dual_stack,
         };
@@ -131,6 +135,24 @@ impl SocketState {
     /// Whether one read may hold many datagrams (UDP GRO).
     pub(crate) fn is_gro_enabled(&self) -> bool {
         self.gro
+    }
+
+    /// Asks the kernel to stamp each datagram's arrival on `socket`, which
+    /// receives then report ([`RecvBatch::arrivals`]). Returns whether it
+    /// is on (Linux only).
+    pub(crate) fn enable_arrival_times(&mut self, socket: &mio::net::UdpSocket) -> bool {
+        #[cfg(target_os = "linux")]
+        {
+            self.arrival_times = linux::enable_arrival_times(socket);
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = socket;
+        self.arrival_times
+    }
+
+    /// Whether receives read the kernel's arrival stamps.
+    pub(crate) fn has_arrival_times(&self) -> bool {
+        self.arrival_times
     }
 
     /// The address to report for a datagram from `from`: v4-mapped IPv6
@@ -200,6 +222,9 @@ struct RecvMeta {
     /// Length of each coalesced datagram but the last, which may be
     /// shorter; 0 means the message is one datagram.
     segment_len: usize,
+    /// When the kernel received it (the first one, if coalesced), if the
+    /// socket stamps arrivals.
+    arrived: Option<SystemTime>,
 }
 
 /// Receive buffers for one batch, reused for every receive.
@@ -234,6 +259,7 @@ impl RecvBatch {
                 from: Some(unspecified),
                 len: 0,
                 segment_len: 0,
+                arrived: None,
             }; BATCH_LEN],
             filled: 0,
         }
@@ -251,6 +277,19 @@ impl RecvBatch {
             }
             self.slot_len = slot_len;
         }
+    }
+
+    /// When each message of the last receive arrived, with how many
+    /// datagrams it held, for a socket that stamps arrivals
+    /// ([`SocketState::enable_arrival_times`]); nothing otherwise.
+    pub(crate) fn arrivals(&self) -> impl Iterator<Item = (SystemTime, u64)> + '_ {
+        self.meta.iter().take(self.filled).filter_map(|meta| {
+            let datagrams = match meta.segment_len {
+                0 => 1,
+                n => meta.len.div_ceil(n).max(1) as u64,
+            };
+            Some((meta.arrived?, datagrams))
+        })
     }
 
     /// Hands each datagram of the last receive to `f`, mutable so it can be

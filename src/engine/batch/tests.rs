@@ -732,3 +732,48 @@ fn addresses_are_normalized_for_the_socket_family() {
     assert_eq!(v4.destination(plain), plain);
     assert_eq!(v6.destination(loopback6), loopback6);
 }
+
+#[test]
+fn arrival_stamps_fall_between_send_and_receive() {
+    for backend in [Native, NoOffload] {
+        let mut socket = ours("127.0.0.1:0");
+        let mut state = backend.state(&socket);
+        assert!(state.enable_arrival_times(&socket), "Linux stamps arrivals");
+        let sender = peer("127.0.0.1:0");
+        let to = socket.local_addr().unwrap();
+        let before = std::time::SystemTime::now();
+        for i in 0..20 {
+            sender.send_to(&datagram(9, i, 100), to).unwrap();
+        }
+        let mut stamps = Vec::new();
+        receive_with(&mut socket, 20, |socket, batch| {
+            let count = backend.recv(socket, &state, batch)?;
+            stamps.extend(batch.arrivals());
+            Ok(count)
+        });
+        let after = std::time::SystemTime::now();
+        let stamped: u64 = stamps.iter().map(|&(_, n)| n).sum();
+        assert_eq!(stamped, 20, "{backend:?}: every datagram is stamped once");
+        for (at, _) in stamps {
+            assert!(
+                before <= at && at <= after,
+                "{backend:?}: {at:?} outside the test"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_socket_without_stamps_reports_no_arrivals() {
+    let mut socket = ours("127.0.0.1:0");
+    let state = Native.state(&socket);
+    let sender = peer("127.0.0.1:0");
+    sender
+        .send_to(&datagram(1, 0, 50), socket.local_addr().unwrap())
+        .unwrap();
+    receive_with(&mut socket, 1, |socket, batch| {
+        let count = Native.recv(socket, &state, batch)?;
+        assert_eq!(batch.arrivals().count(), 0);
+        Ok(count)
+    });
+}
