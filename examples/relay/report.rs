@@ -2,7 +2,7 @@
 //! stats line, the final counters, and error chains.
 
 use crate::token_http::{TOKEN_PATH, TokenHttp, TokenHttpStats};
-use berth::engine::PortStats;
+use berth::engine::{LatencyHistogram, PortStats};
 use berth::relay::{RelayServer, RelayStats};
 
 /// `e` and its sources, joined with ": ".
@@ -38,11 +38,18 @@ pub(crate) fn started(relay: &RelayServer, http: &TokenHttp) {
     );
 }
 
-/// Logs rooms, players, messages, peers and packets per port, and tokens.
+/// Logs rooms, players, messages, peers and packets per port, players
+/// dropped as too slow, how long datagrams wait in the relay (since start,
+/// from the kernel's arrival stamp to the send that followed), and tokens.
 pub(crate) fn stats_line(relay: &RelayServer, http: &TokenHttp) {
     let relay_stats = relay.stats();
     let ports = relay.server().stats();
     let tokens = http.stats();
+    let mut dwell = LatencyHistogram::default();
+    for port in &ports {
+        dwell.merge(&port.dwell);
+    }
+    let micros = |q| dwell.quantile(q).map_or(0, |d| d.as_micros());
     tracing::info!(
         rooms = relay_stats.rooms,
         players = relay_stats.players,
@@ -51,6 +58,9 @@ pub(crate) fn stats_line(relay: &RelayServer, http: &TokenHttp) {
         peers = %join(ports.iter().map(|p| p.peers)),
         packets_in = %join(ports.iter().map(|p| p.packets_in)),
         packets_out = %join(ports.iter().map(|p| p.packets_out)),
+        too_slow = ports.iter().map(|p| p.too_slow).sum::<u64>(),
+        in_relay_p50_us = micros(0.5),
+        in_relay_p99_us = micros(0.99),
         tokens = tokens.issued,
         rate_limited = tokens.rate_limited,
         "stats"
