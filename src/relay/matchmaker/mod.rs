@@ -508,4 +508,6 @@ impl Matchmaker {
 }
 
 #[cfg(test)]
+mod model_tests;
+#[cfg(test)]
 mod tests;
