@@ -79,6 +79,9 @@ pub enum Error {
     /// An engine frame of a kind this version does not know.
     #[error("bad engine frame kind {0}")]
     BadFrameKind(u8),
+    /// A yes/no byte that is neither 0 nor 1 (each value has one encoding).
+    #[error("bad flag byte {0}: must be 0 or 1")]
+    BadFlag(u8),
     /// A fragment whose index is not below its count, whose count is under
     /// 2, or that carries no bytes.
     #[error("bad fragment {index} of {count}")]

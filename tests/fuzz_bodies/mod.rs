@@ -31,8 +31,15 @@
 //! read as a script of operations against a shard and real clients; see its
 //! module docs. `tests/server_shard_properties.rs` and
 //! `fuzz/fuzz_targets/server_shard.rs` are its drivers.
+//!
+//! # The relay's messages
+//!
+//! [`relay::relay_messages`] parses bytes as what a player sends the relay
+//! and what the relay sends a player; `tests/wire_properties/` and
+//! `fuzz/fuzz_targets/relay_message.rs` are its drivers.
 
 pub mod channel;
+pub mod relay;
 pub mod server_shard;
 
 use berth::crypto::{self, Key, MAC_LEN, PacketCipher, TOKEN_NONCE_LEN, VERSION};

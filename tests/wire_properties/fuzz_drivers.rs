@@ -26,6 +26,7 @@ fn all_bodies(data: &[u8]) {
     fuzz_bodies::private_token_sealed_plain(data);
     fuzz_bodies::challenge_token_open(data);
     fuzz_bodies::challenge_token_sealed_plain(data);
+    fuzz_bodies::relay::relay_messages(data);
 }
 
 #[test]
@@ -114,5 +115,67 @@ proptest! {
         let mut data = sealed.to_vec();
         data.extend_from_slice(&sequence.to_le_bytes());
         fuzz_bodies::challenge_token_open(&data);
+    }
+}
+
+/// One of each relay message, encoded: the bases the mutations start from.
+fn relay_samples() -> Vec<Vec<u8>> {
+    use berth::relay::protocol::{ClientMessage, RelayMessage};
+    use berth::relay::{LobbyCode, LobbyEntry, MatchInfo, RelayError, Target};
+    let info = MatchInfo {
+        player_count: 4,
+        match_data: b"mode=duel".to_vec(),
+    };
+    let code = LobbyCode::from_random([3; 6]);
+    vec![
+        ClientMessage::RequestMatch(info.clone()).to_vec(),
+        ClientMessage::CreateLobby { info, public: true }.to_vec(),
+        ClientMessage::JoinLobby(code).to_vec(),
+        ClientMessage::ListLobbies { match_data: b"m" }.to_vec(),
+        ClientMessage::StartMatch.to_vec(),
+        ClientMessage::SendProxy {
+            target: Target::Player(2),
+            data: b"state",
+        }
+        .to_vec(),
+        ClientMessage::Rejoin([9; 16]).to_vec(),
+        RelayMessage::WaitingCount(3).to_vec(),
+        RelayMessage::LobbyList(vec![LobbyEntry {
+            code,
+            players: 1,
+            player_count: 4,
+        }])
+        .to_vec(),
+        RelayMessage::Success {
+            random_seed: 7,
+            player_idx: 1,
+            player_count: 4,
+            rejoin_secret: [5; 16],
+        }
+        .to_vec(),
+        RelayMessage::RecvProxy {
+            from: 0,
+            data: b"state",
+        }
+        .to_vec(),
+        RelayMessage::Error(RelayError::BadTarget).to_vec(),
+    ]
+}
+
+#[test]
+fn relay_body_accepts_every_valid_message() {
+    for bytes in relay_samples() {
+        fuzz_bodies::relay::relay_messages(&bytes);
+    }
+}
+
+proptest! {
+    #![proptest_config(config(512))]
+
+    #[test]
+    fn relay_body_holds_on_mutated_messages(
+        data in mutated(proptest::sample::select(relay_samples()))
+    ) {
+        fuzz_bodies::relay::relay_messages(&data);
     }
 }

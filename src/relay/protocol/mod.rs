@@ -69,12 +69,18 @@ impl LobbyCode {
         std::str::from_utf8(&self.0).unwrap_or("")
     }
 
+    /// Reads a code as it goes on the wire: exactly the alphabet's
+    /// characters (upper case only: one encoding per code).
     fn parse(r: &mut Reader<'_>) -> Result<Self, Error> {
         let bytes = r.array::<LOBBY_CODE_LEN>()?;
-        let text = std::str::from_utf8(bytes).map_err(|_| Error::BadLength { len: 0 })?;
-        Self::parse_text(text).ok_or(Error::BadLength {
-            len: LOBBY_CODE_LEN,
-        })
+        if !bytes.iter().all(|c| LOBBY_CODE_ALPHABET.contains(c)) {
+            return Err(Error::BadLength {
+                len: LOBBY_CODE_LEN,
+            });
+        }
+        let mut code = [0u8; LOBBY_CODE_LEN];
+        code.copy_from_slice(bytes);
+        Ok(Self(code))
     }
 }
 
@@ -314,17 +320,20 @@ impl<'a> ClientMessage<'a> {
     ///
     /// [`Error::BadFrameKind`] for an unknown type; [`Error::Truncated`];
     /// [`Error::BadLength`] for match data over [`MAX_MATCH_DATA_LEN`],
-    /// a bad lobby code, or bytes left over.
+    /// a bad lobby code, or bytes left over; [`Error::BadFlag`] for a
+    /// `public` byte other than 0 or 1.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, Error> {
         let mut r = Reader::new(bytes);
         let message = match r.u8()? {
             kind::REQUEST_MATCH => Self::RequestMatch(parse_info(&mut r)?),
             kind::CREATE_LOBBY => {
                 let info = parse_info(&mut r)?;
-                Self::CreateLobby {
-                    info,
-                    public: r.u8()? != 0,
-                }
+                let public = match r.u8()? {
+                    0 => false,
+                    1 => true,
+                    other => return Err(Error::BadFlag(other)),
+                };
+                Self::CreateLobby { info, public }
             }
             kind::JOIN_LOBBY => Self::JoinLobby(LobbyCode::parse(&mut r)?),
             kind::LIST_LOBBIES => {
