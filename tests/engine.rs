@@ -5,6 +5,7 @@ mod common;
 
 use berth::engine::{Client, Context, Handler, PeerId, Server, ServerEvent};
 use berth::proto::channel::ChannelId;
+use berth::proto::server::DisconnectReason;
 use berth::{ConnectToken, Key};
 use common::engine::*;
 use common::{PRIVATE_KEY, PROTOCOL_ID, drive};
@@ -291,4 +292,76 @@ fn peers_past_the_per_address_cap_are_turned_away_unseen() {
     // Only the two admitted peers were ever announced, coming and going.
     assert_eq!((connects, disconnects), (2, 2));
     assert_eq!(stats.iter().map(|s| s.ip_limited).sum::<u64>(), 1);
+}
+
+/// Sends every message it gets 64 times over, as messages the peers must
+/// not miss, to each peer on another port; notes why peers leave.
+struct Flood {
+    peers: Arc<Mutex<Vec<PeerId>>>,
+    left: Arc<Mutex<Vec<(PeerId, DisconnectReason)>>>,
+}
+
+impl Handler for Flood {
+    fn connected(&mut self, _: &mut Context<'_>, peer: PeerId, _: u64, _: &[u8; 256]) {
+        self.peers.lock().unwrap().push(peer);
+    }
+
+    fn message(&mut self, ctx: &mut Context<'_>, from: PeerId, channel: ChannelId, bytes: &[u8]) {
+        let peers = self.peers.lock().unwrap().clone();
+        for peer in peers.into_iter().filter(|p| p.port() != from.port()) {
+            for _ in 0..64 {
+                ctx.send_or_disconnect(peer, channel, bytes).unwrap();
+            }
+        }
+    }
+
+    fn disconnected(&mut self, _: &mut Context<'_>, peer: PeerId, reason: DisconnectReason) {
+        self.left.lock().unwrap().push((peer, reason));
+    }
+}
+
+/// A port whose queue is too full for a message its peer must not miss
+/// does not lose it silently: that peer is disconnected as too slow.
+#[test]
+fn a_must_arrive_message_that_finds_the_other_port_full_disconnects_its_peer() {
+    let peers = Arc::new(Mutex::new(Vec::new()));
+    let left = Arc::new(Mutex::new(Vec::new()));
+    let (shared_peers, shared_left) = (peers.clone(), left.clone());
+    let server = Server::bind_with_handler(config(2).queue_len(4), move |_| Flood {
+        peers: shared_peers.clone(),
+        left: shared_left.clone(),
+    })
+    .unwrap();
+    let mut clients = clients(&server, 2);
+    connect_all(&mut clients);
+    drive("the handler saw both peers", || {
+        peers.lock().unwrap().len() == 2
+    });
+    let both = peers.lock().unwrap().clone();
+    assert_ne!(both[0].port(), both[1].port(), "one peer per port");
+    clients[0]
+        .send(Instant::now(), CHANNEL, &message(0, 0, 16))
+        .unwrap();
+    drive_clients("someone is dropped as too slow", &mut clients, |_| {
+        !left.lock().unwrap().is_empty()
+    });
+    let dropped = left.lock().unwrap().clone();
+    assert_eq!(dropped.len(), 1, "{dropped:?}");
+    let (peer, reason) = dropped[0];
+    assert_eq!(reason, DisconnectReason::TooSlow);
+    assert!(both.contains(&peer));
+    // It is the flooded peer, not the sender.
+    drive_clients("the flooded client hears it", &mut clients, |cs| {
+        !cs[1].is_connected()
+    });
+    assert!(clients[0].is_connected());
+    // How many fit depends on how fast the other port drains its queue.
+    drive("the lost messages are counted", || {
+        server
+            .stats()
+            .iter()
+            .map(|p| p.cross_port_dropped)
+            .sum::<u64>()
+            > 0
+    });
 }

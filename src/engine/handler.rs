@@ -89,8 +89,9 @@ impl Context<'_> {
 
     /// Sends like [`Context::send`] a message `peer` must not miss: if its
     /// send budget is full (checked here for a peer of this port, on its
-    /// own port otherwise) the peer is disconnected with
-    /// [`DisconnectReason::TooSlow`] rather than left to miss the message.
+    /// own port otherwise), or its port's queue is too full to take the
+    /// message, the peer is disconnected with [`DisconnectReason::TooSlow`]
+    /// rather than left to miss the message.
     /// A game relay uses this for reliable traffic: a player who cannot
     /// keep up with the room is dropped (and may rejoin) instead of
     /// silently losing messages the others think it has.
@@ -161,8 +162,13 @@ impl Context<'_> {
     /// Ends `peer`'s connection, on any port.
     pub fn disconnect(&mut self, peer: PeerId) {
         if peer.port() != self.port {
-            self.outgoing
-                .push(peer.port(), Command::Disconnect { peer });
+            self.outgoing.push(
+                peer.port(),
+                Command::Disconnect {
+                    peer,
+                    too_slow: false,
+                },
+            );
         } else if is_current(self.generations, peer) {
             self.shard
                 .disconnect(ClientIndex::new(peer.slot()), self.send);

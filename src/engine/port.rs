@@ -44,8 +44,9 @@ pub(crate) enum Command {
         bytes: Vec<u8>,
         on_full: OnFull,
     },
-    /// End a peer's connection.
-    Disconnect { peer: PeerId },
+    /// End a peer's connection; `too_slow` reports it as
+    /// [`DisconnectReason::TooSlow`].
+    Disconnect { peer: PeerId, too_slow: bool },
 }
 
 /// What a port does with a message for a peer whose send budget is full.
@@ -78,12 +79,17 @@ pub(crate) struct Shared {
 #[derive(Debug)]
 pub(crate) struct Outgoing {
     per_port: Vec<Vec<Command>>,
+    /// Per port, peers owed a `TooSlow` disconnect: a message they must
+    /// not miss found their port's mailbox full. Retried at every flush
+    /// until the mailbox takes it; each peer listed once.
+    stranded: Vec<Vec<PeerId>>,
 }
 
 impl Outgoing {
     pub(crate) fn new(ports: usize) -> Self {
         Self {
             per_port: (0..ports).map(|_| Vec::new()).collect(),
+            stranded: (0..ports).map(|_| Vec::new()).collect(),
         }
     }
 
@@ -94,14 +100,35 @@ impl Outgoing {
     }
 
     /// Hands every gathered command to its port's mailbox: one wake per
-    /// port. Returns how many were dropped because a mailbox was full.
+    /// port. Returns how many were dropped because a mailbox was full. A
+    /// dropped message its peer must not miss leaves that peer owed a
+    /// disconnect, which goes first at every flush until it fits.
     fn flush(&mut self, mailboxes: &[PortMailbox]) -> u64 {
         let mut lost = 0;
-        for (queue, mailbox) in self.per_port.iter_mut().zip(mailboxes) {
+        let ports = self.per_port.iter_mut().zip(&mut self.stranded);
+        for ((queue, stranded), mailbox) in ports.zip(mailboxes) {
+            stranded.retain(|&peer| {
+                let owed = Command::Disconnect {
+                    peer,
+                    too_slow: true,
+                };
+                mailbox.push(owed).is_err()
+            });
             for command in queue.drain(..) {
-                if let Err(dropped) = mailbox.push(command) {
-                    lost += 1;
-                    debug!(?dropped, "cross-port queue full; command dropped");
+                let Err(dropped) = mailbox.push(command) else {
+                    continue;
+                };
+                lost += 1;
+                debug!(?dropped, "cross-port queue full; command dropped");
+                if let Command::Send {
+                    peer,
+                    on_full: OnFull::Disconnect,
+                    ..
+                } = dropped
+                {
+                    if !stranded.contains(&peer) {
+                        stranded.push(peer);
+                    }
                 }
             }
         }
@@ -559,10 +586,14 @@ impl Io<'_> {
                     }
                 }
             }
-            Command::Disconnect { peer } => {
+            Command::Disconnect { peer, too_slow } => {
                 if is_current(self.generations, peer) {
-                    self.shard
-                        .disconnect(ClientIndex::new(peer.slot()), self.send);
+                    let client = ClientIndex::new(peer.slot());
+                    if too_slow {
+                        self.shard.disconnect_too_slow(client, self.send);
+                    } else {
+                        self.shard.disconnect(client, self.send);
+                    }
                     self.deliver_events();
                 }
             }

@@ -399,7 +399,13 @@ impl ServerSender {
     ///
     /// As [`ServerSender::send`].
     pub fn disconnect(&self, peer: PeerId) -> Result<(), SendError> {
-        self.command(peer, Command::Disconnect { peer })
+        self.command(
+            peer,
+            Command::Disconnect {
+                peer,
+                too_slow: false,
+            },
+        )
     }
 
     fn command(&self, peer: PeerId, command: Command) -> Result<(), SendError> {

@@ -49,7 +49,9 @@ pub struct PortStats {
     /// ([`crate::engine::Context::send_or_disconnect`]).
     pub too_slow: u64,
     /// Messages and disconnects for another port's peers dropped because
-    /// that port's queue was full (it is not keeping up).
+    /// that port's queue was full (it is not keeping up). A dropped message
+    /// sent with [`crate::engine::Context::send_or_disconnect`] has its peer
+    /// disconnected as too slow once the queue has room.
     pub cross_port_dropped: u64,
     /// How long datagrams waited in this port: from the kernel's arrival
     /// stamp to the end of the send that followed their handling (replies,
