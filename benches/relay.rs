@@ -247,15 +247,7 @@ fn half_dwell_line(cells: &[Cell]) -> Option<String> {
         .filter(|c| c.half_capacity_cell && c.system == "berth")
         .filter_map(|c| c.dwell_p99_us)
         .collect();
-    let median = median(&p99s)?;
-    let runs = p99s
-        .iter()
-        .map(|p| format!("{p:.0}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    Some(format!(
-        "  half capacity, berth in-relay p99 µs (arrival stamp to send) by run: {runs}; median {median:.0}"
-    ))
+    runs_line("berth in-relay p99 µs (arrival stamp to send)", &p99s)
 }
 
 /// The p99s of `system`'s half-capacity cells, in run order.
@@ -276,15 +268,19 @@ fn median(values: &[f64]) -> Option<f64> {
 
 /// `system`'s half-capacity p99s and their median, if it ran there.
 fn half_line(cells: &[Cell], system: &str) -> Option<String> {
-    let p99s = half_p99s(cells, system);
-    let median = median(&p99s)?;
-    let runs = p99s
+    runs_line(&format!("{system:<5} p99 µs"), &half_p99s(cells, system))
+}
+
+/// One printed line of half-capacity figures: each run's, then the median.
+fn runs_line(what: &str, values: &[f64]) -> Option<String> {
+    let median = median(values)?;
+    let runs = values
         .iter()
-        .map(|p| format!("{p:.0}"))
+        .map(|v| format!("{v:.0}"))
         .collect::<Vec<_>>()
         .join(", ");
     Some(format!(
-        "  half capacity, {system:<5} p99 µs by run: {runs}; median {median:.0}"
+        "  half capacity, {what} by run: {runs}; median {median:.0}"
     ))
 }
 
@@ -335,23 +331,22 @@ impl Target {
     }
 }
 
+/// `system`'s forwarded messages per CPU-second in the planned (not
+/// half-capacity) cell of `mode` at `rooms`, if it ran.
+fn planned_per_cpu_s(cells: &[Cell], system: &str, mode: &str, rooms: usize) -> Option<f64> {
+    cells
+        .iter()
+        .find(|c| c.system == system && c.mode == mode && c.rooms == rooms && !c.half_capacity_cell)
+        .and_then(|c| c.forwarded_per_cpu_s)
+}
+
 /// The targets: the ratio at every room count (reliable and unreliable),
 /// and p99 latency at half capacity.
 fn targets(settings: &Settings, cells: &[Cell], half_rooms: Option<usize>) -> Vec<Target> {
     let mut targets = Vec::new();
     for mode in ["reliable", "unreliable"] {
         for &rooms in &settings.rooms {
-            let per_cpu_s = |system: &str| {
-                cells
-                    .iter()
-                    .find(|c| {
-                        c.system == system
-                            && c.mode == mode
-                            && c.rooms == rooms
-                            && !c.half_capacity_cell
-                    })
-                    .and_then(|c| c.forwarded_per_cpu_s)
-            };
+            let per_cpu_s = |system| planned_per_cpu_s(cells, system, mode, rooms);
             let (Some(berth), Some(quic)) = (per_cpu_s("berth"), per_cpu_s("quic")) else {
                 continue;
             };
@@ -406,17 +401,7 @@ fn bounds(settings: &Settings, cells: &[Cell]) -> Vec<Bound> {
     let mut bounds = Vec::new();
     for mode in ["reliable", "unreliable"] {
         for &rooms in &settings.rooms {
-            let per_cpu_s = |system: &str| {
-                cells
-                    .iter()
-                    .find(|c| {
-                        c.system == system
-                            && c.mode == mode
-                            && c.rooms == rooms
-                            && !c.half_capacity_cell
-                    })
-                    .and_then(|c| c.forwarded_per_cpu_s)
-            };
+            let per_cpu_s = |system| planned_per_cpu_s(cells, system, mode, rooms);
             if let (Some(floor), Some(quic)) = (per_cpu_s("floor"), per_cpu_s("quic")) {
                 bounds.push(Bound {
                     mode,
