@@ -12,7 +12,7 @@
 //!   as soon as it is queued. Its latency samples include that polling
 //!   delay (tens of µs): berth's figures are slightly pessimistic.
 
-use super::load::{self, Shared};
+use super::load::{self, Player, Shared};
 use super::report::Cell;
 use super::settings::Settings;
 use berth::Key;
@@ -25,20 +25,8 @@ use std::time::{Duration, Instant};
 
 /// Prefix of berth's port threads' names.
 const SERVER_THREADS: &str = "berth-port-";
-/// Polling interval of the probe thread.
-const PROBE_POLL: Duration = Duration::from_micros(50);
 /// How long connecting and matching all players may take.
 const SETUP_LIMIT: Duration = Duration::from_secs(30);
-
-/// One player: its client, number and next frame.
-struct Player {
-    /// The relay client.
-    client: Client,
-    /// Number written into its messages.
-    id: u32,
-    /// When it sends next.
-    next_send: Instant,
-}
 
 /// Runs one cell: `rooms` rooms of four, reliable or not.
 ///
@@ -75,16 +63,7 @@ pub(crate) fn run(settings: &Settings, rooms: usize, reliable: bool) -> Result<C
 
     let shared = Arc::new(Shared::default());
     let frame = settings.frame();
-    let t0 = Instant::now() + Duration::from_millis(5);
-    let mut all: Vec<Player> = clients
-        .into_iter()
-        .enumerate()
-        .map(|(i, client)| Player {
-            client,
-            id: i as u32,
-            next_send: t0 + frame.mul_f64(i as f64 / players as f64),
-        })
-        .collect();
+    let mut all = load::players(clients, frame);
     let bulk = all.split_off(probe_players);
     let probes = all;
     let size = settings.size;
@@ -127,7 +106,7 @@ pub(crate) fn run(settings: &Settings, rooms: usize, reliable: bool) -> Result<C
     }
     let now = Instant::now();
     for player in &mut players {
-        player.client.disconnect(now);
+        player.io.disconnect(now);
     }
     drop(players);
     cell.dropped = server.stats().dropped;
@@ -211,54 +190,38 @@ fn setup(clients: &mut [Client], probe_players: usize) -> Result<(), String> {
 
 /// A load thread's loop; returns its players for a clean disconnect.
 fn drive(
-    mut players: Vec<Player>,
+    mut players: Vec<Player<Client>>,
     probe: bool,
     reliable: bool,
     size: usize,
     frame: Duration,
     shared: &Shared,
-) -> Vec<Player> {
+) -> Vec<Player<Client>> {
     let mut buf = vec![0u8; size];
-    let mut samples = Vec::new();
-    while !shared.stopped() {
-        let now = Instant::now();
-        let mut wake = now + frame;
-        for player in &mut players {
+    load::drive(
+        &mut players,
+        probe,
+        frame,
+        shared,
+        |player, now, due, samples| {
+            let client = &mut player.io;
             if probe {
-                player.client.update(now);
-                drain(&mut player.client, true, &mut samples, shared);
+                client.update(now);
+                drain(client, true, samples, shared);
             }
-            if now >= player.next_send {
+            if due {
                 load::message(&mut buf, player.id);
-                let ok = player
-                    .client
-                    .send_to(Target::AllOthers, &buf, reliable)
-                    .is_ok();
+                let ok = client.send_to(Target::AllOthers, &buf, reliable).is_ok();
                 shared.count_send(ok);
                 if probe {
-                    player.client.flush(Instant::now());
+                    client.flush(Instant::now());
                 } else {
-                    player.client.update(now);
-                    drain(&mut player.client, false, &mut samples, shared);
-                }
-                player.next_send += frame;
-                // After a stall, skip the frames missed instead of bursting.
-                if player.next_send < now {
-                    player.next_send = now + frame;
+                    client.update(now);
+                    drain(client, false, samples, shared);
                 }
             }
-            wake = wake.min(player.next_send);
-        }
-        shared.record(&mut samples);
-        let pause = if probe {
-            PROBE_POLL
-        } else {
-            wake.saturating_duration_since(Instant::now())
-        };
-        if !pause.is_zero() {
-            thread::sleep(pause);
-        }
-    }
+        },
+    );
     players
 }
 

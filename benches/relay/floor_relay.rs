@@ -27,7 +27,7 @@
 //! The forwarded messages arrive back to back in one datagram, and the
 //! receiver splits them by the message size.
 
-use super::load::{self, Shared};
+use super::load::{self, Player, Shared};
 use super::report::Cell;
 use super::settings::Settings;
 use berth::engine::BatchSocket;
@@ -40,14 +40,12 @@ use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Name of the forwarder's thread.
 const SERVER_THREAD: &str = "floor-relay";
 /// Prefix of the load generator's threads.
 const LOAD_THREADS: &str = "fload-";
-/// Polling interval of the probe thread.
-const PROBE_POLL: Duration = Duration::from_micros(50);
 /// Poll token of the forwarder's socket.
 const SOCKET: Token = Token(0);
 /// Poll token of the waker that stops the forwarder.
@@ -78,16 +76,6 @@ impl Counters {
             self.datagrams_out.load(Ordering::Relaxed),
         )
     }
-}
-
-/// One player: its socket, number and next frame.
-struct Player {
-    /// Its socket, connected to the forwarder.
-    socket: UdpSocket,
-    /// Number written into its messages.
-    id: u32,
-    /// When it sends next.
-    next_send: Instant,
 }
 
 /// Runs one cell: `rooms` rooms of four. `reliable` only labels the cell
@@ -126,19 +114,13 @@ pub(crate) fn run(settings: &Settings, rooms: usize, reliable: bool) -> Result<C
 
     let shared = Arc::new(Shared::default());
     let frame = settings.frame();
-    let t0 = Instant::now() + Duration::from_millis(5);
-    let mut all = Vec::with_capacity(players);
-    for (i, socket) in sockets.into_iter().enumerate() {
+    for socket in &sockets {
         socket
             .connect(relay)
             .and_then(|()| socket.set_nonblocking(true))
             .map_err(|e| format!("player socket: {e}"))?;
-        all.push(Player {
-            socket,
-            id: i as u32,
-            next_send: t0 + frame.mul_f64(i as f64 / players as f64),
-        });
     }
+    let mut all = load::players(sockets, frame);
     let bulk = all.split_off(probe_players);
     let probes = all;
     let size = settings.size;
@@ -310,55 +292,48 @@ impl Forwarder {
     }
 }
 
-/// A load thread's loop.
-fn drive(mut players: Vec<Player>, probe: bool, size: usize, frame: Duration, shared: &Shared) {
+/// A load thread's loop: sends each player's message at its frame;
+/// bulk players then read their socket, probes read theirs on every pass.
+fn drive(
+    mut players: Vec<Player<UdpSocket>>,
+    probe: bool,
+    size: usize,
+    frame: Duration,
+    shared: &Shared,
+) {
     let mut buf = vec![0u8; size];
     let mut incoming = vec![0u8; 1 << 16];
-    let mut samples = Vec::new();
-    while !shared.stopped() {
-        let now = Instant::now();
-        let mut wake = now + frame;
-        for player in &mut players {
+    load::drive(
+        &mut players,
+        probe,
+        frame,
+        shared,
+        |player, _, due, samples| {
             if probe {
-                receive(player, &mut incoming, size, Some(&mut samples), shared);
+                receive(&player.io, &mut incoming, size, Some(samples), shared);
             }
-            if now >= player.next_send {
+            if due {
                 load::message(&mut buf, player.id);
-                shared.count_send(player.socket.send(&buf).is_ok());
+                shared.count_send(player.io.send(&buf).is_ok());
                 if !probe {
-                    receive(player, &mut incoming, size, None, shared);
-                }
-                player.next_send += frame;
-                // After a stall, skip the frames missed instead of bursting.
-                if player.next_send < now {
-                    player.next_send = now + frame;
+                    receive(&player.io, &mut incoming, size, None, shared);
                 }
             }
-            wake = wake.min(player.next_send);
-        }
-        shared.record(&mut samples);
-        let pause = if probe {
-            PROBE_POLL
-        } else {
-            wake.saturating_duration_since(Instant::now())
-        };
-        if !pause.is_zero() {
-            thread::sleep(pause);
-        }
-    }
+        },
+    );
 }
 
 /// Reads a player's socket until empty, splitting each datagram into
 /// `size`-byte messages; probes keep each message's latency in `samples`.
 fn receive(
-    player: &Player,
+    socket: &UdpSocket,
     incoming: &mut [u8],
     size: usize,
     mut samples: Option<&mut Vec<u64>>,
     shared: &Shared,
 ) {
     let mut n = 0;
-    while let Ok(len) = player.socket.recv(incoming) {
+    while let Ok(len) = socket.recv(incoming) {
         let received_ns = load::now_ns();
         for message in incoming.get(..len).unwrap_or_default().chunks(size) {
             n += 1;

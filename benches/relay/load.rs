@@ -7,7 +7,7 @@
 use parking_lot::Mutex;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The process clock's zero for timestamps in messages.
 pub(crate) fn epoch() -> Instant {
@@ -91,4 +91,71 @@ impl Shared {
 /// The latency of a message received at `received_ns` (since [`epoch`]).
 pub(crate) fn latency(data: &[u8], received_ns: u64) -> Option<u64> {
     stamp(data).map(|sent| received_ns.saturating_sub(sent))
+}
+
+/// How often a probe thread polls its players (it sleeps, not spins).
+pub(crate) const PROBE_POLL: Duration = Duration::from_micros(50);
+
+/// One simulated player: its endpoint, its number and its next frame.
+pub(crate) struct Player<T> {
+    /// What it sends and receives through (a relay client, a socket).
+    pub(crate) io: T,
+    /// Number written into its messages.
+    pub(crate) id: u32,
+    /// When it sends next.
+    next_send: Instant,
+}
+
+/// Players for `ios`, numbered in order, their frames spread evenly over
+/// one `frame` starting a few milliseconds from now.
+pub(crate) fn players<T>(ios: Vec<T>, frame: Duration) -> Vec<Player<T>> {
+    let n = ios.len().max(1) as f64;
+    let t0 = Instant::now() + Duration::from_millis(5);
+    (0u32..)
+        .zip(ios)
+        .map(|(id, io)| Player {
+            io,
+            id,
+            next_send: t0 + frame.mul_f64(f64::from(id) / n),
+        })
+        .collect()
+}
+
+/// A load thread's loop, until the cell stops: on every pass each player
+/// gets `step(player, now, due, samples)`, `due` when its frame has come
+/// (the frame then moves on; frames missed in a stall are skipped, not
+/// sent in a burst). Between passes a probe thread sleeps [`PROBE_POLL`],
+/// a bulk one until the next frame of any of its players.
+pub(crate) fn drive<T>(
+    players: &mut [Player<T>],
+    probe: bool,
+    frame: Duration,
+    shared: &Shared,
+    mut step: impl FnMut(&mut Player<T>, Instant, bool, &mut Vec<u64>),
+) {
+    let mut samples = Vec::new();
+    while !shared.stopped() {
+        let now = Instant::now();
+        let mut wake = now + frame;
+        for player in players.iter_mut() {
+            let due = now >= player.next_send;
+            if due {
+                player.next_send += frame;
+                if player.next_send < now {
+                    player.next_send = now + frame;
+                }
+            }
+            step(player, now, due, &mut samples);
+            wake = wake.min(player.next_send);
+        }
+        shared.record(&mut samples);
+        let pause = if probe {
+            PROBE_POLL
+        } else {
+            wake.saturating_duration_since(Instant::now())
+        };
+        if !pause.is_zero() {
+            std::thread::sleep(pause);
+        }
+    }
 }
