@@ -1,16 +1,22 @@
 //! Packet and token crypto: berth against the bare AEAD in the same group.
 //!
 //! Each group pairs a `berth` arm with a `bare` arm that does only the
-//! `chacha20poly1305` call berth wraps, over the same byte counts, so the
-//! ratio berth / bare comes from one run (`PERF.md`).
+//! AEAD call berth wraps (ring's for packets, chacha20poly1305's for tokens),
+//! over the same byte counts, so the ratio berth / bare comes from one run
+//! (`PERF.md`).
 //!
 //! - `packet_seal/{berth,bare}/{64,256,1200}`: [`packet::seal`] of a payload
-//!   packet against `encrypt_inout_detached` in place with the same nonce and a
-//!   22-byte AAD.
+//!   packet against ring's `seal_in_place_separate_tag` with the same nonce
+//!   and a 22-byte AAD.
 //! - `packet_open/{berth,bare}/{64,256,1200}`: [`packet::parse_header`] plus
-//!   [`packet::open`] against `decrypt_inout_detached` of the same ciphertext.
-//!   Opening decrypts in place, so both arms first copy the sealed packet into
-//!   a scratch buffer.
+//!   [`packet::open`] against ring's `open_in_place_separate_tag` of the same
+//!   ciphertext. Opening decrypts in place, so both arms first copy the sealed
+//!   packet into a scratch buffer.
+//! - `packet_aead/{seal,open}-{ring,rustcrypto}/{64,256,1200}`: the two packet
+//!   backends berth can be built with (the default `ring` feature, or the
+//!   pure-Rust `chacha20poly1305` without it), bare, side by side. Run it
+//!   with and without `RUSTFLAGS="-C target-feature=+avx2"` to see what a
+//!   build flag buys each.
 //! - `token_open/{berth,bare}`: [`PrivateToken::open`] (copy, open, parse)
 //!   against a 1024-byte copy and an XChaCha20-Poly1305 open of 1008 bytes
 //!   with a 29-byte AAD.
@@ -32,6 +38,7 @@ use berth::wire::prefix::{Header, PacketType};
 use chacha20poly1305::aead::{AeadInOut, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Nonce, Tag, XChaCha20Poly1305, XNonce};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, UnboundKey};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -95,9 +102,51 @@ fn sealed_packet(len: usize, cipher: &PacketCipher) -> Vec<u8> {
     out[..n].to_vec()
 }
 
+/// One packet AEAD backend, called the way berth calls it: in place, with a
+/// detached tag.
+trait Backend {
+    fn seal(&self, sequence: u64, aad: &[u8], buf: &mut [u8]) -> [u8; MAC_LEN];
+    fn open(&self, sequence: u64, aad: &[u8], buf: &mut [u8], tag: &[u8; MAC_LEN]) -> bool;
+}
+
+/// ring's ChaCha20-Poly1305: berth's default packet backend.
+fn ring_backend() -> LessSafeKey {
+    LessSafeKey::new(UnboundKey::new(&CHACHA20_POLY1305, &PACKET_KEY).expect("32-byte key"))
+}
+
+impl Backend for LessSafeKey {
+    fn seal(&self, sequence: u64, aad: &[u8], buf: &mut [u8]) -> [u8; MAC_LEN] {
+        let nonce = ring::aead::Nonce::assume_unique_for_key(nonce(sequence).into());
+        let tag = self
+            .seal_in_place_separate_tag(nonce, Aad::from(aad), buf)
+            .expect("seal");
+        tag.as_ref().try_into().expect("16-byte tag")
+    }
+
+    fn open(&self, sequence: u64, aad: &[u8], buf: &mut [u8], tag: &[u8; MAC_LEN]) -> bool {
+        let nonce = ring::aead::Nonce::assume_unique_for_key(nonce(sequence).into());
+        self.open_in_place_separate_tag(nonce, Aad::from(aad), (*tag).into(), buf, 0..)
+            .is_ok()
+    }
+}
+
+/// The pure-Rust `chacha20poly1305`: the packet backend without the `ring` feature.
+impl Backend for ChaCha20Poly1305 {
+    fn seal(&self, sequence: u64, aad: &[u8], buf: &mut [u8]) -> [u8; MAC_LEN] {
+        self.encrypt_inout_detached(&nonce(sequence), aad, buf.into())
+            .expect("seal")
+            .into()
+    }
+
+    fn open(&self, sequence: u64, aad: &[u8], buf: &mut [u8], tag: &[u8; MAC_LEN]) -> bool {
+        self.decrypt_inout_detached(&nonce(sequence), aad, buf.into(), &Tag::from(*tag))
+            .is_ok()
+    }
+}
+
 fn packet_seal(c: &mut Criterion) {
     let cipher = PacketCipher::new(&Key::from_bytes(PACKET_KEY));
-    let bare = ChaCha20Poly1305::new(&PACKET_KEY.into());
+    let bare = ring_backend();
     let aad = packet_aad(Header::new(PacketType::Payload, SEQUENCE).prefix());
     let mut group = c.benchmark_group("packet_seal");
     for len in SIZES {
@@ -121,11 +170,7 @@ fn packet_seal(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("bare", len), |b| {
             b.iter_custom(|iters| {
                 median_batch(iters, || {
-                    bare.encrypt_inout_detached(
-                        &nonce(black_box(SEQUENCE)),
-                        &aad,
-                        black_box(buf.as_mut_slice()).into(),
-                    )
+                    bare.seal(black_box(SEQUENCE), &aad, black_box(buf.as_mut_slice()))
                 })
             });
         });
@@ -135,7 +180,7 @@ fn packet_seal(c: &mut Criterion) {
 
 fn packet_open(c: &mut Criterion) {
     let cipher = PacketCipher::new(&Key::from_bytes(PACKET_KEY));
-    let bare = ChaCha20Poly1305::new(&PACKET_KEY.into());
+    let bare = ring_backend();
     let mut group = c.benchmark_group("packet_open");
     for len in SIZES {
         group.throughput(Throughput::Bytes(len as u64));
@@ -166,19 +211,51 @@ fn packet_open(c: &mut Criterion) {
                     let datagram = &mut scratch[..n];
                     datagram.copy_from_slice(black_box(sealed));
                     let (body, tag) = datagram.split_at_mut(tag_start);
-                    let tag = Tag::try_from(&*tag).expect("16-byte tag");
+                    let tag: [u8; MAC_LEN] = (&*tag).try_into().expect("16-byte tag");
                     let body = &mut body[body_start..];
-                    bare.decrypt_inout_detached(
-                        &nonce(black_box(SEQUENCE)),
-                        &aad,
-                        (&mut *body).into(),
-                        &tag,
-                    )
-                    .expect("authentic packet");
+                    assert!(bare.open(black_box(SEQUENCE), &aad, body, &tag));
                     black_box(body);
                 })
             });
         });
+    }
+    group.finish();
+}
+
+/// Both packet backends, bare, at each size: what the `ring` feature buys.
+fn packet_aead(c: &mut Criterion) {
+    let backends: [(&str, Box<dyn Backend>); 2] = [
+        ("ring", Box::new(ring_backend())),
+        (
+            "rustcrypto",
+            Box::new(ChaCha20Poly1305::new(&PACKET_KEY.into())),
+        ),
+    ];
+    let aad = packet_aad(Header::new(PacketType::Payload, SEQUENCE).prefix());
+    let mut group = c.benchmark_group("packet_aead");
+    for len in SIZES {
+        group.throughput(Throughput::Bytes(len as u64));
+        for (name, backend) in &backends {
+            let mut buf = payload(len);
+            group.bench_function(BenchmarkId::new(format!("seal-{name}"), len), |b| {
+                b.iter_custom(|iters| {
+                    median_batch(iters, || {
+                        backend.seal(black_box(SEQUENCE), &aad, black_box(buf.as_mut_slice()))
+                    })
+                });
+            });
+            let mut sealed = payload(len);
+            let tag = backend.seal(SEQUENCE, &aad, &mut sealed);
+            let mut scratch = sealed.clone();
+            group.bench_function(BenchmarkId::new(format!("open-{name}"), len), |b| {
+                b.iter_custom(|iters| {
+                    median_batch(iters, || {
+                        scratch.copy_from_slice(black_box(&sealed));
+                        assert!(backend.open(black_box(SEQUENCE), &aad, &mut scratch, &tag));
+                    })
+                });
+            });
+        }
     }
     group.finish();
 }
@@ -259,6 +336,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = packet_seal, packet_open, token_open
+    targets = packet_seal, packet_open, packet_aead, token_open
 }
 criterion_main!(benches);
