@@ -4,11 +4,15 @@
 
 mod common;
 
-use berth::engine::{Client, Faults, MemoryNetwork, MemorySocket, Server, ServerConfig};
+use berth::engine::{
+    Client, Faults, MemoryNetwork, MemorySocket, PeerId, SendError, Server, ServerConfig,
+    ServerEvent,
+};
 use berth::proto::WallClock;
 use berth::proto::channel::ChannelId;
+use berth::proto::channel::standard;
 use berth::proto::client::{Client as ProtoClient, ClientState};
-use berth::proto::server::{Event, Server as Shard, ServerConfig as ShardConfig};
+use berth::proto::server::{DisconnectReason, Event, Server as Shard, ServerConfig as ShardConfig};
 use berth::{ConnectTokenBuilder, Key, OsRandom};
 use common::engine::{drive_clients, echo_events, echo_round, message};
 use common::{PRIVATE_KEY, PROTOCOL_ID};
@@ -238,4 +242,91 @@ fn a_fake_clock_run_over_a_faulty_link_replays_exactly_from_its_seed() {
     assert!((100..200).contains(&delivered), "{delivered} delivered");
     assert_eq!(fake_clock_run(5), first);
     assert_ne!(fake_clock_run(6), first);
+}
+
+#[test]
+fn a_failed_port_disconnects_its_peers_leaves_placement_and_the_rest_play_on() {
+    let network = MemoryNetwork::new(Faults::default());
+    let server = Server::bind(memory_config(&network, 2)).unwrap();
+    let mut clients = memory_clients(&server, &network, 4, false);
+    drive_clients("clients connect", &mut clients, |cs| {
+        cs.iter().all(Client::is_connected)
+    });
+    let mut connected = HashSet::new();
+    while connected.len() < clients.len() {
+        match server
+            .events()
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap()
+        {
+            ServerEvent::Connected { peer, .. } => connected.insert(peer),
+            other => panic!("unexpected event before the failure: {other:?}"),
+        };
+    }
+    let on_port_0: HashSet<PeerId> = connected
+        .iter()
+        .copied()
+        .filter(|p| p.port() == 0)
+        .collect();
+    assert_eq!(
+        on_port_0.len(),
+        2,
+        "placement put two of four peers on port 0"
+    );
+
+    let failed_addr = server.local_addrs()[0];
+    assert!(network.fail(failed_addr));
+
+    // Every peer of port 0 is reported gone, with the reason, and then the port.
+    let mut disconnected = HashSet::new();
+    let error = loop {
+        match server
+            .events()
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap()
+        {
+            ServerEvent::Disconnected { peer, reason } => {
+                assert_eq!(reason, DisconnectReason::TransportFailed);
+                disconnected.insert(peer);
+            }
+            ServerEvent::PortFailed { port, error } => {
+                assert_eq!(port, 0);
+                break error;
+            }
+            other => panic!("unexpected event after the failure: {other:?}"),
+        }
+    };
+    assert_eq!(disconnected, on_port_0);
+    assert!(error.contains("failed on demand"), "{error}");
+    let stats = server.stats();
+    assert_eq!(stats[0].failure.as_deref(), Some(error.as_str()));
+    assert_eq!((stats[0].peers, stats[1].failure.as_deref()), (0, None));
+    assert_eq!(
+        server.loads()[0],
+        0,
+        "the failed port's peers left placement"
+    );
+    let gone = *on_port_0.iter().next().unwrap();
+    assert_eq!(
+        server.send(gone, standard::RELIABLE_ORDERED, b"hello"),
+        Err(SendError::Disconnected(gone))
+    );
+
+    // New tokens name only the port still running, even when it is fuller.
+    for client_id in 100..104 {
+        let token = server.issue_token(client_id, [0; 256]).unwrap();
+        assert_eq!(token.server_addresses.as_slice(), [server.local_addrs()[1]]);
+    }
+
+    // The peers of port 1 go on exchanging reliable messages.
+    let echo = echo_events(&server);
+    let port_1_addr = server.local_addrs()[1];
+    let mut survivors: Vec<Client> = clients
+        .into_iter()
+        .filter(|c| c.server_addr() == Some(port_1_addr))
+        .collect();
+    assert_eq!(survivors.len(), 2);
+    echo_round(&mut survivors, 200, 64, 48);
+    drop(server);
+    echo.join().unwrap();
 }

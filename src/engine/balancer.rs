@@ -30,23 +30,27 @@ impl Balancer {
         }
     }
 
-    /// Adds one to the least-loaded port and returns it (the lowest index on a tie).
-    pub fn place(&self) -> usize {
+    /// Adds one to the least-loaded port that `open` allows and returns it
+    /// (the lowest index on a tie); `None` when it allows none.
+    pub fn place_among(&self, open: impl Fn(usize) -> bool) -> Option<usize> {
         loop {
             let mut best: Option<(usize, usize)> = None;
             for (port, counter) in self.load.iter().enumerate() {
+                if !open(port) {
+                    continue;
+                }
                 let load = counter.load(Ordering::Acquire);
                 if best.is_none_or(|(_, least)| load < least) {
                     best = Some((port, load));
                 }
             }
-            let Some((port, load)) = best else { return 0 };
+            let (port, load) = best?;
             let claimed = self.load.get(port).is_some_and(|c| {
                 c.compare_exchange(load, load + 1, Ordering::AcqRel, Ordering::Acquire)
                     .is_ok()
             });
             if claimed {
-                return port;
+                return Some(port);
             }
         }
     }
@@ -83,11 +87,11 @@ mod tests {
     #[test]
     fn places_evenly_and_prefers_emptier_ports() {
         let b = Balancer::new(4);
-        let placed: Vec<usize> = (0..8).map(|_| b.place()).collect();
+        let placed: Vec<usize> = (0..8).map(|_| b.place_among(|_| true).unwrap()).collect();
         assert_eq!(placed, [0, 1, 2, 3, 0, 1, 2, 3]);
         b.release(2);
         b.release(2);
-        assert_eq!(b.place(), 2);
+        assert_eq!(b.place_among(|_| true).unwrap(), 2);
         assert_eq!(b.loads(), [2, 2, 1, 2]);
     }
 
@@ -99,7 +103,7 @@ mod tests {
                 let b = b.clone();
                 std::thread::spawn(move || {
                     for _ in 0..250 {
-                        b.place();
+                        b.place_among(|_| true).unwrap();
                     }
                 })
             })

@@ -35,6 +35,16 @@ pub enum ServerEvent {
         /// Why.
         reason: DisconnectReason,
     },
+    /// A port stopped because its transport failed. Its peers were each
+    /// reported [`ServerEvent::Disconnected`] first, with
+    /// [`DisconnectReason::TransportFailed`]; tokens issued from now on
+    /// name only the ports still running.
+    PortFailed {
+        /// The index of the port.
+        port: u16,
+        /// What failed, as the operating system said it.
+        error: String,
+    },
 }
 
 /// Why a message could not be sent.

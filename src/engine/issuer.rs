@@ -5,10 +5,12 @@
 //! placement needs nothing from the client. Issuing reserves a place on the
 //! first port until the token expires; the peer's arrival turns the
 //! reservation into a connection. A token made elsewhere works on whichever
-//! port it names, and counts there when it connects.
+//! port it names, and counts there when it connects. A port that has
+//! failed ([`Placement::close`]) is named by no token issued after.
 
 use super::balancer::Balancer;
 use crate::crypto::Key;
+use crate::sync::{AtomicBool, Ordering};
 use crate::token_builder::{ConnectTokenBuilder, TokenError};
 use crate::wire::connect_token::{ConnectToken, MAX_SERVERS, UserData};
 use ahash::RandomState;
@@ -32,6 +34,8 @@ struct Reservation {
 #[derive(Debug)]
 pub(crate) struct Placement {
     balancer: Balancer,
+    /// Per port: it has failed and takes no new peers.
+    closed: Box<[AtomicBool]>,
     // Keyed by client id, which the token issuer (the application) chooses.
     reservations: Mutex<HashMap<u64, Reservation, RandomState>>,
 }
@@ -40,12 +44,28 @@ impl Placement {
     pub(crate) fn new(ports: usize) -> Self {
         Self {
             balancer: Balancer::new(ports),
+            closed: (0..ports).map(|_| AtomicBool::new(false)).collect(),
             reservations: Mutex::new(HashMap::with_hasher(RandomState::new())),
         }
     }
 
-    /// Reserves a place for `client_id` on the least-loaded port, until `expires`.
-    fn reserve(&self, client_id: u64, now: Instant, expires: Instant) -> usize {
+    /// Takes `port` out of placement for good: it has failed.
+    pub(crate) fn close(&self, port: usize) {
+        if let Some(closed) = self.closed.get(port) {
+            closed.store(true, Ordering::Release);
+        }
+    }
+
+    /// Whether `port` still takes new peers.
+    pub(crate) fn is_open(&self, port: usize) -> bool {
+        self.closed
+            .get(port)
+            .is_some_and(|closed| !closed.load(Ordering::Acquire))
+    }
+
+    /// Reserves a place for `client_id` on the least-loaded open port,
+    /// until `expires`; `None` when every port has failed.
+    fn reserve(&self, client_id: u64, now: Instant, expires: Instant) -> Option<usize> {
         let mut reservations = self.reservations.lock();
         reservations.retain(|_, r| {
             let live = r.expires > now;
@@ -54,12 +74,12 @@ impl Placement {
             }
             live
         });
-        let port = self.balancer.place();
+        let port = self.balancer.place_among(|port| self.is_open(port))?;
         if let Some(old) = reservations.insert(client_id, Reservation { port, expires }) {
             // A second token for the same client replaces the first.
             self.balancer.release(old.port);
         }
-        port
+        Some(port)
     }
 
     /// A peer connected on `port`: its reservation there becomes its place,
@@ -96,7 +116,12 @@ pub(crate) struct Issuer {
 }
 
 impl Issuer {
-    /// A token for `client_id`, its addresses ordered least-loaded port first.
+    /// A token for `client_id`, its addresses ordered least-loaded port
+    /// first, naming no failed port.
+    ///
+    /// # Errors
+    ///
+    /// [`TokenError::NoServers`] when every port has failed.
     pub(crate) fn issue(
         &self,
         placement: &Placement,
@@ -106,13 +131,15 @@ impl Issuer {
         let now = Instant::now();
         let first = placement.reserve(client_id, now, now + self.expiry);
         let loads = placement.loads();
-        let mut others: Vec<usize> = (0..self.public.len()).filter(|&p| p != first).collect();
+        let mut others: Vec<usize> = (0..self.public.len())
+            .filter(|&p| Some(p) != first && placement.is_open(p))
+            .collect();
         others.sort_by_key(|&p| (loads.get(p).copied().unwrap_or(usize::MAX), p));
         let mut builder = ConnectTokenBuilder::new(self.protocol_id, client_id)
             .expire_after(self.expiry)
             .timeout(self.timeout)
             .user_data(user_data);
-        for port in std::iter::once(first).chain(others).take(MAX_SERVERS) {
+        for port in first.into_iter().chain(others).take(MAX_SERVERS) {
             if let Some(addr) = self.public.get(port) {
                 builder = builder.server(*addr);
             }
@@ -129,8 +156,12 @@ mod tests {
     fn reservations_lapse_and_connections_replace_them() {
         let placement = Placement::new(2);
         let t0 = Instant::now();
-        let a = placement.reserve(1, t0, t0 + Duration::from_secs(1));
-        let b = placement.reserve(2, t0, t0 + Duration::from_secs(1));
+        let a = placement
+            .reserve(1, t0, t0 + Duration::from_secs(1))
+            .unwrap();
+        let b = placement
+            .reserve(2, t0, t0 + Duration::from_secs(1))
+            .unwrap();
         assert_ne!(a, b);
         placement.connected(a, 1);
         assert_eq!(placement.loads(), [1, 1]);
@@ -140,6 +171,19 @@ mod tests {
         assert_eq!(placement.loads().iter().sum::<usize>(), 2);
         placement.disconnected(a);
         assert_eq!(placement.loads().iter().sum::<usize>(), 1);
+    }
+
+    #[test]
+    fn a_closed_port_gets_no_new_peers_and_none_open_gets_none() {
+        let placement = Placement::new(2);
+        let t0 = Instant::now();
+        let expires = t0 + Duration::from_secs(1);
+        placement.close(0);
+        assert_eq!(placement.reserve(1, t0, expires), Some(1));
+        assert_eq!(placement.reserve(2, t0, expires), Some(1));
+        placement.close(1);
+        assert_eq!(placement.reserve(3, t0, expires), None);
+        assert_eq!(placement.loads(), [0, 2]);
     }
 
     #[test]

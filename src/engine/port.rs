@@ -12,7 +12,7 @@ use super::handler::{Context, Handler, is_current};
 use super::limiter::RequestLimiter;
 use super::mailbox::Mailbox;
 use super::peers::PeerChannels;
-use super::transport::Transport;
+use super::transport::{Transport, is_fatal};
 use super::{PeerId, PortStats, ServerEvent};
 use crate::proto::channel::{self, ChannelId, Message};
 use crate::proto::server::{ClientIndex, DisconnectReason, Event, Server as Shard};
@@ -21,7 +21,7 @@ use crossbeam_channel::{Sender, TrySendError};
 use mio::{Events, Poll, Token};
 use parking_lot::Mutex;
 use std::time::{Duration, Instant};
-use tracing::{debug, warn};
+use tracing::{debug, error, warn};
 
 /// Registration token of the socket; the mailbox's waker uses [`WAKER`].
 const SOCKET: Token = Token(0);
@@ -189,15 +189,15 @@ struct Io<'a> {
 }
 
 impl Port {
-    /// Runs the port until shutdown.
-    pub(crate) fn run(mut self) {
-        if let Err(e) = self
-            .transport
+    /// Registers the transport with the port's poll: done before the
+    /// server's `bind` returns, so that a failure is `bind`'s error.
+    pub(crate) fn register(&mut self) -> std::io::Result<()> {
+        self.transport
             .register(self.poll.registry(), SOCKET, &self.waker)
-        {
-            warn!(port = self.index, error = %e, "could not register the socket; port stops");
-            return;
-        }
+    }
+
+    /// Runs the port until shutdown, or until its transport fails.
+    pub(crate) fn run(mut self) {
         let ports = self.shared.mailboxes.len();
         let mut recv = RecvBatch::new();
         let mut send = SendBatch::new();
@@ -213,6 +213,7 @@ impl Port {
         let mut messages = Vec::new();
         let mut writable_wanted = false;
         let mut slot_ips = vec![None; self.shard.max_clients()];
+        let mut failure = None;
 
         loop {
             let now = Instant::now();
@@ -233,7 +234,7 @@ impl Port {
             };
             if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
                 if e.kind() != std::io::ErrorKind::Interrupted {
-                    warn!(port = self.index, error = %e, "poll failed; port stops");
+                    failure = Some(e);
                     break;
                 }
             }
@@ -254,7 +255,13 @@ impl Port {
                 slot_ips: &mut slot_ips,
                 messages: &mut messages,
             };
-            more_to_read = io.receive(&self.transport, &mut recv);
+            more_to_read = match io.receive(&self.transport, &mut recv) {
+                Ok(more) => more,
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            };
             if let Some(mailbox) = self.shared.mailboxes.get(usize::from(self.index)) {
                 mailbox.drain(|command| io.command(command));
             }
@@ -265,7 +272,10 @@ impl Port {
             io.channels.tick(now, io.shard, io.send);
             io.channels.flush(now, io.shard, io.send);
             stats.cross_port_dropped += outgoing.flush(&self.shared.mailboxes);
-            flush(&self.transport, now, &mut send, &mut stats);
+            if let Err(e) = flush(&self.transport, now, &mut send, &mut stats) {
+                failure = Some(e);
+                break;
+            }
             let held_back = send.pending() > 0;
             if held_back != writable_wanted {
                 match self
@@ -293,7 +303,68 @@ impl Port {
                 next_stats = now + STATS_INTERVAL;
             }
         }
+        let Some(error) = failure else {
+            self.publish(&mut stats, &generations);
+            return;
+        };
+        self.fail(
+            &error,
+            &mut send,
+            &mut generations,
+            &mut outgoing,
+            &mut stats,
+            &mut slot_ips,
+        );
+        // Published before the event, so an application that hears of the
+        // failure finds it in the stats too.
         self.publish(&mut stats, &generations);
+        if let Delivery::Events(events) = &self.delivery {
+            let failed = ServerEvent::PortFailed {
+                port: self.index,
+                error: error.to_string(),
+            };
+            push_event(events, failed, &mut stats);
+        }
+    }
+
+    /// Stops the port for good after its transport failed: it leaves
+    /// placement, every peer is disconnected with
+    /// [`DisconnectReason::TransportFailed`] (the application hears each
+    /// one; [`Port::run`] then reports [`ServerEvent::PortFailed`]), and one
+    /// last attempt is made to send the disconnect packets.
+    fn fail(
+        &mut self,
+        error: &std::io::Error,
+        send: &mut SendBatch,
+        generations: &mut Vec<u32>,
+        outgoing: &mut Outgoing,
+        stats: &mut PortStats,
+        slot_ips: &mut Vec<Option<std::net::IpAddr>>,
+    ) {
+        error!(port = self.index, %error, "port transport failed; port stops and its peers are disconnected");
+        self.shared.placement.close(usize::from(self.index));
+        let now = Instant::now();
+        self.shard.disconnect_all_failed(send);
+        let mut io = Io {
+            index: self.index,
+            now,
+            shard: &mut self.shard,
+            send,
+            generations,
+            outgoing,
+            delivery: &mut self.delivery,
+            limiter: &mut self.limiter,
+            shared: &self.shared,
+            stats,
+            channels: &mut self.channels,
+            slot_ips,
+            messages: &mut Vec::new(),
+        };
+        io.deliver_events();
+        stats.cross_port_dropped += outgoing.flush(&self.shared.mailboxes);
+        // Best effort: the transport is likely past sending anything.
+        let _ = flush(&self.transport, now, send, stats);
+        stats.failure = Some(error.to_string());
     }
 
     /// Disconnects everyone and sends the disconnect packets before the thread ends.
@@ -325,7 +396,9 @@ impl Port {
         io.deliver_events();
         let mut events = Events::with_capacity(4);
         for _ in 0..SHUTDOWN_FLUSH_TRIES {
-            flush(&self.transport, Instant::now(), send, stats);
+            if flush(&self.transport, Instant::now(), send, stats).is_err() {
+                break;
+            }
             if send.pending() == 0 {
                 break;
             }
@@ -355,9 +428,19 @@ impl Port {
 }
 
 /// Sends what is queued, counting it.
-fn flush(transport: &Transport, now: Instant, send: &mut SendBatch, stats: &mut PortStats) {
+///
+/// # Errors
+///
+/// A send error the transport cannot go on from ([`is_fatal`]); others are
+/// logged and the datagrams stay queued for the next try.
+fn flush(
+    transport: &Transport,
+    now: Instant,
+    send: &mut SendBatch,
+    stats: &mut PortStats,
+) -> std::io::Result<()> {
     if send.pending() == 0 {
-        return;
+        return Ok(());
     }
     match transport.send(now, send) {
         Ok(count) => {
@@ -365,39 +448,49 @@ fn flush(transport: &Transport, now: Instant, send: &mut SendBatch, stats: &mut 
             stats.packets_out += count.datagrams;
             stats.bytes_out += count.bytes;
             stats.send_refused += count.dropped;
+            Ok(())
         }
-        Err(e) => debug!(error = %e, "send failed"),
+        Err(e) if is_fatal(&e) => Err(e),
+        Err(e) => {
+            debug!(error = %e, "send failed");
+            Ok(())
+        }
     }
 }
 
 impl Io<'_> {
     /// Receives and handles up to [`MAX_BATCHES_PER_WAKE`] batches; true if
     /// the socket may still hold more.
-    fn receive(&mut self, transport: &Transport, recv: &mut RecvBatch) -> bool {
+    ///
+    /// # Errors
+    ///
+    /// A receive or send error the transport cannot go on from ([`is_fatal`]).
+    fn receive(&mut self, transport: &Transport, recv: &mut RecvBatch) -> std::io::Result<bool> {
         for _ in 0..MAX_BATCHES_PER_WAKE {
             let count = match transport.recv(self.now, recv) {
                 Ok(count) => count,
+                Err(e) if is_fatal(&e) => return Err(e),
                 Err(e) => {
                     debug!(error = %e, "receive failed");
-                    return false;
+                    return Ok(false);
                 }
             };
             self.stats.recv_syscalls += count.syscalls;
             self.stats.packets_in += count.datagrams;
             self.stats.bytes_in += count.bytes;
             if count.datagrams == 0 {
-                return false;
+                return Ok(false);
             }
             recv.for_each(|from, bytes| self.datagram(from, bytes));
             self.channels.flush(self.now, self.shard, self.send);
             self.stats.cross_port_dropped += self.outgoing.flush(&self.shared.mailboxes);
-            flush(transport, self.now, self.send, self.stats);
+            flush(transport, self.now, self.send, self.stats)?;
             record_dwell(recv, &mut self.stats.dwell);
             if count.drained {
-                return false;
+                return Ok(false);
             }
         }
-        true
+        Ok(true)
     }
 
     fn datagram(&mut self, from: std::net::SocketAddr, bytes: &mut [u8]) {

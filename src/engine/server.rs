@@ -217,7 +217,7 @@ impl Server {
                 }
             }
             let shard = Shard::new(shard_config, now, clock, &mut OsRandom)?;
-            let port = Port {
+            let mut port = Port {
                 index: i,
                 poll,
                 waker,
@@ -228,6 +228,8 @@ impl Server {
                 limiter: RequestLimiter::new(config.requests_per_source, now),
                 channels: PeerChannels::new(config.channels.clone(), config.max_clients_per_port),
             };
+            port.register()
+                .map_err(|source| BindError::Start { port: i, source })?;
             let thread = std::thread::Builder::new()
                 .name(format!("berth-port-{i}"))
                 .spawn(move || port.run())
@@ -411,6 +413,10 @@ impl ServerSender {
     fn command(&self, peer: PeerId, command: Command) -> Result<(), SendError> {
         if self.shared.shutdown.load(Ordering::Acquire) {
             return Err(SendError::ShuttingDown);
+        }
+        if !self.shared.placement.is_open(usize::from(peer.port())) {
+            // Its port failed and disconnected everyone on it.
+            return Err(SendError::Disconnected(peer));
         }
         let mailbox = self
             .shared

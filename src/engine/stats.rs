@@ -60,6 +60,11 @@ pub struct PortStats {
     /// time queued in the socket while the thread was busy or not
     /// scheduled. Linux UDP only (`SO_TIMESTAMPNS`); empty elsewhere.
     pub dwell: super::LatencyHistogram,
+    /// Why the port stopped on its own, if it did: its transport failed
+    /// (a poll or socket error the port cannot go on from). Its peers were
+    /// disconnected with [`crate::proto::server::DisconnectReason::TransportFailed`]
+    /// and it takes no new peers.
+    pub failure: Option<String>,
     /// Each connected peer's channel counters (RTT, loss, bytes in flight,
     /// resends); empty in raw mode.
     pub peer_channels: Vec<(PeerId, ConnectionStats)>,

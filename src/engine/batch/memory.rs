@@ -2,12 +2,21 @@
 
 use super::{BATCH_LEN, IoCount, RecvBatch, RecvMeta, SLOT_LEN, SendBatch};
 use crate::engine::memory::MemorySocket;
+use std::io;
 use std::time::Instant;
 
 /// Fills `batch` with up to [`BATCH_LEN`] datagrams that have arrived by
 /// `now`. A datagram longer than a slot is cut short, as UDP would, and the
 /// protocol then rejects it.
-pub(crate) fn recv(socket: &MemorySocket, now: Instant, batch: &mut RecvBatch) -> IoCount {
+///
+/// # Errors
+///
+/// When the socket was failed on demand ([`crate::engine::MemoryNetwork::fail`]).
+pub(crate) fn recv(
+    socket: &MemorySocket,
+    now: Instant,
+    batch: &mut RecvBatch,
+) -> io::Result<IoCount> {
     batch.filled = 0;
     batch.set_slot_len(SLOT_LEN);
     let slot_len = batch.slot_len;
@@ -32,13 +41,21 @@ pub(crate) fn recv(socket: &MemorySocket, now: Instant, batch: &mut RecvBatch) -
         *filled += 1;
         count.datagrams += 1;
         count.bytes += len as u64;
-    });
-    count
+    })?;
+    Ok(count)
 }
 
 /// Sends everything queued in `batch` at time `now`; the network never
 /// pushes back, so the batch is left empty.
-pub(crate) fn send(socket: &MemorySocket, now: Instant, batch: &mut SendBatch) -> IoCount {
+///
+/// # Errors
+///
+/// As [`recv`]; the batch is then left as it was.
+pub(crate) fn send(
+    socket: &MemorySocket,
+    now: Instant,
+    batch: &mut SendBatch,
+) -> io::Result<IoCount> {
     let pending = batch.meta.get(batch.sent..).unwrap_or_default();
     let arena = &batch.arena;
     let mut count = IoCount {
@@ -53,8 +70,8 @@ pub(crate) fn send(socket: &MemorySocket, now: Instant, batch: &mut SendBatch) -
             count.bytes += bytes.len() as u64;
             Some((meta.to, bytes))
         }),
-    );
+    )?;
     let n = pending.len();
     batch.advance(n);
-    count
+    Ok(count)
 }

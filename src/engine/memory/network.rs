@@ -85,6 +85,9 @@ struct Net {
 struct Inbox {
     queue: BinaryHeap<Reverse<Queued>>,
     waker: Option<Arc<mio::Waker>>,
+    /// Failed on demand ([`MemoryNetwork::fail`]): batched sends and
+    /// receives return an error from now on.
+    failed: bool,
 }
 
 #[derive(Debug)]
@@ -173,6 +176,26 @@ impl MemoryNetwork {
         self.net.lock().inbox_len = len;
     }
 
+    /// Breaks the socket bound at `addr`, as a socket can break under a
+    /// process (its descriptor closed, its interface gone): from now on the
+    /// engine's batched sends and receives on it fail with
+    /// [`io::ErrorKind::BrokenPipe`], and its thread is woken to find out.
+    /// For tests of what a server does when a port fails. Returns whether
+    /// a socket was bound there.
+    pub fn fail(&self, addr: SocketAddr) -> bool {
+        let mut net = self.net.lock();
+        let Some(inbox) = net.inboxes.get_mut(&addr) else {
+            return false;
+        };
+        inbox.failed = true;
+        if let Some(waker) = &inbox.waker {
+            if let Err(e) = waker.wake() {
+                tracing::warn!(error = %e, "could not wake a memory socket's thread");
+            }
+        }
+        true
+    }
+
     /// What happened to the datagrams so far.
     pub fn stats(&self) -> NetworkStats {
         self.net.lock().stats
@@ -180,6 +203,17 @@ impl MemoryNetwork {
 }
 
 impl Net {
+    /// Fails unless the socket at `addr` works ([`MemoryNetwork::fail`]).
+    fn check_working(&self, addr: SocketAddr) -> io::Result<()> {
+        if self.inboxes.get(&addr).is_some_and(|inbox| inbox.failed) {
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                format!("memory socket {addr} was failed on demand"),
+            ));
+        }
+        Ok(())
+    }
+
     fn free_port(&self, addr: SocketAddr) -> io::Result<SocketAddr> {
         (FIRST_EPHEMERAL_PORT..=u16::MAX)
             .chain(1..FIRST_EPHEMERAL_PORT)
@@ -278,26 +312,38 @@ impl MemorySocket {
     }
 
     /// Sends many datagrams under one lock.
+    ///
+    /// # Errors
+    ///
+    /// [`io::ErrorKind::BrokenPipe`] once the socket has been failed on
+    /// demand ([`MemoryNetwork::fail`]); nothing is sent.
     pub(crate) fn send_each<'a>(
         &self,
         now: Instant,
         datagrams: impl IntoIterator<Item = (SocketAddr, &'a [u8])>,
-    ) {
+    ) -> io::Result<()> {
         let mut net = self.network.net.lock();
+        net.check_working(self.addr)?;
         for (to, bytes) in datagrams {
             net.send(now, self.addr, to, bytes);
         }
+        Ok(())
     }
 
     /// Hands up to `max` datagrams that have arrived by `now` to `each`,
     /// under one lock; returns how many.
+    ///
+    /// # Errors
+    ///
+    /// As [`MemorySocket::send_each`].
     pub(crate) fn recv_each(
         &self,
         now: Instant,
         max: usize,
         mut each: impl FnMut(SocketAddr, &[u8]),
-    ) -> usize {
+    ) -> io::Result<usize> {
         let mut net = self.network.net.lock();
+        net.check_working(self.addr)?;
         let mut taken = 0;
         while taken < max {
             let Some(datagram) = net
@@ -311,7 +357,7 @@ impl MemorySocket {
             taken += 1;
         }
         net.stats.delivered += taken as u64;
-        taken
+        Ok(taken)
     }
 
     /// Wakes `waker` whenever a datagram becomes this socket's earliest.

@@ -19,6 +19,10 @@ pub enum DisconnectReason {
     /// not ack fast enough to take messages it must not miss
     /// ([`Server::disconnect_too_slow`]).
     TooSlow,
+    /// The server's end failed: what carried the client's datagrams (a
+    /// port's socket) stopped working, so the connection could not go on
+    /// ([`Server::disconnect_all_failed`]).
+    TransportFailed,
 }
 
 /// A change in the set of connected clients.

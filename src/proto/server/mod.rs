@@ -528,6 +528,19 @@ impl Server {
         }
     }
 
+    /// Ends every connection because the server's end failed, reporting
+    /// [`DisconnectReason::TransportFailed`]. The disconnect packets are
+    /// still queued in `out`, in case some of them can be sent.
+    pub fn disconnect_all_failed(&mut self, out: &mut dyn Outbox) {
+        for index in 0..self.slots.len() {
+            self.end(
+                ClientIndex::new(index as u32),
+                DisconnectReason::TransportFailed,
+                out,
+            );
+        }
+    }
+
     /// Sends due keep-alives, times out silent clients and sweeps expired handshakes.
     pub fn update(&mut self, now: Instant, out: &mut dyn Outbox) {
         if now >= self.next_sweep {
