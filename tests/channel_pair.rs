@@ -300,3 +300,45 @@ fn sends_on_unknown_channels_or_too_large_are_refused() {
         Err(SendError::TooLarge { .. })
     ));
 }
+
+#[test]
+fn messages_whose_packets_fall_out_of_the_acks_reach_are_resent_at_once() {
+    let now = Instant::now();
+    let (mut a, mut b) = (Connection::new(table()), Connection::new(table()));
+    let mut packet = [0u8; 1200];
+    // 40 packets of one ordered message each; only the last 8 arrive.
+    for number in 0..40u64 {
+        a.send(channel(ORDERED), &numbered(number as u32, 16))
+            .unwrap();
+        let len = a.write_packet(now, number, &mut packet);
+        assert!(len > 0);
+        if number >= 32 {
+            b.read_packet(now, number, &packet[..len]).unwrap();
+        }
+    }
+    assert!(
+        !a.wants_to_send(now),
+        "everything sent; no timeout has passed"
+    );
+
+    // b's ack names 39 and the 32 before it: packets 0..=5 are beyond its
+    // reach, given up on, and their messages due again at once, long
+    // before the first resend timeout (200 ms).
+    b.send(channel(UNRELIABLE), b"ack carrier").unwrap();
+    let len = b.write_packet(now, 0, &mut packet);
+    a.read_packet(now, 0, &packet[..len]).unwrap();
+    assert!(a.wants_to_send(now));
+    let len = a.write_packet(now, 40, &mut packet);
+    assert_eq!(a.stats().resends, 6);
+    b.read_packet(now, 40, &packet[..len]).unwrap();
+    let released: Vec<u32> = std::iter::from_fn(|| b.recv())
+        .filter(|m| m.channel == channel(ORDERED))
+        .map(|m| number_of(&m))
+        .collect();
+    assert_eq!(
+        released,
+        [0, 1, 2, 3, 4, 5],
+        "6..=31 still wait for their timeout"
+    );
+    assert!(!a.wants_to_send(now));
+}

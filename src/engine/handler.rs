@@ -118,15 +118,7 @@ impl Context<'_> {
     ) -> Result<(), SendError> {
         check_message(self.channels.table(), channel, bytes)?;
         if peer.port() != self.port {
-            self.outgoing.push(
-                peer.port(),
-                Command::Send {
-                    peer,
-                    channel,
-                    bytes: bytes.to_vec(),
-                    on_full,
-                },
-            );
+            self.outgoing.push_send(peer, channel, bytes, on_full);
             return Ok(());
         }
         if !is_current(self.generations, peer) {

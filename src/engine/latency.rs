@@ -36,13 +36,15 @@ const BUCKETS: usize = LINEAR as usize + OCTAVES * SUB_BUCKETS;
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct LatencyHistogram {
-    counts: Box<[u64; BUCKETS]>,
+    // Inline, not boxed: port stats are copied every 100 ms, and a copy
+    // must not allocate (the port threads allocate nothing in steady state).
+    counts: [u64; BUCKETS],
 }
 
 impl Default for LatencyHistogram {
     fn default() -> Self {
         Self {
-            counts: Box::new([0; BUCKETS]),
+            counts: [0; BUCKETS],
         }
     }
 }

@@ -20,6 +20,7 @@
 mod balancer;
 mod batch;
 mod batch_socket;
+mod buffer_pool;
 mod client;
 mod config;
 mod deadlines;

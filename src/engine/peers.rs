@@ -7,7 +7,7 @@
 use super::batch::SendBatch;
 use super::deadlines::Deadlines;
 use crate::proto::channel::{
-    ChannelId, ChannelTable, Connection, ConnectionStats, Message, ReadError, SendError,
+    ChannelId, ChannelTable, Connection, ConnectionStats, Inbox, ReadError, SendError,
 };
 use crate::proto::server::{ClientIndex, Server as Shard};
 use std::time::{Duration, Instant};
@@ -67,22 +67,21 @@ impl PeerChannels {
         self.deadlines.clear(slot);
     }
 
-    /// Takes payload `sequence` of the peer in `slot`; released messages go to `into`.
+    /// Takes payload `sequence` of the peer in `slot`; the messages it
+    /// releases replace what `into` held ([`Connection::take_messages`]).
     pub(crate) fn read(
         &mut self,
         now: Instant,
         slot: u32,
         sequence: u64,
         payload: &[u8],
-        into: &mut Vec<Message>,
+        into: &mut Inbox,
     ) -> Result<(), ReadError> {
         let Some(connection) = self.slots.get_mut(slot as usize).and_then(Option::as_mut) else {
             return Ok(());
         };
         let result = connection.read_packet(now, sequence, payload);
-        while let Some(message) = connection.recv() {
-            into.push(message);
-        }
+        connection.take_messages(into);
         if connection.wants_to_send(now) {
             self.mark(slot);
         } else if let Some(due) = connection.poll_timeout() {

@@ -8,13 +8,14 @@
 //! threads reach it only through its [`Mailbox`].
 
 use super::batch::{RecvBatch, SendBatch};
+use super::buffer_pool::BufferPool;
 use super::handler::{Context, Handler, is_current};
 use super::limiter::RequestLimiter;
 use super::mailbox::Mailbox;
 use super::peers::PeerChannels;
 use super::transport::{Transport, is_fatal};
 use super::{PeerId, PortStats, ServerEvent};
-use crate::proto::channel::{self, ChannelId, Message};
+use crate::proto::channel::{self, ChannelId, Inbox};
 use crate::proto::server::{ClientIndex, DisconnectReason, Event, Server as Shard};
 use crate::sync::{Arc, AtomicBool, Ordering};
 use crossbeam_channel::{Sender, TrySendError};
@@ -73,12 +74,16 @@ pub(crate) struct Shared {
     pub(crate) shutdown: AtomicBool,
     pub(crate) placement: super::issuer::Placement,
     pub(crate) stats: Vec<Mutex<PortStats>>,
+    /// Buffers for the bytes of [`Command::Send`], handed back after use.
+    pub(crate) pool: Arc<BufferPool>,
 }
 
 /// Commands for other ports, gathered during one batch and sent after it.
 #[derive(Debug)]
 pub(crate) struct Outgoing {
     per_port: Vec<Vec<Command>>,
+    /// Where the bytes of queued sends come from.
+    pool: Arc<BufferPool>,
     /// Per port, peers owed a `TooSlow` disconnect: a message they must
     /// not miss found their port's mailbox full. Retried at every flush
     /// until the mailbox takes it; each peer listed once.
@@ -86,9 +91,10 @@ pub(crate) struct Outgoing {
 }
 
 impl Outgoing {
-    pub(crate) fn new(ports: usize) -> Self {
+    pub(crate) fn new(ports: usize, pool: Arc<BufferPool>) -> Self {
         Self {
             per_port: (0..ports).map(|_| Vec::new()).collect(),
+            pool,
             stranded: (0..ports).map(|_| Vec::new()).collect(),
         }
     }
@@ -97,6 +103,26 @@ impl Outgoing {
         if let Some(queue) = self.per_port.get_mut(usize::from(port)) {
             queue.push(command);
         }
+    }
+
+    /// Queues a copy of `bytes` for `peer`, on its port, in a pooled buffer.
+    pub(crate) fn push_send(
+        &mut self,
+        peer: PeerId,
+        channel: ChannelId,
+        bytes: &[u8],
+        on_full: OnFull,
+    ) {
+        let bytes = self.pool.copy_of(bytes);
+        self.push(
+            peer.port(),
+            Command::Send {
+                peer,
+                channel,
+                bytes,
+                on_full,
+            },
+        );
     }
 
     /// Hands every gathered command to its port's mailbox: one wake per
@@ -122,11 +148,13 @@ impl Outgoing {
                 debug!(?dropped, "cross-port queue full; command dropped");
                 if let Command::Send {
                     peer,
-                    on_full: OnFull::Disconnect,
+                    on_full,
+                    bytes,
                     ..
                 } = dropped
                 {
-                    if !stranded.contains(&peer) {
+                    self.pool.give_back(bytes);
+                    if on_full == OnFull::Disconnect && !stranded.contains(&peer) {
                         stranded.push(peer);
                     }
                 }
@@ -185,7 +213,7 @@ struct Io<'a> {
     /// `None` for a free slot or a peer refused at the limit.
     slot_ips: &'a mut Vec<Option<std::net::IpAddr>>,
     /// Messages released by one payload, reused.
-    messages: &'a mut Vec<Message>,
+    messages: &'a mut Inbox,
 }
 
 impl Port {
@@ -202,7 +230,7 @@ impl Port {
         let mut recv = RecvBatch::new();
         let mut send = SendBatch::new();
         let mut generations = vec![0u32; self.shard.max_clients()];
-        let mut outgoing = Outgoing::new(ports);
+        let mut outgoing = Outgoing::new(ports, self.shared.pool.clone());
         let mut events = Events::with_capacity(16);
         let mut stats = PortStats {
             port: self.index,
@@ -210,7 +238,7 @@ impl Port {
         };
         let mut next_stats = Instant::now();
         let mut more_to_read = false;
-        let mut messages = Vec::new();
+        let mut messages = Inbox::new();
         let mut writable_wanted = false;
         let mut slot_ips = vec![None; self.shard.max_clients()];
         let mut failure = None;
@@ -358,7 +386,7 @@ impl Port {
             stats,
             channels: &mut self.channels,
             slot_ips,
-            messages: &mut Vec::new(),
+            messages: &mut Inbox::new(),
         };
         io.deliver_events();
         stats.cross_port_dropped += outgoing.flush(&self.shared.mailboxes);
@@ -391,7 +419,7 @@ impl Port {
             stats,
             channels: &mut self.channels,
             slot_ips,
-            messages: &mut Vec::new(),
+            messages: &mut Inbox::new(),
         };
         io.deliver_events();
         let mut events = Events::with_capacity(4);
@@ -422,7 +450,16 @@ impl Port {
             }));
         stats.protocol = self.shard.stats().clone();
         if let Some(shared) = self.shared.stats.get(usize::from(self.index)) {
-            *shared.lock() = stats.clone();
+            // Copied without allocating: the list of peers goes into the
+            // snapshot's own list, which keeps its capacity.
+            let mut shared = shared.lock();
+            let mut peer_channels = std::mem::take(&mut shared.peer_channels);
+            peer_channels.clear();
+            peer_channels.extend_from_slice(&stats.peer_channels);
+            let own = std::mem::take(&mut stats.peer_channels);
+            *shared = stats.clone();
+            shared.peer_channels = peer_channels;
+            stats.peer_channels = own;
         }
     }
 }
@@ -535,17 +572,18 @@ impl Io<'_> {
             debug!(%peer, %error, "payload refused by the channel layer");
         }
         self.stats.messages_in += messages.len() as u64;
-        for Message { channel, bytes } in messages.drain(..) {
+        for (channel, bytes) in messages.iter() {
             self.dispatch(
                 bytes,
                 |ctx, handler, bytes| handler.message(ctx, peer, channel, bytes),
                 |bytes| ServerEvent::Message {
                     peer,
                     channel,
-                    bytes,
+                    bytes: bytes.to_vec(),
                 },
             );
         }
+        messages.clear();
         *self.messages = messages;
     }
 
@@ -658,26 +696,8 @@ impl Io<'_> {
                 bytes,
                 on_full,
             } => {
-                if !is_current(self.generations, peer) {
-                    self.stats.channel_send_refused += 1;
-                    return;
-                }
-                if self.channels.is_raw() {
-                    let client = ClientIndex::new(peer.slot());
-                    if let Err(e) = self.shard.send(self.now, client, &bytes, self.send) {
-                        debug!(%peer, error = %e, "queued message for a departed peer dropped");
-                    }
-                } else if let Err(e) = self.channels.send(peer.slot(), channel, &bytes) {
-                    let full = matches!(e, channel::SendError::QueueFull { .. });
-                    if full && on_full == OnFull::Disconnect {
-                        self.shard
-                            .disconnect_too_slow(ClientIndex::new(peer.slot()), self.send);
-                        self.deliver_events();
-                    } else {
-                        self.stats.channel_send_refused += 1;
-                        debug!(%peer, error = %e, "queued message refused by the channel layer");
-                    }
-                }
+                self.send_queued(peer, channel, &bytes, on_full);
+                self.shared.pool.give_back(bytes);
             }
             Command::Disconnect { peer, too_slow } => {
                 if is_current(self.generations, peer) {
@@ -689,6 +709,30 @@ impl Io<'_> {
                     }
                     self.deliver_events();
                 }
+            }
+        }
+    }
+
+    /// Sends a message another thread queued for `peer`, a peer of this port.
+    fn send_queued(&mut self, peer: PeerId, channel: ChannelId, bytes: &[u8], on_full: OnFull) {
+        if !is_current(self.generations, peer) {
+            self.stats.channel_send_refused += 1;
+            return;
+        }
+        if self.channels.is_raw() {
+            let client = ClientIndex::new(peer.slot());
+            if let Err(e) = self.shard.send(self.now, client, bytes, self.send) {
+                debug!(%peer, error = %e, "queued message for a departed peer dropped");
+            }
+        } else if let Err(e) = self.channels.send(peer.slot(), channel, bytes) {
+            let full = matches!(e, channel::SendError::QueueFull { .. });
+            if full && on_full == OnFull::Disconnect {
+                self.shard
+                    .disconnect_too_slow(ClientIndex::new(peer.slot()), self.send);
+                self.deliver_events();
+            } else {
+                self.stats.channel_send_refused += 1;
+                debug!(%peer, error = %e, "queued message refused by the channel layer");
             }
         }
     }

@@ -1,5 +1,6 @@
 //! The public multi-port server handle.
 
+use super::buffer_pool::BufferPool;
 use super::config::ServerConfig;
 use super::handler::Handler;
 use super::handler::check_message;
@@ -178,6 +179,10 @@ impl Server {
             mailboxes,
             shutdown: AtomicBool::new(false),
             placement: Placement::new(usize::from(ports)),
+            // Enough for every mailbox to be full at once.
+            pool: Arc::new(BufferPool::new(
+                config.queue_len.saturating_mul(usize::from(ports)),
+            )),
             stats: (0..ports)
                 .map(|port| {
                     Mutex::new(PortStats {
@@ -389,7 +394,7 @@ impl ServerSender {
             Command::Send {
                 peer,
                 channel,
-                bytes: bytes.to_vec(),
+                bytes: self.shared.pool.copy_of(bytes),
                 on_full: OnFull::Drop,
             },
         )

@@ -34,6 +34,8 @@ pub(crate) struct RelayHandler {
     port: usize,
     out: Vec<(PeerId, Vec<u8>)>,
     targets: Vec<PeerId>,
+    /// A forwarded message, encoded once for all its recipients; reused.
+    forward: Vec<u8>,
 }
 
 impl RelayHandler {
@@ -43,6 +45,7 @@ impl RelayHandler {
             port: usize::from(port),
             out: Vec::new(),
             targets: Vec::new(),
+            forward: Vec::new(),
         }
     }
 
@@ -105,15 +108,16 @@ impl RelayHandler {
                 return;
             }
         };
-        let bytes = RelayMessage::RecvProxy { from, data }.to_vec();
+        RelayMessage::RecvProxy { from, data }.write_over(&mut self.forward);
+        let bytes = &self.forward;
         let mut sent = 0;
         for target in &self.targets {
             // Reliable forwards are never dropped silently: a recipient
             // whose budget is full is disconnected (TooSlow) instead.
             let result = if channel == CONTROL {
-                ctx.send_or_disconnect(*target, channel, &bytes)
+                ctx.send_or_disconnect(*target, channel, bytes)
             } else {
-                ctx.send(*target, channel, &bytes)
+                ctx.send(*target, channel, bytes)
             };
             match result {
                 Ok(()) => sent += 1,

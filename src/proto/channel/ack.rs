@@ -89,7 +89,10 @@ pub(crate) struct UnitRef {
 struct SentRecord {
     number: u64,
     sent_at: Instant,
-    units: Vec<UnitRef>,
+    /// Where its units start in [`Sent::units`], counted over all units
+    /// ever recorded.
+    first_unit: u64,
+    unit_count: u32,
     acked: bool,
 }
 
@@ -108,35 +111,33 @@ pub(crate) struct AckOfUnsent;
 #[derive(Debug, Default)]
 pub(crate) struct Sent {
     records: VecDeque<SentRecord>,
-    /// Unit lists of retired records, reused so sending does not allocate.
-    spare: Vec<Vec<UnitRef>>,
+    /// The units of every record, back to back in record order: one queue
+    /// that keeps its capacity, so recording a packet does not allocate.
+    units: VecDeque<UnitRef>,
+    /// How many units were recorded before `units[0]`.
+    units_base: u64,
+    /// Units of records given up on unacked since the owner last took them
+    /// ([`Sent::take_lost`]): resent at once rather than at their timeout.
+    lost_units: Vec<UnitRef>,
     /// The largest packet number written so far.
     largest_sent: Option<u64>,
     pub(crate) lost: u64,
 }
 
 impl Sent {
-    /// A list to fill with the units of the packet being written.
-    pub(crate) fn take_list(&mut self) -> Vec<UnitRef> {
-        self.spare.pop().unwrap_or_default()
-    }
-
-    /// Returns a list from [`Sent::take_list`] that no packet used.
-    pub(crate) fn give_back(&mut self, mut list: Vec<UnitRef>) {
-        list.clear();
-        self.spare.push(list);
-    }
-
     /// Records packet `number`, sent at `now` with `units`.
-    pub(crate) fn record(&mut self, number: u64, now: Instant, units: Vec<UnitRef>) {
+    pub(crate) fn record(&mut self, number: u64, now: Instant, units: &[UnitRef]) {
         self.largest_sent = Some(self.largest_sent.map_or(number, |l| l.max(number)));
         if self.records.len() >= MAX_SENT_RECORDS {
             self.retire_front();
         }
+        let first_unit = self.units_base + self.units.len() as u64;
+        self.units.extend(units.iter().copied());
         self.records.push_back(SentRecord {
             number,
             sent_at: now,
-            units,
+            first_unit,
+            unit_count: u32::try_from(units.len()).unwrap_or(u32::MAX),
             acked: false,
         });
     }
@@ -179,7 +180,12 @@ impl Sent {
             }
             record.acked = true;
             into.packets += 1;
-            into.units.append(&mut record.units);
+            // A record's units stay until it retires from the front.
+            let held = self.units.len();
+            let start = usize::try_from(record.first_unit.saturating_sub(self.units_base))
+                .map_or(held, |start| start.min(held));
+            let end = start.saturating_add(record.unit_count as usize).min(held);
+            into.units.extend(self.units.range(start..end));
             if offset == 0 {
                 sample = Some(now.saturating_duration_since(record.sent_at));
             }
@@ -196,13 +202,27 @@ impl Sent {
         Ok(sample)
     }
 
+    /// Units of packets given up on since the last call (out of the acks'
+    /// reach, or past the record limit), for `each`. The packet may well
+    /// have arrived and only its ack been crowded out; either way, waiting
+    /// for the resend timeout would stall the channel for a whole RTO while
+    /// a fast sender fills its window.
+    pub(crate) fn take_lost(&mut self, mut each: impl FnMut(UnitRef)) {
+        for unit in self.lost_units.drain(..) {
+            each(unit);
+        }
+    }
+
     fn retire_front(&mut self) {
-        if let Some(mut record) = self.records.pop_front() {
+        if let Some(record) = self.records.pop_front() {
+            // Records retire in order, so their units are the queue's front.
+            let count = (record.unit_count as usize).min(self.units.len());
             if !record.acked {
                 self.lost += 1;
+                self.lost_units.extend(self.units.range(..count));
             }
-            record.units.clear();
-            self.spare.push(record.units);
+            self.units.drain(..count);
+            self.units_base += count as u64;
         }
     }
 
@@ -290,9 +310,7 @@ mod tests {
         let mut sent = Sent::default();
         let unit = |serial| UnitRef { channel: 0, serial };
         for n in 0..5u64 {
-            let mut list = sent.take_list();
-            list.push(unit(n));
-            sent.record(100 + n, now, list);
+            sent.record(100 + n, now, &[unit(n)]);
         }
         let mut acked = Acked::default();
         // 104 and 102 (bit 1).
@@ -341,8 +359,7 @@ mod tests {
             ),
             Err(AckOfUnsent)
         );
-        let list = sent.take_list();
-        sent.record(5, now, list);
+        sent.record(5, now, &[]);
         // 6 is not sent; its low bits map to 2^32 - 2^32 + 6 > 5, and below 0.
         assert_eq!(
             sent.handle_ack(
@@ -361,9 +378,9 @@ mod tests {
     fn packets_out_of_the_acks_reach_count_as_lost() {
         let now = crate::proto::tests::epoch();
         let mut sent = Sent::default();
+        let unit = |serial| UnitRef { channel: 0, serial };
         for n in 0..100 {
-            let list = sent.take_list();
-            sent.record(n, now, list);
+            sent.record(n, now, &[unit(n)]);
         }
         let mut acked = Acked::default();
         sent.handle_ack(
@@ -376,6 +393,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(sent.lost, 66, "0..66 are beyond 99 - 33");
+        assert_eq!(acked.units, [unit(99)]);
+        assert_eq!(
+            sent.units.len(),
+            34,
+            "the units of the 66 retired records are gone"
+        );
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! One peer's channel state: queues, acks, resends, reassembly.
 
 use super::ack::{Acked, Received, Rtt, Sent, UnitRef};
+use super::byte_queue::{ByteQueue, Span};
+use super::inbox::Inbox;
 use super::reliable_recv::{RecvError, ReliableRecv};
 use super::reliable_send::ReliableSend;
 use super::{ChannelKind, ChannelTable, ConnectionStats, MAX_UNRELIABLE_LEN};
@@ -90,6 +92,10 @@ pub struct Message {
 }
 
 #[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a connection holds a handful of channels, read on every packet: inline beats a box"
+)]
 enum Channel {
     Unreliable,
     Sequenced {
@@ -102,12 +108,13 @@ enum Channel {
     },
 }
 
-/// An unreliable message waiting for the next packet.
+/// An unreliable message waiting for the next packet; its bytes are in
+/// `Connection::unreliable_store`.
 #[derive(Debug)]
 struct Queued {
     channel: u16,
     sequence: Option<u16>,
-    bytes: Vec<u8>,
+    span: Span,
 }
 
 /// One peer's channels: see the [module docs](super) for the call order.
@@ -118,13 +125,15 @@ pub struct Connection {
     table: ChannelTable,
     channels: Vec<Channel>,
     unreliable: VecDeque<Queued>,
+    unreliable_store: ByteQueue,
     unreliable_bytes: usize,
     received: Received,
     sent: Sent,
     rtt: Rtt,
-    inbox: VecDeque<Message>,
-    inbox_bytes: usize,
+    inbox: Inbox,
     acked: Acked,
+    /// The reliable units of the packet being written; reused.
+    packet_units: Vec<UnitRef>,
     stats: ConnectionStats,
 }
 
@@ -155,13 +164,14 @@ impl Connection {
             table,
             channels,
             unreliable: VecDeque::new(),
+            unreliable_store: ByteQueue::default(),
             unreliable_bytes: 0,
             received: Received::default(),
             sent: Sent::default(),
             rtt: Rtt::default(),
-            inbox: VecDeque::new(),
-            inbox_bytes: 0,
+            inbox: Inbox::default(),
             acked: Acked::default(),
+            packet_units: Vec::new(),
             stats: ConnectionStats::default(),
         }
     }
@@ -237,7 +247,7 @@ impl Connection {
                 self.unreliable.push_back(Queued {
                     channel: index as u16,
                     sequence,
-                    bytes: message.to_vec(),
+                    span: self.unreliable_store.push(message),
                 });
             }
             None => return Err(SendError::UnknownChannel(channel)),
@@ -306,21 +316,27 @@ impl Connection {
         }
         let after_ack = w.len();
         self.write_unreliable(&mut w);
-        let mut units = self.sent.take_list();
+        let mut units = std::mem::take(&mut self.packet_units);
+        units.clear();
         self.write_reliable(now, &mut w, &mut units);
-        if w.len() == after_ack && !ack_due {
-            self.sent.give_back(units);
+        let written = w.len() != after_ack || ack_due;
+        if written {
+            self.received.acked();
+            self.stats.packets_sent += 1;
+            self.sent.record(number, now, &units);
+            self.resend_lost();
+        }
+        self.packet_units = units;
+        if !written {
             return 0;
         }
-        self.received.acked();
-        self.stats.packets_sent += 1;
-        self.sent.record(number, now, units);
         w.len()
     }
 
     fn write_unreliable(&mut self, w: &mut Writer<'_>) {
         while let Some(queued) = self.unreliable.front() {
-            let body_len = queued.bytes.len() + queued.sequence.map_or(0, |_| SEQUENCED_HEAD_LEN);
+            let message = self.unreliable_store.get(queued.span);
+            let body_len = message.len() + queued.sequence.map_or(0, |_| SEQUENCED_HEAD_LEN);
             if header_len(body_len) + body_len > w.remaining() {
                 return;
             }
@@ -330,15 +346,12 @@ impl Connection {
                 .get(usize::from(queued.channel))
                 .map_or(ChannelId::ENGINE, |(id, _)| *id);
             let written = emit_header(channel, body_len, w).and_then(|()| match queued.sequence {
-                Some(sequence) => SequencedBody {
-                    sequence,
-                    message: &queued.bytes,
-                }
-                .emit(w),
-                None => w.bytes(&queued.bytes),
+                Some(sequence) => SequencedBody { sequence, message }.emit(w),
+                None => w.bytes(message),
             });
             debug_assert!(written.is_ok(), "sized above: {written:?}");
-            self.unreliable_bytes -= queued.bytes.len();
+            self.unreliable_bytes -= message.len();
+            self.unreliable_store.release_through(queued.span);
             self.unreliable.pop_front();
         }
     }
@@ -395,16 +408,11 @@ impl Connection {
                 .table
                 .index_of(frame.channel)
                 .ok_or(ReadError::UnknownChannel(frame.channel))?;
-            let held_elsewhere = self.inbox_bytes;
-            let (inbox, inbox_bytes, stats) =
-                (&mut self.inbox, &mut self.inbox_bytes, &mut self.stats);
-            let mut deliver = |bytes: Vec<u8>| {
-                *inbox_bytes += bytes.len();
+            let held_elsewhere = self.inbox.held_bytes();
+            let (inbox, stats) = (&mut self.inbox, &mut self.stats);
+            let mut deliver = |bytes: &[u8]| {
                 stats.messages_received += 1;
-                inbox.push_back(Message {
-                    channel: frame.channel,
-                    bytes,
-                });
+                inbox.push(frame.channel, bytes);
             };
             let held_reliable: usize = self
                 .channels
@@ -419,14 +427,14 @@ impl Connection {
                 return Err(ReadError::OverBudget);
             }
             match self.channels.get_mut(index) {
-                Some(Channel::Unreliable) => deliver(frame.body.to_vec()),
+                Some(Channel::Unreliable) => deliver(frame.body),
                 Some(Channel::Sequenced { last_received, .. }) => {
                     let body = SequencedBody::parse(frame.body)?;
                     let newer = last_received
                         .is_none_or(|last| (body.sequence.wrapping_sub(last) as i16) > 0);
                     if newer {
                         *last_received = Some(body.sequence);
-                        deliver(body.message.to_vec());
+                        deliver(body.message);
                     }
                 }
                 Some(Channel::Reliable { recv, .. }) => {
@@ -465,14 +473,36 @@ impl Connection {
                 send.ack(unit.serial);
             }
         }
+        self.resend_lost();
         Ok(())
     }
 
-    /// The next message released to the application, oldest first.
+    /// Queues for resending at once the units of packets given up on.
+    fn resend_lost(&mut self) {
+        let channels = &mut self.channels;
+        self.sent.take_lost(|unit| {
+            if let Some(Channel::Reliable { send, .. }) =
+                channels.get_mut(usize::from(unit.channel))
+            {
+                send.lost(unit.serial);
+            }
+        });
+    }
+
+    /// The next message released to the application, oldest first, as an
+    /// owned copy. [`Connection::take_messages`] reads them without copies.
     pub fn recv(&mut self) -> Option<Message> {
-        let message = self.inbox.pop_front()?;
-        self.inbox_bytes -= message.bytes.len().min(self.inbox_bytes);
-        Some(message)
+        self.inbox.pop()
+    }
+
+    /// Moves every released message into `into` (dropping what it held)
+    /// and leaves `into`'s buffers with the connection: no copy and, once
+    /// both buffers have grown to the working size, no allocation. Read
+    /// them with [`Inbox::iter`], [`Inbox::clear`] the inbox, and pass it
+    /// back next time.
+    pub fn take_messages(&mut self, into: &mut Inbox) {
+        into.clear();
+        std::mem::swap(&mut self.inbox, into);
     }
 
     /// A snapshot of the connection's counters and estimates.
@@ -521,7 +551,8 @@ fn write_units(
     let mut due = send.due(now, rto).peekable();
     while let Some((serial, unit)) = due.next() {
         if let Some((fragment_index, count)) = unit.fragment {
-            let body_len = FRAGMENT_HEAD_LEN + unit.bytes.len();
+            let data = send.bytes_of(unit);
+            let body_len = FRAGMENT_HEAD_LEN + data.len();
             if header_len(body_len) + body_len > w.remaining() {
                 return true;
             }
@@ -529,7 +560,7 @@ fn write_units(
                 id: unit.id,
                 index: fragment_index,
                 count,
-                data: &unit.bytes,
+                data,
             };
             let written = emit_header(channel, body_len, w)
                 .and_then(|()| ReliableBody::emit_fragment(&fragment, w));
@@ -538,7 +569,7 @@ fn write_units(
             continue;
         }
         // A run of whole messages with consecutive ids shares one frame.
-        let mut body_len = RELIABLE_HEAD_LEN + message_len(unit.bytes.len());
+        let mut body_len = RELIABLE_HEAD_LEN + message_len(send.bytes_of(unit).len());
         if header_len(body_len) + body_len > w.remaining() {
             return true;
         }
@@ -546,7 +577,7 @@ fn write_units(
         units.push(unit_ref(serial));
         let mut last_id = unit.id;
         while let Some((next_serial, next)) = due.peek() {
-            let grown = body_len + message_len(next.bytes.len());
+            let grown = body_len + message_len(send.bytes_of(next).len());
             if next.fragment.is_some()
                 || next.id != last_id.add(1)
                 || header_len(grown) + grown > w.remaining()
@@ -563,7 +594,7 @@ fn write_units(
             .and_then(|()| ReliableBody::emit_messages_head(unit.id, w))
             .and_then(|()| {
                 run.iter().try_for_each(|r| {
-                    let bytes = send.unit(r.serial).map_or(&[][..], |u| &u.bytes);
+                    let bytes = send.unit(r.serial).map_or(&[][..], |u| send.bytes_of(u));
                     emit_message(bytes, w)
                 })
             });

@@ -35,7 +35,9 @@
 //! ```
 
 mod ack;
+mod byte_queue;
 mod connection;
+mod inbox;
 mod reliable_recv;
 mod reliable_send;
 mod stats;
@@ -43,6 +45,7 @@ mod table;
 
 pub use crate::wire::frame::ChannelId;
 pub use connection::{Connection, Message, ReadError, SendError};
+pub use inbox::Inbox;
 pub use stats::ConnectionStats;
 pub use table::{
     ChannelKind, ChannelTable, DEFAULT_MAX_MESSAGE_LEN, DEFAULT_SEND_BUDGET, MAX_CHANNELS,

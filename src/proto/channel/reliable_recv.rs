@@ -91,11 +91,11 @@ impl ReliableRecv {
         &mut self,
         id: MessageId,
         bytes: &[u8],
-        deliver: &mut dyn FnMut(Vec<u8>),
+        deliver: &mut dyn FnMut(&[u8]),
     ) -> Result<bool, RecvError> {
         // The common case, in order with nothing held: no slot to touch.
         if id == self.next && self.slots.is_empty() {
-            deliver(bytes.to_vec());
+            deliver(bytes);
             self.next = self.next.add(1);
             return Ok(true);
         }
@@ -111,7 +111,7 @@ impl ReliableRecv {
             self.held += bytes.len();
         } else {
             *slot = Slot::Done;
-            deliver(bytes.to_vec());
+            deliver(bytes);
         }
         self.release(deliver);
         Ok(true)
@@ -122,7 +122,7 @@ impl ReliableRecv {
     pub(crate) fn fragment(
         &mut self,
         fragment: &FragmentBody<'_>,
-        deliver: &mut dyn FnMut(Vec<u8>),
+        deliver: &mut dyn FnMut(&[u8]),
     ) -> Result<bool, RecvError> {
         let FragmentBody {
             id,
@@ -176,7 +176,7 @@ impl ReliableRecv {
             self.held += data.len();
         } else {
             *slot = Slot::Done;
-            deliver(message);
+            deliver(&message);
             self.held -= earlier.min(self.held);
         }
         self.release(deliver);
@@ -184,14 +184,14 @@ impl ReliableRecv {
     }
 
     /// Releases what the front allows and moves the window past it.
-    fn release(&mut self, deliver: &mut dyn FnMut(Vec<u8>)) {
+    fn release(&mut self, deliver: &mut dyn FnMut(&[u8])) {
         while let Some(front) = self.slots.front_mut() {
             match front {
                 Slot::Done => {}
                 Slot::Message(_) => {
                     if let Slot::Message(bytes) = std::mem::take(front) {
                         self.held -= bytes.len().min(self.held);
-                        deliver(bytes);
+                        deliver(&bytes);
                     }
                 }
                 Slot::Empty | Slot::Assembling(_) => return,
@@ -208,8 +208,10 @@ mod tests {
 
     fn collect(recv: &mut ReliableRecv, id: u16, bytes: &[u8]) -> Vec<Vec<u8>> {
         let mut got = Vec::new();
-        recv.message(MessageId::wrapping(id), bytes, &mut |m| got.push(m))
-            .unwrap();
+        recv.message(MessageId::wrapping(id), bytes, &mut |m| {
+            got.push(m.to_vec())
+        })
+        .unwrap();
         got
     }
 
@@ -236,7 +238,7 @@ mod tests {
     #[test]
     fn ids_beyond_the_window_are_refused_and_old_ones_ignored() {
         let mut recv = ReliableRecv::new(true, 1 << 18);
-        let mut sink = |_: Vec<u8>| {};
+        let mut sink = |_: &[u8]| {};
         assert_eq!(
             recv.message(MessageId::wrapping(WINDOW), b"x", &mut sink),
             Err(RecvError::OutOfWindow)
@@ -264,11 +266,11 @@ mod tests {
                 count: 3,
                 data: &parts[usize::from(index)],
             };
-            recv.fragment(&f, &mut |m| got.push(m)).unwrap();
+            recv.fragment(&f, &mut |m| got.push(m.to_vec())).unwrap();
         }
         assert_eq!(got, [parts.concat()]);
         assert_eq!(recv.held_bytes(), 0);
-        let mut sink = |_: Vec<u8>| {};
+        let mut sink = |_: &[u8]| {};
         let too_many = FragmentBody {
             id: MessageId::wrapping(1),
             index: 0,

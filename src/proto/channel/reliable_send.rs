@@ -2,6 +2,7 @@
 //! message, or one fragment), each resent until a packet carrying it is acked.
 
 use super::FRAGMENT_LEN;
+use super::byte_queue::{ByteQueue, Span};
 use crate::wire::frame_body::MessageId;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -16,7 +17,8 @@ pub(crate) struct Unit {
     pub(crate) id: MessageId,
     /// `(index, count)` for a fragment.
     pub(crate) fragment: Option<(u16, u16)>,
-    pub(crate) bytes: Vec<u8>,
+    /// Its bytes, in [`ReliableSend::bytes_of`].
+    span: Span,
     pub(crate) last_sent: Option<Instant>,
     pub(crate) acked: bool,
 }
@@ -26,6 +28,8 @@ pub(crate) struct Unit {
 pub(crate) struct ReliableSend {
     next_id: MessageId,
     units: VecDeque<Unit>,
+    /// The bytes of every unit held, in unit order.
+    store: ByteQueue,
     /// Serial number of `units[0]`; serials count units ever queued.
     first_serial: u64,
     /// Units before this index have been sent at least once.
@@ -34,6 +38,10 @@ pub(crate) struct ReliableSend {
     /// entry is stale once its unit is acked or sent again; stale entries
     /// at the front are dropped as they surface.
     sends: VecDeque<(Instant, u64)>,
+    /// Serials of units whose last packet was given up on ([`ReliableSend::lost`]),
+    /// due now ahead of everything else; entries go once the unit is sent
+    /// again or acked.
+    resend_now: VecDeque<u64>,
     /// Bytes of the units held.
     pub(crate) bytes: usize,
     pub(crate) resends: u64,
@@ -57,7 +65,7 @@ impl ReliableSend {
             self.units.push_back(Unit {
                 id,
                 fragment: None,
-                bytes: message.to_vec(),
+                span: self.store.push(message),
                 last_sent: None,
                 acked: false,
             });
@@ -69,7 +77,7 @@ impl ReliableSend {
             self.units.push_back(Unit {
                 id,
                 fragment: Some((index, count)),
-                bytes: chunk.to_vec(),
+                span: self.store.push(chunk),
                 last_sent: None,
                 acked: false,
             });
@@ -87,10 +95,10 @@ impl ReliableSend {
         };
         if !unit.acked {
             unit.acked = true;
-            self.bytes = self.bytes.saturating_sub(unit.bytes.len());
-            unit.bytes = Vec::new();
+            self.bytes = self.bytes.saturating_sub(unit.span.len());
         }
-        while self.units.front().is_some_and(|u| u.acked) {
+        while let Some(front) = self.units.front().filter(|u| u.acked) {
+            self.store.release_through(front.span);
             self.units.pop_front();
             self.first_serial += 1;
             self.unsent = self.unsent.saturating_sub(1);
@@ -98,14 +106,43 @@ impl ReliableSend {
         self.tidy();
     }
 
-    /// Units due now: each unacked unit sent `rto` or more ago, oldest
-    /// send first, then the never-sent ones in order; with their serials.
-    /// Walks only the due entries of the resend queue, never all in flight.
+    /// The bytes of `unit`, a unit of this channel.
+    pub(crate) fn bytes_of(&self, unit: &Unit) -> &[u8] {
+        self.store.get(unit.span)
+    }
+
+    /// The packet that last carried unit `serial` was given up on: unless
+    /// the unit has been acked, it is due now. Its entry in the resend
+    /// queue goes stale, so it is not also resent at its timeout.
+    pub(crate) fn lost(&mut self, serial: u64) {
+        let Some(unit) = serial
+            .checked_sub(self.first_serial)
+            .and_then(|i| usize::try_from(i).ok())
+            .and_then(|i| self.units.get_mut(i))
+        else {
+            return;
+        };
+        if unit.acked || unit.last_sent.is_none() {
+            return;
+        }
+        unit.last_sent = None;
+        self.resend_now.push_back(serial);
+        self.tidy();
+    }
+
+    /// Units due now: those given up on ([`ReliableSend::lost`]), each
+    /// unacked unit sent `rto` or more ago, oldest send first, then the
+    /// never-sent ones in order; with their serials. Walks only the due
+    /// entries of the resend queues, never all in flight.
     pub(crate) fn due(
         &self,
         now: Instant,
         rto: Duration,
     ) -> impl Iterator<Item = (u64, &Unit)> + '_ {
+        let lost = self.resend_now.iter().filter_map(move |&serial| {
+            let unit = self.unit(serial)?;
+            (!unit.acked && unit.last_sent.is_none()).then_some((serial, unit))
+        });
         let cutoff = now.checked_sub(rto);
         let resends = self
             .sends
@@ -121,7 +158,7 @@ impl ReliableSend {
             .enumerate()
             .skip(self.unsent)
             .map(|(i, u)| (self.first_serial + i as u64, u));
-        resends.chain(fresh)
+        lost.chain(resends).chain(fresh)
     }
 
     /// Whether the entry `(at, serial)` of the resend queue still counts.
@@ -130,13 +167,22 @@ impl ReliableSend {
             .is_some_and(|u| !u.acked && u.last_sent == Some(at))
     }
 
-    /// Drops stale entries from the front of the resend queue.
+    /// Drops stale entries from the front of the resend queues.
     fn tidy(&mut self) {
         while let Some(&(at, serial)) = self.sends.front() {
             if self.is_live(at, serial) {
-                return;
+                break;
             }
             self.sends.pop_front();
+        }
+        while let Some(&serial) = self.resend_now.front() {
+            if self
+                .unit(serial)
+                .is_some_and(|u| !u.acked && u.last_sent.is_none())
+            {
+                break;
+            }
+            self.resend_now.pop_front();
         }
     }
 
@@ -157,7 +203,7 @@ impl ReliableSend {
         let Some(unit) = self.units.get_mut(i) else {
             return;
         };
-        if unit.last_sent.is_some() {
+        if i < self.unsent {
             self.resends += 1;
         }
         unit.last_sent = Some(now);
@@ -170,7 +216,9 @@ impl ReliableSend {
 
     /// Whether a unit is due now (see [`ReliableSend::due`]).
     pub(crate) fn has_due(&self, now: Instant, rto: Duration) -> bool {
-        self.unsent < self.units.len() || self.next_resend(rto).is_some_and(|at| at <= now)
+        !self.resend_now.is_empty()
+            || self.unsent < self.units.len()
+            || self.next_resend(rto).is_some_and(|at| at <= now)
     }
 
     /// When the earliest sent, unacked unit falls due.

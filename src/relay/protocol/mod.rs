@@ -564,18 +564,36 @@ impl<'a> RelayMessage<'a> {
     pub fn to_vec(&self) -> Vec<u8> {
         to_vec(self.encoded_len(), |w| self.emit(w))
     }
+
+    /// Writes the message over what `buf` held, reusing its capacity, so
+    /// that one buffer serves message after message without allocating
+    /// (the relay encodes each forward once, for all its recipients).
+    pub fn write_over(&self, buf: &mut Vec<u8>) {
+        write_over(buf, self.encoded_len(), |w| self.emit(w));
+    }
 }
 
 /// Emits a message of `len` bytes into a new `Vec`; empty if it would not emit.
 fn to_vec(len: usize, emit: impl FnOnce(&mut Writer<'_>) -> Result<(), Error>) -> Vec<u8> {
-    let mut buf = vec![0u8; len];
-    let mut w = Writer::new(&mut buf);
+    let mut buf = Vec::new();
+    write_over(&mut buf, len, emit);
+    buf
+}
+
+/// Emits a message of `len` bytes over what `buf` held; empty if it would not emit.
+fn write_over(
+    buf: &mut Vec<u8>,
+    len: usize,
+    emit: impl FnOnce(&mut Writer<'_>) -> Result<(), Error>,
+) {
+    buf.clear();
+    buf.resize(len, 0);
+    let mut w = Writer::new(buf);
     let len = match emit(&mut w) {
         Ok(()) => w.len(),
         Err(_) => 0,
     };
     buf.truncate(len);
-    buf
 }
 
 #[cfg(test)]
