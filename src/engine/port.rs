@@ -372,10 +372,33 @@ impl Port {
         error!(port = self.index, %error, "port transport failed; port stops and its peers are disconnected");
         self.shared.placement.close(usize::from(self.index));
         let now = Instant::now();
-        self.shard.disconnect_all_failed(send);
+        self.disconnect_everyone(true, send, generations, outgoing, stats, slot_ips);
+        stats.cross_port_dropped += outgoing.flush(&self.shared.mailboxes);
+        // Best effort: the transport is likely past sending anything.
+        let _ = flush(&self.transport, now, send, stats);
+        stats.failure = Some(error.to_string());
+    }
+
+    /// Ends every connection (as [`DisconnectReason::TransportFailed`] if
+    /// `failed`, else as the server's doing), queues the disconnect packets
+    /// and tells the application of each peer that left.
+    fn disconnect_everyone(
+        &mut self,
+        failed: bool,
+        send: &mut SendBatch,
+        generations: &mut Vec<u32>,
+        outgoing: &mut Outgoing,
+        stats: &mut PortStats,
+        slot_ips: &mut Vec<Option<std::net::IpAddr>>,
+    ) {
+        if failed {
+            self.shard.disconnect_all_failed(send);
+        } else {
+            self.shard.disconnect_all(send);
+        }
         let mut io = Io {
             index: self.index,
-            now,
+            now: Instant::now(),
             shard: &mut self.shard,
             send,
             generations,
@@ -389,10 +412,6 @@ impl Port {
             messages: &mut Inbox::new(),
         };
         io.deliver_events();
-        stats.cross_port_dropped += outgoing.flush(&self.shared.mailboxes);
-        // Best effort: the transport is likely past sending anything.
-        let _ = flush(&self.transport, now, send, stats);
-        stats.failure = Some(error.to_string());
     }
 
     /// Disconnects everyone and sends the disconnect packets before the thread ends.
@@ -404,24 +423,7 @@ impl Port {
         stats: &mut PortStats,
         slot_ips: &mut Vec<Option<std::net::IpAddr>>,
     ) {
-        let now = Instant::now();
-        self.shard.disconnect_all(send);
-        let mut io = Io {
-            index: self.index,
-            now,
-            shard: &mut self.shard,
-            send,
-            generations,
-            outgoing,
-            delivery: &mut self.delivery,
-            limiter: &mut self.limiter,
-            shared: &self.shared,
-            stats,
-            channels: &mut self.channels,
-            slot_ips,
-            messages: &mut Inbox::new(),
-        };
-        io.deliver_events();
+        self.disconnect_everyone(false, send, generations, outgoing, stats, slot_ips);
         let mut events = Events::with_capacity(4);
         for _ in 0..SHUTDOWN_FLUSH_TRIES {
             if flush(&self.transport, Instant::now(), send, stats).is_err() {

@@ -7,7 +7,7 @@
 //! under test reads them. After every step: no panic, the send queue within
 //! its budget, every refused packet counted.
 
-use berth::proto::channel::{ChannelId, ChannelKind, ChannelTable, Connection};
+use berth::proto::channel::{ChannelId, ChannelKind, ChannelTable, Connection, Inbox};
 use std::time::{Duration, Instant};
 
 /// The send budget of the fuzzed table (small, so limits are reached).
@@ -39,6 +39,7 @@ pub fn channel_connection(data: &[u8]) {
     let mut refused = 0u64;
     let mut bytes = data.iter().copied();
     let mut packet = [0u8; 1200];
+    let mut inbox = Inbox::new();
     while let Some(op) = bytes.next() {
         match op % 6 {
             // The honest peer queues a message: channel and length from the script.
@@ -82,7 +83,16 @@ pub fn channel_connection(data: &[u8]) {
                 if len > 0 {
                     let _ = honest.read_packet(now, target_number - 1, &packet[..len]);
                 }
-                while target.recv().is_some() {}
+                // Drained either one owned message at a time or swapped
+                // out whole and read as borrows.
+                if op / 6 % 2 == 0 {
+                    while target.recv().is_some() {}
+                } else {
+                    target.take_messages(&mut inbox);
+                    let held: usize = inbox.iter().map(|(_, bytes)| bytes.len()).sum();
+                    assert_eq!(held, inbox.held_bytes(), "inbox bytes miscounted");
+                    inbox.clear();
+                }
             }
             // Time passes.
             _ => now += Duration::from_millis(u64::from(bytes.next().unwrap_or(0))),

@@ -86,17 +86,15 @@ impl ReliableSend {
 
     /// Marks unit `serial` acked and drops acked units from the front.
     pub(crate) fn ack(&mut self, serial: u64) {
-        let Some(unit) = serial
-            .checked_sub(self.first_serial)
-            .and_then(|i| usize::try_from(i).ok())
-            .and_then(|i| self.units.get_mut(i))
-        else {
+        let Some(unit) = self.unit_mut(serial) else {
             return;
         };
-        if !unit.acked {
-            unit.acked = true;
-            self.bytes = self.bytes.saturating_sub(unit.span.len());
+        if unit.acked {
+            return;
         }
+        unit.acked = true;
+        let len = unit.span.len();
+        self.bytes = self.bytes.saturating_sub(len);
         while let Some(front) = self.units.front().filter(|u| u.acked) {
             self.store.release_through(front.span);
             self.units.pop_front();
@@ -115,11 +113,7 @@ impl ReliableSend {
     /// the unit has been acked, it is due now. Its entry in the resend
     /// queue goes stale, so it is not also resent at its timeout.
     pub(crate) fn lost(&mut self, serial: u64) {
-        let Some(unit) = serial
-            .checked_sub(self.first_serial)
-            .and_then(|i| usize::try_from(i).ok())
-            .and_then(|i| self.units.get_mut(i))
-        else {
+        let Some(unit) = self.unit_mut(serial) else {
             return;
         };
         if unit.acked || unit.last_sent.is_none() {
@@ -184,6 +178,12 @@ impl ReliableSend {
             }
             self.resend_now.pop_front();
         }
+    }
+
+    /// The unit with serial number `serial`, if still held, to change.
+    fn unit_mut(&mut self, serial: u64) -> Option<&mut Unit> {
+        let i = usize::try_from(serial.checked_sub(self.first_serial)?).ok()?;
+        self.units.get_mut(i)
     }
 
     /// The unit with serial number `serial`, if still held.
