@@ -1,14 +1,17 @@
 //! The relay as an engine [`Handler`]: runs on every port thread.
 //!
-//! Proxied messages are routed under the matchmaker's read lock (ports
-//! route at the same time; only matchmaking writes) and sent from
-//! the sender's port thread: to a player on the same port without leaving
-//! the thread, to one on another port through that port's mailbox.
+//! Proxied messages are routed from the port's own copy of the matches
+//! under way (`super::routes`), with no lock shared between ports, and sent
+//! from the sender's port thread: to a player on the same port without
+//! leaving the thread, to one on another port through that port's mailbox.
+//! Matchmaking takes the matchmaker's lock and, before releasing it,
+//! queues the room changes it made to every port.
 //! Reliable forwards go with `send_or_disconnect`: a recipient too slow to
 //! take one is dropped, never silently shorted.
 
-use super::matchmaker::Matchmaker;
+use super::matchmaker::{Matchmaker, Outbound};
 use super::protocol::{CONTROL, ClientMessage, LeaveReason, RelayError, RelayMessage, UNRELIABLE};
+use super::routes::{RouteFeed, Routes};
 use crate::engine::{Context, Handler, PeerId, SendError};
 use crate::proto::channel::ChannelId;
 use crate::proto::server::DisconnectReason;
@@ -19,8 +22,10 @@ use tracing::debug;
 /// What every port's handler shares.
 #[derive(Debug)]
 pub(crate) struct RelayShared {
-    /// Written for matchmaking, read (by every port at once) to route proxied messages.
+    /// Taken for matchmaking, and by a port rebuilding its routes.
     pub(crate) matchmaker: RwLock<Matchmaker>,
+    /// Per port, the room changes it has yet to apply to its routes.
+    pub(crate) feeds: Vec<RouteFeed>,
     /// Messages forwarded, per port (each port adds to its own).
     pub(crate) forwarded: Vec<AtomicU64>,
     /// Messages dropped: unknown channel or kind, bad proxy, over budget.
@@ -33,6 +38,8 @@ pub(crate) struct RelayHandler {
     shared: Arc<RelayShared>,
     port: usize,
     out: Vec<(PeerId, Vec<u8>)>,
+    /// This port's copy of the started rooms.
+    routes: Routes,
     targets: Vec<PeerId>,
     /// A forwarded message, encoded once for all its recipients; reused.
     forward: Vec<u8>,
@@ -44,6 +51,7 @@ impl RelayHandler {
             shared,
             port: usize::from(port),
             out: Vec::new(),
+            routes: Routes::default(),
             targets: Vec::new(),
             forward: Vec::new(),
         }
@@ -52,6 +60,32 @@ impl RelayHandler {
     fn count(counters: &[AtomicU64], port: usize, n: u64) {
         if let Some(counter) = counters.get(port) {
             counter.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Runs `op` on the matchmaker under its write lock, then queues the
+    /// room changes it made to every port before the lock is released (so
+    /// two writers' changes reach each port in the order they were made).
+    fn matchmake<R>(&mut self, op: impl FnOnce(&mut Matchmaker, &mut Vec<Outbound>) -> R) -> R {
+        let mut matchmaker = self.shared.matchmaker.write();
+        let result = op(&mut matchmaker, &mut self.out);
+        let feeds = &self.shared.feeds;
+        matchmaker.take_route_updates(|update| {
+            let update = Arc::new(update);
+            for feed in feeds {
+                feed.push(update.clone());
+            }
+        });
+        result
+    }
+
+    /// Brings this port's routes up to date.
+    fn sync_routes(&mut self) {
+        let Some(feed) = self.shared.feeds.get(self.port) else {
+            return;
+        };
+        if !feed.apply_to(&mut self.routes) {
+            self.shared.matchmaker.read().fill_routes(&mut self.routes);
         }
     }
 
@@ -68,17 +102,17 @@ impl RelayHandler {
     /// request budget: `BadMatchInfo` for oversized match data, else `BadRequest`.
     fn refuse(&mut self, ctx: &mut Context<'_>, peer: PeerId, bytes: &[u8]) {
         let now = ctx.now();
-        let mut matchmaker = self.shared.matchmaker.write();
-        if matchmaker.admit(peer, now, 1, &mut self.out) {
-            let asks_for_a_room = matches!(bytes.first(), Some(1 | 2));
-            let error = if asks_for_a_room {
-                RelayError::BadMatchInfo
-            } else {
-                RelayError::BadRequest
-            };
-            self.out.push((peer, RelayMessage::Error(error).to_vec()));
-        }
-        drop(matchmaker);
+        let asks_for_a_room = matches!(bytes.first(), Some(1 | 2));
+        self.matchmake(|matchmaker, out| {
+            if matchmaker.admit(peer, now, 1, out) {
+                let error = if asks_for_a_room {
+                    RelayError::BadMatchInfo
+                } else {
+                    RelayError::BadRequest
+                };
+                out.push((peer, RelayMessage::Error(error).to_vec()));
+            }
+        });
         self.flush(ctx);
     }
 
@@ -93,11 +127,8 @@ impl RelayHandler {
             return;
         };
         self.targets.clear();
-        let routed = self
-            .shared
-            .matchmaker
-            .read()
-            .route(peer, *target, &mut self.targets);
+        self.sync_routes();
+        let routed = self.routes.route(peer, *target, &mut self.targets);
         let from = match routed {
             Ok(from) => from,
             Err(error) => {
@@ -158,15 +189,10 @@ impl Handler for RelayHandler {
             return;
         }
         let now = ctx.now();
-        {
-            let mut matchmaker = self.shared.matchmaker.write();
-            if !matchmaker.admit(peer, now, 1, &mut self.out) {
-                drop(matchmaker);
-                Self::count(&self.shared.dropped, self.port, 1);
-                self.flush(ctx);
-                return;
+        let admitted = self.matchmake(|matchmaker, out| {
+            if !matchmaker.admit(peer, now, 1, out) {
+                return false;
             }
-            let out = &mut self.out;
             match message {
                 ClientMessage::RequestMatch(info) => matchmaker.request_match(peer, info, out),
                 ClientMessage::CreateLobby { info, public } => {
@@ -183,6 +209,10 @@ impl Handler for RelayHandler {
                 ClientMessage::Rejoin(secret) => matchmaker.rejoin(peer, secret, now, out),
                 _ => out.push((peer, RelayMessage::Error(RelayError::BadRequest).to_vec())),
             }
+            true
+        });
+        if !admitted {
+            Self::count(&self.shared.dropped, self.port, 1);
         }
         self.flush(ctx);
     }
@@ -194,10 +224,7 @@ impl Handler for RelayHandler {
         } else {
             LeaveReason::Disconnected
         };
-        self.shared
-            .matchmaker
-            .write()
-            .leave(peer, reason, now, &mut self.out);
+        self.matchmake(|matchmaker, out| matchmaker.leave(peer, reason, now, out));
         self.flush(ctx);
     }
 }

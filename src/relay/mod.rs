@@ -27,6 +27,7 @@ mod config;
 mod handler;
 mod matchmaker;
 pub mod protocol;
+mod routes;
 mod server;
 
 pub use client::{Client, RelayEvent};

@@ -3,6 +3,7 @@
 use super::config::RelayConfig;
 use super::handler::{RelayHandler, RelayShared};
 use super::matchmaker::Matchmaker;
+use super::routes::RouteFeed;
 use crate::ProtocolId;
 use crate::engine::{BindError, PortStats, Server, ServerConfig};
 use crate::proto::channel::{ChannelTable, TableError};
@@ -83,6 +84,7 @@ impl RelayServer {
         })?;
         let shared = Arc::new(RelayShared {
             matchmaker: RwLock::new(Matchmaker::new(relay)),
+            feeds: (0..ports).map(|_| RouteFeed::new()).collect(),
             forwarded: (0..ports).map(|_| AtomicU64::new(0)).collect(),
             dropped: (0..ports).map(|_| AtomicU64::new(0)).collect(),
         });

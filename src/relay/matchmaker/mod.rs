@@ -2,14 +2,18 @@
 //!
 //! Every call takes the time and returns what to tell whom in `out`; no
 //! sockets, so tests drive it directly. The handler holds it behind one
-//! lock, taken for matchmaking requests and for each proxied message's
-//! routing.
+//! lock, taken for matchmaking requests; proxied messages are routed from
+//! each port's own copy of the started rooms (`super::routes`), which the
+//! matchmaker keeps current through [`Matchmaker::take_route_updates`].
 
 use super::config::RelayConfig;
+#[cfg(test)]
+use super::protocol::Target;
 use super::protocol::{
     LOBBY_CODE_LEN, LeaveReason, LobbyCode, LobbyEntry, MAX_MATCH_DATA_LEN, MAX_PLAYERS, MatchInfo,
-    REJOIN_SECRET_LEN, RelayError, RelayMessage, Target,
+    REJOIN_SECRET_LEN, RelayError, RelayMessage,
 };
+use super::routes::{RouteSeat, RouteUpdate, Routes};
 use crate::crypto::{OsRandom, Random};
 use crate::engine::PeerId;
 use ahash::RandomState;
@@ -33,6 +37,17 @@ enum Seat {
         until: Instant,
     },
     Empty,
+}
+
+impl Seat {
+    /// The seat as routing sees it.
+    fn route(&self) -> RouteSeat {
+        match self {
+            Self::Taken(peer) => RouteSeat::Taken(*peer),
+            Self::Held { .. } => RouteSeat::Held,
+            Self::Empty => RouteSeat::Empty,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -94,6 +109,9 @@ pub(crate) struct Matchmaker {
     /// Each seat's rejoin secret: room and index.
     secrets: HashMap<[u8; REJOIN_SECRET_LEN], (u64, u8), RandomState>,
     budgets: HashMap<PeerId, Budget, RandomState>,
+    /// Started rooms changed since [`Matchmaker::take_route_updates`]
+    /// (started, a seat taken or left, removed); may repeat.
+    changed: Vec<u64>,
     next_room: u64,
     draining: bool,
     random: OsRandom,
@@ -109,6 +127,7 @@ impl Matchmaker {
             players: HashMap::default(),
             secrets: HashMap::default(),
             budgets: HashMap::default(),
+            changed: Vec::new(),
             next_room: 0,
             draining: false,
             random: OsRandom,
@@ -346,6 +365,7 @@ impl Matchmaker {
             return;
         };
         room.started = true;
+        self.changed.push(id);
         match &room.kind {
             RoomKind::Waiting => {
                 self.waiting.remove(&room.info);
@@ -400,6 +420,7 @@ impl Matchmaker {
             return;
         };
         if room.started {
+            self.changed.push(id);
             let seat = room.seats.get_mut(usize::from(idx));
             if let Some(seat) = seat {
                 *seat = match reason {
@@ -427,6 +448,9 @@ impl Matchmaker {
 
     fn remove_room(&mut self, id: u64) {
         if let Some(room) = self.rooms.remove(&id) {
+            if room.started {
+                self.changed.push(id);
+            }
             match room.kind {
                 RoomKind::Waiting => {
                     if self.waiting.get(&room.info) == Some(&id) {
@@ -465,6 +489,7 @@ impl Matchmaker {
             return Self::error(peer, RelayError::BadRejoin, out);
         }
         *seat = Seat::Taken(peer);
+        self.changed.push(id);
         let (seed, player_count) = (room.seed, room.seats.len() as u8);
         let others: Vec<PeerId> = room
             .taken()
@@ -481,6 +506,37 @@ impl Matchmaker {
     }
 
     /// Where `peer`'s proxied message goes: its index and the peers targeted.
+    /// Hands `each` one update per started room changed since the last
+    /// call: its seats now, or its removal.
+    pub(crate) fn take_route_updates(&mut self, mut each: impl FnMut(RouteUpdate)) {
+        self.changed.sort_unstable();
+        self.changed.dedup();
+        for id in self.changed.drain(..) {
+            let update = match self.rooms.get(&id).filter(|room| room.started) {
+                Some(room) => RouteUpdate::Room {
+                    id,
+                    seats: room.seats.iter().map(Seat::route).collect(),
+                },
+                None => RouteUpdate::Removed { id },
+            };
+            each(update);
+        }
+    }
+
+    /// Rebuilds `routes` from every started room (for a port whose feed
+    /// lost updates).
+    pub(crate) fn fill_routes(&self, routes: &mut Routes) {
+        routes.clear();
+        for (&id, room) in self.rooms.iter().filter(|(_, room)| room.started) {
+            routes.apply(&RouteUpdate::Room {
+                id,
+                seats: room.seats.iter().map(Seat::route).collect(),
+            });
+        }
+    }
+
+    /// The reference for [`Routes::route`], from the rooms themselves.
+    #[cfg(test)]
     pub(crate) fn route(
         &self,
         peer: PeerId,

@@ -80,6 +80,9 @@ fn op() -> impl Strategy<Value = Op> {
 /// and secrets the matchmaker handed out.
 struct World {
     mm: Matchmaker,
+    /// A port's copy of the started rooms, fed only by the matchmaker's
+    /// route updates: it must route exactly as the matchmaker does.
+    routes: Routes,
     now: Instant,
     generation: [u32; PEERS as usize],
     codes: Vec<LobbyCode>,
@@ -200,7 +203,36 @@ impl World {
                 Err(e) => panic!("queued a message that does not parse: {e:?}"),
             }
         }
+        let routes = &mut self.routes;
+        self.mm.take_route_updates(|update| routes.apply(&update));
         self.check();
+        self.check_routes();
+    }
+
+    /// The port's copy routes every peer, to everyone and to each index,
+    /// exactly as the matchmaker does; and so does a copy rebuilt whole.
+    fn check_routes(&self) {
+        let mut rebuilt = Routes::default();
+        self.mm.fill_routes(&mut rebuilt);
+        for n in 0..PEERS {
+            let peer = self.peer(n);
+            let targets =
+                std::iter::once(Target::AllOthers).chain((0..=MAX_PLAYERS).map(Target::Player));
+            for target in targets {
+                let (mut want, mut got, mut again) = (Vec::new(), Vec::new(), Vec::new());
+                let expected = self.mm.route(peer, target, &mut want);
+                assert_eq!(
+                    (self.routes.route(peer, target, &mut got), &got),
+                    (expected, &want),
+                    "the port's copy routes {peer} to {target:?} as the matchmaker does"
+                );
+                assert_eq!(
+                    (rebuilt.route(peer, target, &mut again), &again),
+                    (expected, &want),
+                    "a rebuilt copy routes {peer} to {target:?} as the matchmaker does"
+                );
+            }
+        }
     }
 
     /// The tables agree with each other.
@@ -258,6 +290,7 @@ proptest! {
         let config = RelayConfig::default().rejoin_grace(Duration::from_secs(1)).max_rooms(4);
         let mut world = World {
             mm: Matchmaker::new(config),
+            routes: Routes::default(),
             now: Instant::now(),
             generation: [1; PEERS as usize],
             codes: Vec::new(),
