@@ -1,0 +1,307 @@
+//! The receive path of a port: datagrams into the shard and the channels,
+//! messages and connection changes out to the handler or the event queue,
+//! and the commands other threads queued.
+
+use super::super::batch::{RecvBatch, SendBatch};
+use super::super::handler::{Context, Handler, is_current};
+use super::super::limiter::RequestLimiter;
+use super::super::peers::PeerChannels;
+use super::super::transport::{Transport, is_fatal};
+use super::super::{PeerId, PortStats, ServerEvent};
+use super::commands::{Command, OnFull, Outgoing};
+use super::{Delivery, MAX_BATCHES_PER_WAKE, Shared, flush};
+use crate::proto::channel::{self, ChannelId, Inbox};
+use crate::proto::server::{ClientIndex, DisconnectReason, Event, Server as Shard};
+use crossbeam_channel::{Sender, TrySendError};
+use std::time::Instant;
+use tracing::debug;
+
+/// The parts of a port the receive path borrows at once.
+pub(super) struct Io<'a> {
+    pub(super) index: u16,
+    pub(super) now: Instant,
+    pub(super) shard: &'a mut Shard,
+    pub(super) send: &'a mut SendBatch,
+    pub(super) generations: &'a mut Vec<u32>,
+    pub(super) outgoing: &'a mut Outgoing,
+    pub(super) delivery: &'a mut Delivery,
+    pub(super) limiter: &'a mut RequestLimiter,
+    pub(super) shared: &'a Shared,
+    pub(super) stats: &'a mut PortStats,
+    pub(super) channels: &'a mut PeerChannels,
+    /// The address each admitted peer counts under in [`Shared::ip_limit`];
+    /// `None` for a free slot or a peer refused at the limit.
+    pub(super) slot_ips: &'a mut Vec<Option<std::net::IpAddr>>,
+    /// Messages released by one payload, reused.
+    pub(super) messages: &'a mut Inbox,
+}
+
+impl Io<'_> {
+    /// Receives and handles up to [`MAX_BATCHES_PER_WAKE`] batches; true if
+    /// the socket may still hold more.
+    ///
+    /// # Errors
+    ///
+    /// A receive or send error the transport cannot go on from ([`is_fatal`]).
+    pub(super) fn receive(
+        &mut self,
+        transport: &Transport,
+        recv: &mut RecvBatch,
+    ) -> std::io::Result<bool> {
+        for _ in 0..MAX_BATCHES_PER_WAKE {
+            let count = match transport.recv(self.now, recv) {
+                Ok(count) => count,
+                Err(e) if is_fatal(&e) => return Err(e),
+                Err(e) => {
+                    debug!(error = %e, "receive failed");
+                    return Ok(false);
+                }
+            };
+            self.stats.recv_syscalls += count.syscalls;
+            self.stats.packets_in += count.datagrams;
+            self.stats.bytes_in += count.bytes;
+            if count.datagrams == 0 {
+                return Ok(false);
+            }
+            recv.for_each(|from, bytes| self.datagram(from, bytes));
+            self.channels.flush(self.now, self.shard, self.send);
+            self.stats.cross_port_dropped += self.outgoing.flush(&self.shared.mailboxes);
+            flush(transport, self.now, self.send, self.stats)?;
+            record_dwell(recv, &mut self.stats.dwell);
+            if count.drained {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    fn datagram(&mut self, from: std::net::SocketAddr, bytes: &mut [u8]) {
+        let is_request = bytes.first() == Some(&0);
+        if is_request
+            && self.shard.client_at(&from).is_none()
+            && !self.limiter.admit(from, self.now)
+        {
+            self.stats.rate_limited += 1;
+            return;
+        }
+        let payload = self.shard.handle_datagram(self.now, from, bytes, self.send);
+        // Connection changes first: a handler learns of a peer before its messages.
+        self.deliver_events();
+        let Some(payload) = payload else { return };
+        let slot = payload.client.get();
+        let generation = self.generations.get(slot as usize).copied().unwrap_or(0);
+        let peer = PeerId::new(self.index, slot, generation);
+        if self.channels.is_raw() {
+            self.stats.messages_in += 1;
+            self.dispatch(
+                payload.bytes,
+                |ctx, handler, bytes| handler.message(ctx, peer, ChannelId::RAW, bytes),
+                |bytes| ServerEvent::Message {
+                    peer,
+                    channel: ChannelId::RAW,
+                    bytes: bytes.to_vec(),
+                },
+            );
+            return;
+        }
+        let mut messages = std::mem::take(self.messages);
+        let read = self.channels.read(
+            self.now,
+            slot,
+            payload.sequence,
+            payload.bytes,
+            &mut messages,
+        );
+        if let Err(error) = read {
+            self.stats.channel_refused += 1;
+            debug!(%peer, %error, "payload refused by the channel layer");
+        }
+        self.stats.messages_in += messages.len() as u64;
+        for (channel, bytes) in messages.iter() {
+            self.dispatch(
+                bytes,
+                |ctx, handler, bytes| handler.message(ctx, peer, channel, bytes),
+                |bytes| ServerEvent::Message {
+                    peer,
+                    channel,
+                    bytes: bytes.to_vec(),
+                },
+            );
+        }
+        messages.clear();
+        *self.messages = messages;
+    }
+
+    /// Hands the shard's connects and disconnects to the application, and keeps the load counts.
+    pub(super) fn deliver_events(&mut self) {
+        while let Some(event) = self.shard.poll_event() {
+            match event {
+                Event::Connected {
+                    client,
+                    client_id,
+                    address,
+                } => {
+                    let slot = client.get() as usize;
+                    if !self.shared.ip_limit.admit(address.ip()) {
+                        // At its address's limit: the peer hears a disconnect
+                        // and the application never sees it.
+                        self.stats.ip_limited += 1;
+                        debug!(%address, "peer refused: too many from its address");
+                        self.shard.disconnect(client, self.send);
+                        continue;
+                    }
+                    if let Some(ip) = self.slot_ips.get_mut(slot) {
+                        *ip = Some(address.ip());
+                    }
+                    self.channels.connected(client.get());
+                    if let Some(generation) = self.generations.get_mut(slot) {
+                        *generation = generation.wrapping_add(1);
+                    }
+                    let generation = self.generations.get(slot).copied().unwrap_or(0);
+                    let peer = PeerId::new(self.index, client.get(), generation);
+                    self.shared
+                        .placement
+                        .connected(usize::from(self.index), client_id);
+                    let user_data =
+                        Box::new(self.shard.user_data(client).copied().unwrap_or([0; 256]));
+                    self.dispatch(
+                        user_data,
+                        |ctx, handler, user_data| {
+                            handler.connected(ctx, peer, client_id, user_data);
+                        },
+                        |user_data| ServerEvent::Connected {
+                            peer,
+                            client_id,
+                            user_data,
+                        },
+                    );
+                }
+                Event::Disconnected { client, reason, .. } => {
+                    let admitted = self
+                        .slot_ips
+                        .get_mut(client.get() as usize)
+                        .and_then(Option::take);
+                    let Some(ip) = admitted else {
+                        continue; // refused at the limit: never announced
+                    };
+                    self.shared.ip_limit.release(ip);
+                    self.channels.disconnected(client.get());
+                    if reason == DisconnectReason::TooSlow {
+                        self.stats.too_slow += 1;
+                    }
+                    let generation = self
+                        .generations
+                        .get(client.get() as usize)
+                        .copied()
+                        .unwrap_or(0);
+                    let peer = PeerId::new(self.index, client.get(), generation);
+                    self.shared.placement.disconnected(usize::from(self.index));
+                    self.dispatch(
+                        (),
+                        |ctx, handler, ()| handler.disconnected(ctx, peer, reason),
+                        |()| ServerEvent::Disconnected { peer, reason },
+                    );
+                }
+            }
+        }
+    }
+
+    /// Calls the handler, or queues the event, for one thing a peer did.
+    ///
+    /// `data` goes to whichever runs: borrowed by the handler, moved into
+    /// the event (a message's bytes are not copied for the event queue).
+    fn dispatch<T>(
+        &mut self,
+        data: T,
+        on_handler: impl FnOnce(&mut Context<'_>, &mut dyn Handler, &T),
+        as_event: impl FnOnce(T) -> ServerEvent,
+    ) {
+        match self.delivery {
+            Delivery::Events(events) => push_event(events, as_event(data), self.stats),
+            Delivery::Handler(handler) => {
+                let mut ctx = Context {
+                    port: self.index,
+                    now: self.now,
+                    shard: self.shard,
+                    send: self.send,
+                    generations: self.generations,
+                    outgoing: self.outgoing,
+                    channels: self.channels,
+                };
+                on_handler(&mut ctx, handler.as_mut(), &data);
+            }
+        }
+    }
+
+    pub(super) fn command(&mut self, command: Command) {
+        match command {
+            Command::Send {
+                peer,
+                channel,
+                bytes,
+                on_full,
+            } => {
+                self.send_queued(peer, channel, &bytes, on_full);
+                self.shared.pool.give_back(bytes);
+            }
+            Command::Disconnect { peer, too_slow } => {
+                if is_current(self.generations, peer) {
+                    let client = ClientIndex::new(peer.slot());
+                    if too_slow {
+                        self.shard.disconnect_too_slow(client, self.send);
+                    } else {
+                        self.shard.disconnect(client, self.send);
+                    }
+                    self.deliver_events();
+                }
+            }
+        }
+    }
+
+    /// Sends a message another thread queued for `peer`, a peer of this port.
+    fn send_queued(&mut self, peer: PeerId, channel: ChannelId, bytes: &[u8], on_full: OnFull) {
+        if !is_current(self.generations, peer) {
+            self.stats.channel_send_refused += 1;
+            return;
+        }
+        if self.channels.is_raw() {
+            let client = ClientIndex::new(peer.slot());
+            if let Err(e) = self.shard.send(self.now, client, bytes, self.send) {
+                debug!(%peer, error = %e, "queued message for a departed peer dropped");
+            }
+        } else if let Err(e) = self.channels.send(peer.slot(), channel, bytes) {
+            let full = matches!(e, channel::SendError::QueueFull { .. });
+            if full && on_full == OnFull::Disconnect {
+                self.shard
+                    .disconnect_too_slow(ClientIndex::new(peer.slot()), self.send);
+                self.deliver_events();
+            } else {
+                self.stats.channel_send_refused += 1;
+                debug!(%peer, error = %e, "queued message refused by the channel layer");
+            }
+        }
+    }
+}
+
+/// Counts how long each datagram of the batch just handled waited: from
+/// the kernel's arrival stamp to now, when what it caused has been handed
+/// to the kernel (nothing for a socket without stamps).
+fn record_dwell(recv: &RecvBatch, dwell: &mut super::super::LatencyHistogram) {
+    let mut arrivals = recv.arrivals().peekable();
+    if arrivals.peek().is_none() {
+        return;
+    }
+    let now = std::time::SystemTime::now();
+    for (arrived, datagrams) in arrivals {
+        dwell.record(now.duration_since(arrived).unwrap_or_default(), datagrams);
+    }
+}
+
+pub(super) fn push_event(events: &Sender<ServerEvent>, event: ServerEvent, stats: &mut PortStats) {
+    match events.try_send(event) {
+        Ok(()) => {}
+        Err(TrySendError::Full(_)) => stats.events_dropped += 1,
+        // The application dropped its receiver; nothing to tell.
+        Err(TrySendError::Disconnected(_)) => {}
+    }
+}

@@ -1,0 +1,374 @@
+//! One port's thread: its socket, its poll, its protocol shard.
+//!
+//! The loop: wait for the socket, the mailbox or the next timer; receive in
+//! batches and feed each datagram to the shard (replies are sealed straight
+//! into the send batch); deliver payloads and connection changes; run the
+//! commands other threads queued; run the shard's timers; send. Nothing on
+//! this path takes a lock: the thread owns its socket and shard, and other
+//! threads reach it only through its mailbox.
+//!
+//! - [`commands`]: what other threads ask of a port, and what a port
+//!   gathers for the others during a wake;
+//! - [`io`]: the receive path, from datagram to handler or event;
+//! - here: the loop itself, failure, shutdown and stats.
+
+mod commands;
+mod io;
+
+pub(crate) use commands::{Command, OnFull, Outgoing, PortMailbox};
+
+use super::batch::{RecvBatch, SendBatch};
+use super::buffer_pool::BufferPool;
+use super::handler::Handler;
+use super::limiter::RequestLimiter;
+use super::peers::PeerChannels;
+use super::transport::{Transport, is_fatal};
+use super::{PeerId, PortStats, ServerEvent};
+use crate::proto::channel::Inbox;
+use crate::proto::server::Server as Shard;
+use crate::sync::{Arc, AtomicBool, Ordering};
+use crossbeam_channel::Sender;
+use io::{Io, push_event};
+use mio::{Events, Poll, Token};
+use parking_lot::Mutex;
+use std::time::{Duration, Instant};
+use tracing::{debug, error, warn};
+
+/// Registration token of the socket; the mailbox's waker uses [`WAKER`].
+const SOCKET: Token = Token(0);
+/// Registration token of the mailbox's waker.
+pub(crate) const WAKER: Token = Token(1);
+/// Receive batches handled per wake before timers and the mailbox get a turn.
+const MAX_BATCHES_PER_WAKE: usize = 64;
+/// How often stats are published.
+const STATS_INTERVAL: Duration = Duration::from_millis(100);
+/// Most attempts to flush the final disconnect packets at shutdown.
+const SHUTDOWN_FLUSH_TRIES: usize = 100;
+
+/// What all ports and the handle share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    /// Connected peers per IP address, over all ports.
+    pub(crate) ip_limit: super::ip_limit::IpLimit,
+    /// The channel table, for checks on the sending thread; `None` in raw mode.
+    pub(crate) table: Option<crate::proto::channel::ChannelTable>,
+    pub(crate) mailboxes: Vec<PortMailbox>,
+    pub(crate) shutdown: AtomicBool,
+    pub(crate) placement: super::issuer::Placement,
+    pub(crate) stats: Vec<Mutex<PortStats>>,
+    /// Buffers for the bytes of [`Command::Send`], handed back after use.
+    pub(crate) pool: Arc<BufferPool>,
+}
+
+/// Where a port delivers what its peers send.
+pub(crate) enum Delivery {
+    /// To the application's event queue.
+    Events(Sender<ServerEvent>),
+    /// To a handler on this thread.
+    Handler(Box<dyn Handler>),
+}
+
+impl std::fmt::Debug for Delivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Events(_) => f.write_str("Delivery::Events"),
+            Self::Handler(_) => f.write_str("Delivery::Handler"),
+        }
+    }
+}
+
+/// One port's thread state.
+#[derive(Debug)]
+pub(crate) struct Port {
+    pub(crate) index: u16,
+    pub(crate) poll: Poll,
+    /// Also held by this port's mailbox.
+    pub(crate) waker: Arc<mio::Waker>,
+    pub(crate) transport: Transport,
+    pub(crate) shard: Shard,
+    pub(crate) delivery: Delivery,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) limiter: RequestLimiter,
+    pub(crate) channels: PeerChannels,
+}
+
+impl Port {
+    /// Registers the transport with the port's poll: done before the
+    /// server's `bind` returns, so that a failure is `bind`'s error.
+    pub(crate) fn register(&mut self) -> std::io::Result<()> {
+        self.transport
+            .register(self.poll.registry(), SOCKET, &self.waker)
+    }
+
+    /// Runs the port until shutdown, or until its transport fails.
+    pub(crate) fn run(mut self) {
+        let ports = self.shared.mailboxes.len();
+        let mut recv = RecvBatch::new();
+        let mut send = SendBatch::new();
+        let mut generations = vec![0u32; self.shard.max_clients()];
+        let mut outgoing = Outgoing::new(ports, self.shared.pool.clone());
+        let mut events = Events::with_capacity(16);
+        let mut stats = PortStats {
+            port: self.index,
+            ..PortStats::default()
+        };
+        let mut next_stats = Instant::now();
+        let mut more_to_read = false;
+        let mut messages = Inbox::new();
+        let mut writable_wanted = false;
+        let mut slot_ips = vec![None; self.shard.max_clients()];
+        let mut failure = None;
+
+        loop {
+            let now = Instant::now();
+            // Datagrams still queued mean the socket said "would block": the
+            // socket is then registered for WRITABLE too (only then, or every
+            // send would raise an edge and an idle wake), so no need to spin.
+            let timeout = if more_to_read {
+                Duration::ZERO
+            } else {
+                let mut wake_at = self.shard.next_update().min(next_stats);
+                if let Some(tick) = self.channels.next_tick() {
+                    wake_at = wake_at.min(tick);
+                }
+                self.transport
+                    .next_arrival()
+                    .map_or(wake_at, |arrival| arrival.min(wake_at))
+                    .saturating_duration_since(now)
+            };
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    failure = Some(e);
+                    break;
+                }
+            }
+            let now = Instant::now();
+            let shutting_down = self.shared.shutdown.load(Ordering::Acquire);
+            let mut io = Io {
+                index: self.index,
+                now,
+                shard: &mut self.shard,
+                send: &mut send,
+                generations: &mut generations,
+                outgoing: &mut outgoing,
+                delivery: &mut self.delivery,
+                limiter: &mut self.limiter,
+                shared: &self.shared,
+                stats: &mut stats,
+                channels: &mut self.channels,
+                slot_ips: &mut slot_ips,
+                messages: &mut messages,
+            };
+            more_to_read = match io.receive(&self.transport, &mut recv) {
+                Ok(more) => more,
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            };
+            if let Some(mailbox) = self.shared.mailboxes.get(usize::from(self.index)) {
+                mailbox.drain(|command| io.command(command));
+            }
+            if now >= io.shard.next_update() {
+                io.shard.update(now, io.send);
+                io.deliver_events();
+            }
+            io.channels.tick(now, io.shard, io.send);
+            io.channels.flush(now, io.shard, io.send);
+            stats.cross_port_dropped += outgoing.flush(&self.shared.mailboxes);
+            if let Err(e) = flush(&self.transport, now, &mut send, &mut stats) {
+                failure = Some(e);
+                break;
+            }
+            let held_back = send.pending() > 0;
+            if held_back != writable_wanted {
+                match self
+                    .transport
+                    .want_writable(self.poll.registry(), SOCKET, held_back)
+                {
+                    Ok(()) => writable_wanted = held_back,
+                    Err(e) => {
+                        warn!(port = self.index, error = %e, "could not change the socket's interest");
+                    }
+                }
+            }
+            if shutting_down {
+                self.stop(
+                    &mut send,
+                    &mut generations,
+                    &mut outgoing,
+                    &mut stats,
+                    &mut slot_ips,
+                );
+                break;
+            }
+            if now >= next_stats {
+                self.publish(&mut stats, &generations);
+                next_stats = now + STATS_INTERVAL;
+            }
+        }
+        let Some(error) = failure else {
+            self.publish(&mut stats, &generations);
+            return;
+        };
+        self.fail(
+            &error,
+            &mut send,
+            &mut generations,
+            &mut outgoing,
+            &mut stats,
+            &mut slot_ips,
+        );
+        // Published before the event, so an application that hears of the
+        // failure finds it in the stats too.
+        self.publish(&mut stats, &generations);
+        if let Delivery::Events(events) = &self.delivery {
+            let failed = ServerEvent::PortFailed {
+                port: self.index,
+                error: error.to_string(),
+            };
+            push_event(events, failed, &mut stats);
+        }
+    }
+
+    /// Stops the port for good after its transport failed: it leaves
+    /// placement, every peer is disconnected with
+    /// [`crate::proto::server::DisconnectReason::TransportFailed`] (the application hears each
+    /// one; [`Port::run`] then reports [`ServerEvent::PortFailed`]), and one
+    /// last attempt is made to send the disconnect packets.
+    fn fail(
+        &mut self,
+        error: &std::io::Error,
+        send: &mut SendBatch,
+        generations: &mut Vec<u32>,
+        outgoing: &mut Outgoing,
+        stats: &mut PortStats,
+        slot_ips: &mut Vec<Option<std::net::IpAddr>>,
+    ) {
+        error!(port = self.index, %error, "port transport failed; port stops and its peers are disconnected");
+        self.shared.placement.close(usize::from(self.index));
+        let now = Instant::now();
+        self.disconnect_everyone(true, send, generations, outgoing, stats, slot_ips);
+        stats.cross_port_dropped += outgoing.flush(&self.shared.mailboxes);
+        // Best effort: the transport is likely past sending anything.
+        let _ = flush(&self.transport, now, send, stats);
+        stats.failure = Some(error.to_string());
+    }
+
+    /// Ends every connection (as [`crate::proto::server::DisconnectReason::TransportFailed`] if
+    /// `failed`, else as the server's doing), queues the disconnect packets
+    /// and tells the application of each peer that left.
+    fn disconnect_everyone(
+        &mut self,
+        failed: bool,
+        send: &mut SendBatch,
+        generations: &mut Vec<u32>,
+        outgoing: &mut Outgoing,
+        stats: &mut PortStats,
+        slot_ips: &mut Vec<Option<std::net::IpAddr>>,
+    ) {
+        if failed {
+            self.shard.disconnect_all_failed(send);
+        } else {
+            self.shard.disconnect_all(send);
+        }
+        let mut io = Io {
+            index: self.index,
+            now: Instant::now(),
+            shard: &mut self.shard,
+            send,
+            generations,
+            outgoing,
+            delivery: &mut self.delivery,
+            limiter: &mut self.limiter,
+            shared: &self.shared,
+            stats,
+            channels: &mut self.channels,
+            slot_ips,
+            messages: &mut Inbox::new(),
+        };
+        io.deliver_events();
+    }
+
+    /// Disconnects everyone and sends the disconnect packets before the thread ends.
+    fn stop(
+        &mut self,
+        send: &mut SendBatch,
+        generations: &mut Vec<u32>,
+        outgoing: &mut Outgoing,
+        stats: &mut PortStats,
+        slot_ips: &mut Vec<Option<std::net::IpAddr>>,
+    ) {
+        self.disconnect_everyone(false, send, generations, outgoing, stats, slot_ips);
+        let mut events = Events::with_capacity(4);
+        for _ in 0..SHUTDOWN_FLUSH_TRIES {
+            if flush(&self.transport, Instant::now(), send, stats).is_err() {
+                break;
+            }
+            if send.pending() == 0 {
+                break;
+            }
+            // Wait for room in the socket buffer, briefly.
+            let _ = self
+                .transport
+                .want_writable(self.poll.registry(), SOCKET, true);
+            let _ = self.poll.poll(&mut events, Some(Duration::from_millis(10)));
+        }
+        debug!(port = self.index, unsent = send.pending(), "port stopped");
+    }
+
+    fn publish(&self, stats: &mut PortStats, generations: &[u32]) {
+        stats.peers = self.shard.connected_count();
+        stats.peer_channels.clear();
+        stats
+            .peer_channels
+            .extend(self.channels.all_stats().map(|(slot, channel)| {
+                let generation = generations.get(slot as usize).copied().unwrap_or(0);
+                (PeerId::new(self.index, slot, generation), channel)
+            }));
+        stats.protocol = self.shard.stats().clone();
+        if let Some(shared) = self.shared.stats.get(usize::from(self.index)) {
+            // Copied without allocating: the list of peers goes into the
+            // snapshot's own list, which keeps its capacity.
+            let mut shared = shared.lock();
+            let mut peer_channels = std::mem::take(&mut shared.peer_channels);
+            peer_channels.clear();
+            peer_channels.extend_from_slice(&stats.peer_channels);
+            let own = std::mem::take(&mut stats.peer_channels);
+            *shared = stats.clone();
+            shared.peer_channels = peer_channels;
+            stats.peer_channels = own;
+        }
+    }
+}
+
+/// Sends what is queued, counting it.
+///
+/// # Errors
+///
+/// A send error the transport cannot go on from ([`is_fatal`]); others are
+/// logged and the datagrams stay queued for the next try.
+fn flush(
+    transport: &Transport,
+    now: Instant,
+    send: &mut SendBatch,
+    stats: &mut PortStats,
+) -> std::io::Result<()> {
+    if send.pending() == 0 {
+        return Ok(());
+    }
+    match transport.send(now, send) {
+        Ok(count) => {
+            stats.send_syscalls += count.syscalls;
+            stats.packets_out += count.datagrams;
+            stats.bytes_out += count.bytes;
+            stats.send_refused += count.dropped;
+            Ok(())
+        }
+        Err(e) if is_fatal(&e) => Err(e),
+        Err(e) => {
+            debug!(error = %e, "send failed");
+            Ok(())
+        }
+    }
+}
