@@ -9,6 +9,7 @@
 //! Reliable forwards go with `send_or_disconnect`: a recipient too slow to
 //! take one is dropped, never silently shorted.
 
+use super::budgets::{FAILED_JOIN_COST, RequestBudgets};
 use super::matchmaker::{Matchmaker, Outbound};
 use super::protocol::{CONTROL, ClientMessage, LeaveReason, RelayError, RelayMessage, UNRELIABLE};
 use super::routes::{RouteFeed, Routes};
@@ -40,18 +41,21 @@ pub(crate) struct RelayHandler {
     out: Vec<(PeerId, Vec<u8>)>,
     /// This port's copy of the started rooms.
     routes: Routes,
+    /// The request budgets of this port's peers.
+    budgets: RequestBudgets,
     targets: Vec<PeerId>,
     /// A forwarded message, encoded once for all its recipients; reused.
     forward: Vec<u8>,
 }
 
 impl RelayHandler {
-    pub(crate) fn new(shared: Arc<RelayShared>, port: u16) -> Self {
+    pub(crate) fn new(shared: Arc<RelayShared>, port: u16, budgets: RequestBudgets) -> Self {
         Self {
             shared,
             port: usize::from(port),
             out: Vec::new(),
             routes: Routes::default(),
+            budgets,
             targets: Vec::new(),
             forward: Vec::new(),
         }
@@ -101,18 +105,15 @@ impl RelayHandler {
     /// Answers a control message that did not parse, within the peer's
     /// request budget: `BadMatchInfo` for oversized match data, else `BadRequest`.
     fn refuse(&mut self, ctx: &mut Context<'_>, peer: PeerId, bytes: &[u8]) {
-        let now = ctx.now();
-        let asks_for_a_room = matches!(bytes.first(), Some(1 | 2));
-        self.matchmake(|matchmaker, out| {
-            if matchmaker.admit(peer, now, 1, out) {
-                let error = if asks_for_a_room {
-                    RelayError::BadMatchInfo
-                } else {
-                    RelayError::BadRequest
-                };
-                out.push((peer, RelayMessage::Error(error).to_vec()));
-            }
-        });
+        if self.budgets.admit(peer, ctx.now(), 1, &mut self.out) {
+            let asks_for_a_room = matches!(bytes.first(), Some(1 | 2));
+            let error = if asks_for_a_room {
+                RelayError::BadMatchInfo
+            } else {
+                RelayError::BadRequest
+            };
+            self.out.push((peer, RelayMessage::Error(error).to_vec()));
+        }
         self.flush(ctx);
     }
 
@@ -189,18 +190,19 @@ impl Handler for RelayHandler {
             return;
         }
         let now = ctx.now();
-        let admitted = self.matchmake(|matchmaker, out| {
-            if !matchmaker.admit(peer, now, 1, out) {
-                return false;
-            }
+        // Over budget: dropped here, without touching the matchmaker.
+        if !self.budgets.admit(peer, now, 1, &mut self.out) {
+            Self::count(&self.shared.dropped, self.port, 1);
+            self.flush(ctx);
+            return;
+        }
+        let found = self.matchmake(|matchmaker, out| {
             match message {
                 ClientMessage::RequestMatch(info) => matchmaker.request_match(peer, info, out),
                 ClientMessage::CreateLobby { info, public } => {
                     matchmaker.create_lobby(peer, info, public, out);
                 }
-                ClientMessage::JoinLobby(code) => {
-                    matchmaker.join_lobby(peer, code, out);
-                }
+                ClientMessage::JoinLobby(code) => return matchmaker.join_lobby(peer, code, out),
                 ClientMessage::ListLobbies { match_data } => {
                     matchmaker.list_lobbies(peer, match_data, out);
                 }
@@ -211,8 +213,8 @@ impl Handler for RelayHandler {
             }
             true
         });
-        if !admitted {
-            Self::count(&self.shared.dropped, self.port, 1);
+        if !found {
+            self.budgets.charge(peer, FAILED_JOIN_COST);
         }
         self.flush(ctx);
     }
@@ -224,6 +226,7 @@ impl Handler for RelayHandler {
         } else {
             LeaveReason::Disconnected
         };
+        self.budgets.forget(peer);
         self.matchmake(|matchmaker, out| matchmaker.leave(peer, reason, now, out));
         self.flush(ctx);
     }

@@ -22,6 +22,7 @@
 //! [`LeaveReason::TooSlow`] and play on, and it may rejoin its seat like
 //! any dropped player. Unreliable forwards to it are dropped and counted.
 
+mod budgets;
 mod client;
 mod config;
 mod handler;

@@ -1,5 +1,6 @@
 //! The relay server: an engine server running the relay handler on every port.
 
+use super::budgets::RequestBudgets;
 use super::config::RelayConfig;
 use super::handler::{RelayHandler, RelayShared};
 use super::matchmaker::Matchmaker;
@@ -83,14 +84,14 @@ impl RelayServer {
             ports: 0,
         })?;
         let shared = Arc::new(RelayShared {
-            matchmaker: RwLock::new(Matchmaker::new(relay)),
+            matchmaker: RwLock::new(Matchmaker::new(relay.clone())),
             feeds: (0..ports).map(|_| RouteFeed::new()).collect(),
             forwarded: (0..ports).map(|_| AtomicU64::new(0)).collect(),
             dropped: (0..ports).map(|_| AtomicU64::new(0)).collect(),
         });
         let handlers = shared.clone();
         let server = Server::bind_with_handler(config.channels(table), move |port| {
-            RelayHandler::new(handlers.clone(), port)
+            RelayHandler::new(handlers.clone(), port, RequestBudgets::new(&relay))
         })?;
         Ok(Self { server, shared })
     }

@@ -25,9 +25,6 @@ pub(crate) type Outbound = (PeerId, Vec<u8>);
 
 /// Tries at a fresh lobby code before giving up (the space has 887 million).
 const CODE_TRIES: usize = 16;
-/// What a join with a code that names no open lobby costs in the request
-/// budget, on top of the request itself: guessing codes is slow.
-pub(crate) const FAILED_JOIN_COST: u32 = 5;
 
 #[derive(Debug)]
 enum Seat {
@@ -87,15 +84,6 @@ impl Room {
     }
 }
 
-/// A token bucket of matchmaking requests per peer.
-#[derive(Debug)]
-struct Budget {
-    tokens: u32,
-    refilled: Instant,
-    /// Whether the peer was told it is rate limited since its last success.
-    told: bool,
-}
-
 /// The relay's rooms and who sits where.
 #[derive(Debug)]
 pub(crate) struct Matchmaker {
@@ -108,7 +96,6 @@ pub(crate) struct Matchmaker {
     players: HashMap<PeerId, u64, RandomState>,
     /// Each seat's rejoin secret: room and index.
     secrets: HashMap<[u8; REJOIN_SECRET_LEN], (u64, u8), RandomState>,
-    budgets: HashMap<PeerId, Budget, RandomState>,
     /// Started rooms changed since [`Matchmaker::take_route_updates`]
     /// (started, a seat taken or left, removed); may repeat.
     changed: Vec<u64>,
@@ -126,7 +113,6 @@ impl Matchmaker {
             lobbies: HashMap::default(),
             players: HashMap::default(),
             secrets: HashMap::default(),
-            budgets: HashMap::default(),
             changed: Vec::new(),
             next_room: 0,
             draining: false,
@@ -147,48 +133,6 @@ impl Matchmaker {
     /// Stops new matches and lobbies; rooms already made carry on.
     pub(crate) fn drain(&mut self) {
         self.draining = true;
-    }
-
-    /// Takes `cost` tokens from `peer`'s request budget. Refused requests
-    /// are dropped; the first refusal after a success queues one
-    /// `RateLimited` error for the peer, later ones are silent.
-    pub(crate) fn admit(
-        &mut self,
-        peer: PeerId,
-        now: Instant,
-        cost: u32,
-        out: &mut Vec<Outbound>,
-    ) -> bool {
-        let (rate, burst) = (self.config.requests_per_sec, self.config.request_burst);
-        let budget = self.budgets.entry(peer).or_insert(Budget {
-            tokens: burst,
-            refilled: now,
-            told: false,
-        });
-        let elapsed = now.saturating_duration_since(budget.refilled);
-        let refill =
-            u32::try_from(elapsed.as_millis() * u128::from(rate) / 1000).unwrap_or(u32::MAX);
-        if refill > 0 {
-            budget.tokens = budget.tokens.saturating_add(refill).min(burst);
-            budget.refilled = now;
-        }
-        if budget.tokens >= cost {
-            budget.tokens -= cost;
-            budget.told = false;
-            return true;
-        }
-        if !budget.told {
-            budget.told = true;
-            Self::error(peer, RelayError::RateLimited, out);
-        }
-        false
-    }
-
-    /// Charges `peer` extra for a request that looked like guessing.
-    fn charge(&mut self, peer: PeerId, cost: u32) {
-        if let Some(budget) = self.budgets.get_mut(&peer) {
-            budget.tokens = budget.tokens.saturating_sub(cost);
-        }
     }
 
     fn error(peer: PeerId, error: RelayError, out: &mut Vec<Outbound>) {
@@ -288,25 +232,34 @@ impl Matchmaker {
         None
     }
 
-    /// `peer` joins the lobby `code`; a code that names no open lobby costs
-    /// [`FAILED_JOIN_COST`] more of the peer's request budget.
-    pub(crate) fn join_lobby(&mut self, peer: PeerId, code: LobbyCode, out: &mut Vec<Outbound>) {
+    /// `peer` joins the lobby `code`. Returns false when the code names no
+    /// lobby: a guess, which the caller charges to the peer's budget
+    /// ([`super::budgets::FAILED_JOIN_COST`]).
+    pub(crate) fn join_lobby(
+        &mut self,
+        peer: PeerId,
+        code: LobbyCode,
+        out: &mut Vec<Outbound>,
+    ) -> bool {
         if self.players.contains_key(&peer) {
-            return Self::error(peer, RelayError::AlreadyInRoom, out);
+            Self::error(peer, RelayError::AlreadyInRoom, out);
+            return true;
         }
         let found = self
             .lobbies
             .get(&code)
             .and_then(|id| Some((*id, self.rooms.get(id)?)));
         let Some((id, room)) = found else {
-            self.charge(peer, FAILED_JOIN_COST);
-            return Self::error(peer, RelayError::NoSuchLobby, out);
+            Self::error(peer, RelayError::NoSuchLobby, out);
+            return false;
         };
         if room.started || room.seats.len() >= usize::from(room.info.player_count) {
-            return Self::error(peer, RelayError::LobbyFull, out);
+            Self::error(peer, RelayError::LobbyFull, out);
+            return true;
         }
         out.push((peer, RelayMessage::Accepted.to_vec()));
         self.seat(id, peer, out);
+        true
     }
 
     /// Public, unstarted lobbies for `match_data`, up to a page.
@@ -405,7 +358,6 @@ impl Matchmaker {
         now: Instant,
         out: &mut Vec<Outbound>,
     ) {
-        self.budgets.remove(&peer);
         let Some(id) = self.players.remove(&peer) else {
             if reason == LeaveReason::Left {
                 Self::error(peer, RelayError::NotInRoom, out);

@@ -3,6 +3,7 @@
 //! player, every message it queues parses, and routing never echoes.
 
 use super::*;
+use crate::relay::budgets::{FAILED_JOIN_COST, RequestBudgets};
 use proptest::prelude::*;
 use std::time::Duration;
 
@@ -80,6 +81,8 @@ fn op() -> impl Strategy<Value = Op> {
 /// and secrets the matchmaker handed out.
 struct World {
     mm: Matchmaker,
+    /// The request budgets, as the handler keeps them on the peer's port.
+    budgets: RequestBudgets,
     /// A port's copy of the started rooms, fed only by the matchmaker's
     /// route updates: it must route exactly as the matchmaker does.
     routes: Routes,
@@ -115,7 +118,7 @@ impl World {
             | Op::Rejoin { peer, .. } => Some(self.peer(peer)),
         };
         if let Some(who) = asks {
-            if !self.mm.admit(who, now, 1, &mut out) {
+            if !self.budgets.admit(who, now, 1, &mut out) {
                 return self.after(&out);
             }
         }
@@ -137,7 +140,10 @@ impl World {
                     .get(code)
                     .copied()
                     .unwrap_or(LobbyCode::from_random([code as u8; LOBBY_CODE_LEN]));
-                self.mm.join_lobby(self.peer(peer), code, &mut out);
+                let who = self.peer(peer);
+                if !self.mm.join_lobby(who, code, &mut out) {
+                    self.budgets.charge(who, FAILED_JOIN_COST);
+                }
             }
             Op::ListLobbies { peer, data } => {
                 self.mm.list_lobbies(self.peer(peer), &[data], &mut out)
@@ -151,6 +157,7 @@ impl World {
                 let who = self.peer(peer);
                 self.mm.leave(who, reason, now, &mut out);
                 if reason != LeaveReason::Left {
+                    self.budgets.forget(who);
                     // Its connection is gone; it comes back as a new peer id.
                     self.generation[peer as usize] += 1;
                 }
@@ -275,10 +282,6 @@ impl World {
             let room = mm.rooms.get(id).expect("a secret's room exists");
             assert!(usize::from(*idx) < room.seats.len());
         }
-        assert!(
-            mm.budgets.len() <= PEERS as usize,
-            "one budget per live connection at most"
-        );
     }
 }
 
@@ -289,6 +292,7 @@ proptest! {
     fn the_tables_stay_consistent_under_any_requests(ops in proptest::collection::vec(op(), 1..60)) {
         let config = RelayConfig::default().rejoin_grace(Duration::from_secs(1)).max_rooms(4);
         let mut world = World {
+            budgets: RequestBudgets::new(&config),
             mm: Matchmaker::new(config),
             routes: Routes::default(),
             now: Instant::now(),
@@ -309,6 +313,5 @@ proptest! {
         prop_assert_eq!(world.mm.room_count(), 0);
         prop_assert_eq!(world.mm.player_count(), 0);
         prop_assert!(world.mm.secrets.is_empty());
-        prop_assert!(world.mm.budgets.is_empty(), "a budget outlived its peer");
     }
 }

@@ -1,6 +1,7 @@
 //! Unit tests of the matchmaker.
 
 use super::*;
+use crate::relay::budgets::{FAILED_JOIN_COST, RequestBudgets};
 use std::time::Duration;
 
 fn peer(slot: u32) -> PeerId {
@@ -68,41 +69,21 @@ fn the_room_table_has_a_bound() {
 }
 
 #[test]
-fn a_flood_of_requests_is_cut_off_and_told_once() {
-    let mut mm = Matchmaker::new(RelayConfig::default().requests_per_sec(5, 20));
-    let now = Instant::now();
-    let mut out = Vec::new();
-    let admitted = (0..100)
-        .filter(|_| mm.admit(peer(1), now, 1, &mut out))
-        .count();
-    assert_eq!(admitted, 20);
-    assert_eq!(
-        told(&out, peer(1)),
-        [RelayMessage::Error(RelayError::RateLimited)]
-    );
-    // A second later, five more.
-    let later = now + Duration::from_secs(1);
-    let admitted = (0..100)
-        .filter(|_| mm.admit(peer(1), later, 1, &mut out))
-        .count();
-    assert_eq!(admitted, 5);
-}
-
-#[test]
 fn guessing_lobby_codes_spends_the_budget_six_times_as_fast() {
-    let mut mm = Matchmaker::new(RelayConfig::default().requests_per_sec(5, 20));
+    let config = RelayConfig::default().requests_per_sec(5, 20);
+    let mut budgets = RequestBudgets::new(&config);
+    let mut mm = Matchmaker::new(config);
     let now = Instant::now();
     let mut out = Vec::new();
     let mut guesses = 0;
     for i in 0..100u8 {
-        if !mm.admit(peer(1), now, 1, &mut out) {
+        if !budgets.admit(peer(1), now, 1, &mut out) {
             break;
         }
-        mm.join_lobby(
-            peer(1),
-            LobbyCode::from_random([i; LOBBY_CODE_LEN]),
-            &mut out,
-        );
+        let code = LobbyCode::from_random([i; LOBBY_CODE_LEN]);
+        if !mm.join_lobby(peer(1), code, &mut out) {
+            budgets.charge(peer(1), FAILED_JOIN_COST);
+        }
         guesses += 1;
     }
     assert_eq!(guesses, 4, "20 tokens at 1 + 5 per failed guess");
