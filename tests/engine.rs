@@ -8,7 +8,7 @@ use berth::proto::channel::ChannelId;
 use berth::proto::server::DisconnectReason;
 use berth::{ConnectToken, Key};
 use common::engine::*;
-use common::{PRIVATE_KEY, PROTOCOL_ID, drive};
+use common::{DEADLINE, PRIVATE_KEY, PROTOCOL_ID, drive};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -294,11 +294,19 @@ fn peers_past_the_per_address_cap_are_turned_away_unseen() {
     assert_eq!(stats.iter().map(|s| s.ip_limited).sum::<u64>(), 1);
 }
 
+/// A message that holds its port's thread in the handler until released.
+const HOLD: [u8; 16] = [0xee; 16];
+
 /// Sends every message it gets 64 times over, as messages the peers must
-/// not miss, to each peer on another port; notes why peers leave.
+/// not miss, to each peer on another port; notes why peers leave. A
+/// [`HOLD`] message instead parks the port's thread until `release` says
+/// go, having said so on `held`, so the other port's flood finds this
+/// port's queue full however fast the machine is.
 struct Flood {
     peers: Arc<Mutex<Vec<PeerId>>>,
     left: Arc<Mutex<Vec<(PeerId, DisconnectReason)>>>,
+    held: crossbeam_channel::Sender<()>,
+    release: crossbeam_channel::Receiver<()>,
 }
 
 impl Handler for Flood {
@@ -307,6 +315,11 @@ impl Handler for Flood {
     }
 
     fn message(&mut self, ctx: &mut Context<'_>, from: PeerId, channel: ChannelId, bytes: &[u8]) {
+        if bytes == HOLD {
+            self.held.send(()).unwrap();
+            self.release.recv_timeout(DEADLINE).unwrap();
+            return;
+        }
         let peers = self.peers.lock().unwrap().clone();
         for peer in peers.into_iter().filter(|p| p.port() != from.port()) {
             for _ in 0..64 {
@@ -327,9 +340,13 @@ fn a_must_arrive_message_that_finds_the_other_port_full_disconnects_its_peer() {
     let peers = Arc::new(Mutex::new(Vec::new()));
     let left = Arc::new(Mutex::new(Vec::new()));
     let (shared_peers, shared_left) = (peers.clone(), left.clone());
+    let (held_tx, held) = crossbeam_channel::unbounded();
+    let (release, release_rx) = crossbeam_channel::unbounded();
     let server = Server::bind_with_handler(config(2).queue_len(4), move |_| Flood {
         peers: shared_peers.clone(),
         left: shared_left.clone(),
+        held: held_tx.clone(),
+        release: release_rx.clone(),
     })
     .unwrap();
     let mut clients = clients(&server, 2);
@@ -339,9 +356,28 @@ fn a_must_arrive_message_that_finds_the_other_port_full_disconnects_its_peer() {
     });
     let both = peers.lock().unwrap().clone();
     assert_ne!(both[0].port(), both[1].port(), "one peer per port");
+    // Park the second peer's port, then flood it from the first's: its
+    // queue of 4 cannot take 64, whatever the scheduler does.
+    clients[1].send(Instant::now(), CHANNEL, &HOLD).unwrap();
+    drive_clients("the second port is held", &mut clients, |_| {
+        held.try_recv().is_ok()
+    });
     clients[0]
         .send(Instant::now(), CHANNEL, &message(0, 0, 16))
         .unwrap();
+    drive_clients(
+        "the flood overflows the held port's queue",
+        &mut clients,
+        |_| {
+            server
+                .stats()
+                .iter()
+                .map(|p| p.cross_port_dropped)
+                .sum::<u64>()
+                > 0
+        },
+    );
+    release.send(()).unwrap();
     drive_clients("someone is dropped as too slow", &mut clients, |_| {
         !left.lock().unwrap().is_empty()
     });
@@ -355,13 +391,4 @@ fn a_must_arrive_message_that_finds_the_other_port_full_disconnects_its_peer() {
         !cs[1].is_connected()
     });
     assert!(clients[0].is_connected());
-    // How many fit depends on how fast the other port drains its queue.
-    drive("the lost messages are counted", || {
-        server
-            .stats()
-            .iter()
-            .map(|p| p.cross_port_dropped)
-            .sum::<u64>()
-            > 0
-    });
 }
