@@ -140,6 +140,7 @@ pub struct Connection {
 impl Connection {
     /// A fresh connection with `table`'s channels.
     pub fn new(table: ChannelTable) -> Self {
+        let ack_delay = table.ack_delay();
         let channels = table
             .channels()
             .iter()
@@ -166,9 +167,9 @@ impl Connection {
             unreliable: VecDeque::new(),
             unreliable_store: ByteQueue::default(),
             unreliable_bytes: 0,
-            received: Received::default(),
+            received: Received::new(ack_delay),
             sent: Sent::default(),
-            rtt: Rtt::default(),
+            rtt: Rtt::new(ack_delay),
             inbox: Inbox::default(),
             acked: Acked::default(),
             packet_units: Vec::new(),
