@@ -342,26 +342,3 @@ fn messages_whose_packets_fall_out_of_the_acks_reach_are_resent_at_once() {
     );
     assert!(!a.wants_to_send(now));
 }
-
-#[test]
-fn an_owed_ack_waits_for_the_tables_ack_delay_then_goes_alone() {
-    let delay = Duration::from_millis(15);
-    let table = ChannelTable::new()
-        .channel(ORDERED, ChannelKind::ReliableOrdered)
-        .ack_delay(delay)
-        .build()
-        .unwrap();
-    let (mut a, mut b) = (Connection::new(table.clone()), Connection::new(table));
-    let now = Instant::now();
-    let mut packet = [0u8; 1200];
-    a.send(channel(ORDERED), b"needs an ack").unwrap();
-    let len = a.write_packet(now, 0, &mut packet);
-    b.read_packet(now, 0, &packet[..len]).unwrap();
-    let almost = now + delay - Duration::from_micros(1);
-    assert!(
-        !b.wants_to_send(almost),
-        "the ack waits for data to ride on"
-    );
-    assert!(b.wants_to_send(now + delay), "then it goes alone");
-    assert_eq!(b.poll_timeout(), Some(now + delay));
-}

@@ -34,4 +34,4 @@ mod server;
 pub use client::{Client, RelayEvent};
 pub use config::RelayConfig;
 pub use protocol::{LeaveReason, LobbyCode, LobbyEntry, MatchInfo, RelayError, Target};
-pub use server::{RELAY_ACK_DELAY, RelayServer, RelayStats, channel_table, protocol_id};
+pub use server::{RelayServer, RelayStats, channel_table, protocol_id};

@@ -12,7 +12,6 @@ use crate::sync::{Arc, AtomicU64, Ordering};
 use crate::token_builder::TokenError;
 use crate::wire::connect_token::ConnectToken;
 use parking_lot::RwLock;
-use std::time::Duration;
 
 /// The channels relay clients and servers share: the relay's two reserved
 /// channels and nothing else.
@@ -21,18 +20,8 @@ use std::time::Duration;
 ///
 /// None in practice: the table is fixed. The `Result` is the builder's.
 pub fn channel_table() -> Result<ChannelTable, TableError> {
-    ChannelTable::new()
-        .relay_channels()
-        .ack_delay(RELAY_ACK_DELAY)
-        .build()
+    ChannelTable::new().relay_channels().build()
 }
-
-/// How long a relay or a player holds an ack for data to ride on: about
-/// one frame at 60 Hz. A player hears the others every few ms and sends
-/// once a frame, so at the default 5 ms most acks went alone; at 15 ms the
-/// relay sends about as many datagrams per forward as a raw forwarder
-/// (PERF.md), and a lost reliable message is resent 10 ms later than at 5.
-pub const RELAY_ACK_DELAY: Duration = Duration::from_millis(15);
 
 /// The protocol id of berth's relay, version 1, for tokens and clients.
 pub fn protocol_id() -> u64 {

@@ -14,31 +14,21 @@ const MIN_RTO: Duration = Duration::from_millis(20);
 const MAX_RTO: Duration = Duration::from_secs(2);
 /// Resend timeout before the first RTT sample.
 const INITIAL_RTO: Duration = Duration::from_millis(200);
+/// How long an owed ack may wait for a packet with data to ride on before
+/// it goes alone. Acking at once costs a datagram per packet received
+/// (the most common packet a relay sent); waiting lets most ride along.
+pub(crate) const ACK_DELAY: Duration = Duration::from_millis(5);
 
 /// The packets received from the peer, for the acks we send.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct Received {
     largest: Option<u64>,
     bits: u32,
     /// When the oldest packet with reliable data not yet acked arrived.
     owed_since: Option<Instant>,
-    /// How long an owed ack may wait for a packet with data to ride on
-    /// before it goes alone (the table's `ack_delay`). Acking at once costs
-    /// a datagram per packet received; waiting lets most ride along.
-    delay: Duration,
 }
 
 impl Received {
-    /// Nothing received yet; owed acks wait up to `delay`.
-    pub(crate) const fn new(delay: Duration) -> Self {
-        Self {
-            largest: None,
-            bits: 0,
-            owed_since: None,
-            delay,
-        }
-    }
-
     /// Notes packet `number`, received at `now`, as received; an ack is
     /// owed if it carried reliable data (`eliciting`).
     pub(crate) fn record(&mut self, number: u64, eliciting: bool, now: Instant) {
@@ -69,7 +59,7 @@ impl Received {
 
     /// When the owed ack must go, alone if nothing else does.
     pub(crate) fn ack_due(&self) -> Option<Instant> {
-        self.owed_since.map(|since| since + self.delay)
+        self.owed_since.map(|since| since + ACK_DELAY)
     }
 
     /// Notes that an ack went out.
@@ -247,20 +237,18 @@ impl Sent {
 pub(crate) struct Rtt {
     smoothed: Option<Duration>,
     variance: Duration,
-    /// How long the peer may hold its acks (the table's `ack_delay`).
-    peer_ack_delay: Duration,
 }
 
-impl Rtt {
-    /// No sample yet; the peer may hold its acks up to `peer_ack_delay`.
-    pub(crate) const fn new(peer_ack_delay: Duration) -> Self {
+impl Default for Rtt {
+    fn default() -> Self {
         Self {
             smoothed: None,
             variance: Duration::ZERO,
-            peer_ack_delay,
         }
     }
+}
 
+impl Rtt {
     pub(crate) fn sample(&mut self, rtt: Duration) {
         match self.smoothed {
             None => {
@@ -284,12 +272,10 @@ impl Rtt {
     pub(crate) fn resend_timeout(&self) -> Duration {
         match self.smoothed {
             None => INITIAL_RTO,
-            // The peer may hold its ack for its ack delay (QUIC's PTO adds
+            // The peer may hold its ack for ACK_DELAY (QUIC's PTO adds
             // max_ack_delay the same way), or every delayed ack would look
             // like a loss.
-            Some(smoothed) => {
-                (smoothed + 4 * self.variance + self.peer_ack_delay).clamp(MIN_RTO, MAX_RTO)
-            }
+            Some(smoothed) => (smoothed + 4 * self.variance + ACK_DELAY).clamp(MIN_RTO, MAX_RTO),
         }
     }
 }
@@ -297,17 +283,16 @@ impl Rtt {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::channel::DEFAULT_ACK_DELAY;
 
     #[test]
     fn received_packets_become_the_ack_bitmap() {
-        let mut received = Received::new(DEFAULT_ACK_DELAY);
+        let mut received = Received::default();
         assert!(received.ack().is_none());
         let now = crate::proto::tests::epoch();
         for n in [10, 12, 11, 9, 40] {
             received.record(n, true, now);
         }
-        assert_eq!(received.ack_due(), Some(now + DEFAULT_ACK_DELAY));
+        assert_eq!(received.ack_due(), Some(now + ACK_DELAY));
         let ack = received.ack().unwrap();
         received.acked();
         assert_eq!(ack.largest, 40);
@@ -418,7 +403,7 @@ mod tests {
 
     #[test]
     fn the_resend_timeout_follows_the_rtt() {
-        let mut rtt = Rtt::new(DEFAULT_ACK_DELAY);
+        let mut rtt = Rtt::default();
         assert_eq!(rtt.resend_timeout(), INITIAL_RTO);
         for _ in 0..50 {
             rtt.sample(Duration::from_millis(100));

@@ -140,7 +140,6 @@ pub struct Connection {
 impl Connection {
     /// A fresh connection with `table`'s channels.
     pub fn new(table: ChannelTable) -> Self {
-        let ack_delay = table.ack_delay();
         let channels = table
             .channels()
             .iter()
@@ -167,9 +166,9 @@ impl Connection {
             unreliable: VecDeque::new(),
             unreliable_store: ByteQueue::default(),
             unreliable_bytes: 0,
-            received: Received::new(ack_delay),
+            received: Received::default(),
             sent: Sent::default(),
-            rtt: Rtt::new(ack_delay),
+            rtt: Rtt::default(),
             inbox: Inbox::default(),
             acked: Acked::default(),
             packet_units: Vec::new(),

@@ -48,9 +48,8 @@ pub use connection::{Connection, Message, ReadError, SendError};
 pub use inbox::Inbox;
 pub use stats::ConnectionStats;
 pub use table::{
-    ChannelKind, ChannelTable, DEFAULT_ACK_DELAY, DEFAULT_MAX_MESSAGE_LEN, DEFAULT_SEND_BUDGET,
-    MAX_ACK_DELAY, MAX_CHANNELS, MAX_MESSAGE_LEN_LIMIT, RELAY_CONTROL, RELAY_UNRELIABLE,
-    TableBuilder, TableError, standard,
+    ChannelKind, ChannelTable, DEFAULT_MAX_MESSAGE_LEN, DEFAULT_SEND_BUDGET, MAX_CHANNELS,
+    MAX_MESSAGE_LEN_LIMIT, RELAY_CONTROL, RELAY_UNRELIABLE, TableBuilder, TableError, standard,
 };
 
 use crate::wire::frame::MAX_FRAME_HEADER_LEN;

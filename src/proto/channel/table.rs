@@ -2,7 +2,6 @@
 //! and the limits both sides must share.
 
 use crate::wire::frame::ChannelId;
-use std::time::Duration;
 
 /// How a channel delivers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -72,10 +71,6 @@ pub const DEFAULT_MAX_MESSAGE_LEN: usize = 256 * 1024;
 pub const MAX_MESSAGE_LEN_LIMIT: usize = 16 * 1024 * 1024;
 /// Default bytes a peer may have queued and unacked: 1 MiB.
 pub const DEFAULT_SEND_BUDGET: usize = 1024 * 1024;
-/// Default longest a peer holds an ack for data to ride on: 5 ms.
-pub const DEFAULT_ACK_DELAY: Duration = Duration::from_millis(5);
-/// Longest ack delay a table may set: 100 ms.
-pub const MAX_ACK_DELAY: Duration = Duration::from_millis(100);
 
 /// Every channel of a game, with their kinds and shared limits.
 ///
@@ -104,7 +99,6 @@ pub struct ChannelTable {
     channels: Vec<(ChannelId, ChannelKind)>,
     max_message_len: usize,
     send_budget: usize,
-    ack_delay: Duration,
 }
 
 /// A [`ChannelTable`] being declared; [`TableBuilder::build`] checks it.
@@ -115,7 +109,6 @@ pub struct TableBuilder {
     relay: bool,
     max_message_len: usize,
     send_budget: usize,
-    ack_delay: Duration,
 }
 
 /// The channels of [`ChannelTable::standard`], one of each kind.
@@ -152,7 +145,6 @@ impl ChannelTable {
             ],
             max_message_len: DEFAULT_MAX_MESSAGE_LEN,
             send_budget: DEFAULT_SEND_BUDGET,
-            ack_delay: DEFAULT_ACK_DELAY,
         }
     }
 
@@ -164,7 +156,6 @@ impl ChannelTable {
             relay: false,
             max_message_len: DEFAULT_MAX_MESSAGE_LEN,
             send_budget: DEFAULT_SEND_BUDGET,
-            ack_delay: DEFAULT_ACK_DELAY,
         }
     }
 
@@ -190,12 +181,6 @@ impl ChannelTable {
         self.send_budget
     }
 
-    /// Longest a peer holds an ack owed for reliable data, waiting for data
-    /// of its own to carry it; each side's resend timer allows for it.
-    pub const fn ack_delay(&self) -> Duration {
-        self.ack_delay
-    }
-
     /// The bytes [`crate::ProtocolId::channels`] hashes: every channel's id
     /// and kind, then the limits.
     pub fn describe(&self) -> Vec<u8> {
@@ -206,8 +191,6 @@ impl ChannelTable {
         }
         bytes.extend_from_slice(&(self.max_message_len as u64).to_le_bytes());
         bytes.extend_from_slice(&(self.send_budget as u64).to_le_bytes());
-        let ack_delay_us = u64::try_from(self.ack_delay.as_micros()).unwrap_or(u64::MAX);
-        bytes.extend_from_slice(&ack_delay_us.to_le_bytes());
         bytes
     }
 }
@@ -248,17 +231,6 @@ impl TableBuilder {
     /// most twice this per peer.
     pub const fn send_budget(mut self, bytes: usize) -> Self {
         self.send_budget = bytes;
-        self
-    }
-
-    /// Longest a peer holds an ack owed for reliable data, waiting for data
-    /// of its own to carry it; at most [`MAX_ACK_DELAY`], default 5 ms.
-    /// Longer means fewer datagrams that carry only an ack when traffic
-    /// back is sparse (a relay's players hear each other every few ms), at
-    /// the price of resending a lost message that much later. Both sides
-    /// use the table's value, and it is part of the protocol id.
-    pub const fn ack_delay(mut self, delay: Duration) -> Self {
-        self.ack_delay = delay;
         self
     }
 
@@ -307,19 +279,10 @@ impl TableBuilder {
             self.max_message_len,
             4 * MAX_MESSAGE_LEN_LIMIT,
         )?;
-        if self.ack_delay > MAX_ACK_DELAY {
-            return Err(TableError::Limit {
-                what: "ack_delay (µs)",
-                value: usize::try_from(self.ack_delay.as_micros()).unwrap_or(usize::MAX),
-                min: 0,
-                max: MAX_ACK_DELAY.as_micros() as usize,
-            });
-        }
         Ok(ChannelTable {
             channels,
             max_message_len: self.max_message_len,
             send_budget: self.send_budget,
-            ack_delay: self.ack_delay,
         })
     }
 }
@@ -416,26 +379,5 @@ mod tests {
         assert_eq!(table.index_of(ChannelId::new(3).unwrap()), Some(0));
         assert_eq!(table.index_of(ChannelId::new(9).unwrap()), Some(1));
         assert_eq!(table.index_of(ChannelId::new(4).unwrap()), None);
-    }
-
-    #[test]
-    fn the_ack_delay_is_part_of_the_description_and_bounded() {
-        let with = |delay| ChannelTable::new().ack_delay(delay).build();
-        let default = with(DEFAULT_ACK_DELAY).unwrap();
-        let longer = with(Duration::from_millis(15)).unwrap();
-        assert_eq!(
-            default.describe(),
-            ChannelTable::new().build().unwrap().describe()
-        );
-        assert_ne!(
-            default.describe(),
-            longer.describe(),
-            "peers must agree on it"
-        );
-        assert_eq!(longer.ack_delay(), Duration::from_millis(15));
-        assert!(matches!(
-            with(MAX_ACK_DELAY + Duration::from_micros(1)),
-            Err(TableError::Limit { .. })
-        ));
     }
 }
