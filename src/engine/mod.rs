@@ -29,7 +29,6 @@ mod handler;
 mod ip_limit;
 mod issuer;
 mod latency;
-mod limiter;
 mod mailbox;
 mod memory;
 mod peer;

@@ -5,7 +5,6 @@ use super::config::ServerConfig;
 use super::handler::Handler;
 use super::handler::check_message;
 use super::issuer::{Issuer, Placement};
-use super::limiter::RequestLimiter;
 use super::peers::PeerChannels;
 use super::port::{self, Command, Delivery, OnFull, Port, Shared};
 use super::transport::Transport;
@@ -214,7 +213,8 @@ impl Server {
                 config.private_key.clone(),
                 public_of(&public, i),
             )
-            .max_clients(config.max_clients_per_port);
+            .max_clients(config.max_clients_per_port)
+            .requests_per_source(config.requests_per_source);
             if let Some(local) = server.local.get(usize::from(i)) {
                 if public_of(&public, i) != *local {
                     // Clients may also address the port directly (a LAN, tests).
@@ -230,7 +230,6 @@ impl Server {
                 shard,
                 delivery: delivery(i),
                 shared: shared.clone(),
-                limiter: RequestLimiter::new(config.requests_per_source, now),
                 channels: PeerChannels::new(config.channels.clone(), config.max_clients_per_port),
             };
             port.register()

@@ -29,7 +29,9 @@ pub struct PortStats {
     pub send_syscalls: u64,
     /// Datagrams the OS refused to send (say, to an unreachable address), dropped.
     pub send_refused: u64,
-    /// Datagrams from sources over their request rate, dropped unread.
+    /// Connection requests from sources over their rate, dropped unread
+    /// (also counted in `protocol` as
+    /// [`crate::proto::server::DropReason::RateLimited`]).
     pub rate_limited: u64,
     /// Peers refused at connect because their address had
     /// [`crate::engine::ServerConfig::max_peers_per_ip`] peers already.

@@ -4,7 +4,6 @@
 
 use super::super::batch::{RecvBatch, SendBatch};
 use super::super::handler::{Context, Handler, is_current};
-use super::super::limiter::RequestLimiter;
 use super::super::peers::PeerChannels;
 use super::super::transport::{Transport, is_fatal};
 use super::super::{PeerId, PortStats, ServerEvent};
@@ -25,7 +24,6 @@ pub(super) struct Io<'a> {
     pub(super) generations: &'a mut Vec<u32>,
     pub(super) outgoing: &'a mut Outgoing,
     pub(super) delivery: &'a mut Delivery,
-    pub(super) limiter: &'a mut RequestLimiter,
     pub(super) shared: &'a Shared,
     pub(super) stats: &'a mut PortStats,
     pub(super) channels: &'a mut PeerChannels,
@@ -76,14 +74,6 @@ impl Io<'_> {
     }
 
     fn datagram(&mut self, from: std::net::SocketAddr, bytes: &mut [u8]) {
-        let is_request = bytes.first() == Some(&0);
-        if is_request
-            && self.shard.client_at(&from).is_none()
-            && !self.limiter.admit(from, self.now)
-        {
-            self.stats.rate_limited += 1;
-            return;
-        }
         let payload = self.shard.handle_datagram(self.now, from, bytes, self.send);
         // Connection changes first: a handler learns of a peer before its messages.
         self.deliver_events();

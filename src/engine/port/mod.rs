@@ -20,12 +20,11 @@ pub(crate) use commands::{Command, OnFull, Outgoing, PortMailbox};
 use super::batch::{RecvBatch, SendBatch};
 use super::buffer_pool::BufferPool;
 use super::handler::Handler;
-use super::limiter::RequestLimiter;
 use super::peers::PeerChannels;
 use super::transport::{Transport, is_fatal};
 use super::{PeerId, PortStats, ServerEvent};
 use crate::proto::channel::Inbox;
-use crate::proto::server::Server as Shard;
+use crate::proto::server::{DropReason, Server as Shard};
 use crate::sync::{Arc, AtomicBool, Ordering};
 use crossbeam_channel::Sender;
 use io::{Io, push_event};
@@ -88,7 +87,6 @@ pub(crate) struct Port {
     pub(crate) shard: Shard,
     pub(crate) delivery: Delivery,
     pub(crate) shared: Arc<Shared>,
-    pub(crate) limiter: RequestLimiter,
     pub(crate) channels: PeerChannels,
 }
 
@@ -152,7 +150,6 @@ impl Port {
                 generations: &mut generations,
                 outgoing: &mut outgoing,
                 delivery: &mut self.delivery,
-                limiter: &mut self.limiter,
                 shared: &self.shared,
                 stats: &mut stats,
                 channels: &mut self.channels,
@@ -280,7 +277,6 @@ impl Port {
             generations,
             outgoing,
             delivery: &mut self.delivery,
-            limiter: &mut self.limiter,
             shared: &self.shared,
             stats,
             channels: &mut self.channels,
@@ -327,6 +323,7 @@ impl Port {
                 (PeerId::new(self.index, slot, generation), channel)
             }));
         stats.protocol = self.shard.stats().clone();
+        stats.rate_limited = stats.protocol.dropped(DropReason::RateLimited);
         if let Some(shared) = self.shared.stats.get(usize::from(self.index)) {
             // Copied without allocating: the list of peers goes into the
             // snapshot's own list, which keeps its capacity.

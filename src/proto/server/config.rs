@@ -45,6 +45,7 @@ pub struct ServerConfig {
     pub(crate) max_pending: Option<usize>,
     pub(crate) token_log_len: Option<usize>,
     pub(crate) pending_timeout: Duration,
+    pub(crate) requests_per_source: Option<u32>,
 }
 
 impl ServerConfig {
@@ -60,7 +61,17 @@ impl ServerConfig {
             max_pending: None,
             token_log_len: None,
             pending_timeout: Duration::from_secs(10),
+            requests_per_source: None,
         }
+    }
+
+    /// Reads at most `n` connection requests per second from one source
+    /// address (IP and port); the rest are dropped before their token is
+    /// opened and counted as [`super::DropReason::RateLimited`]. Unlimited
+    /// by default.
+    pub const fn requests_per_source(mut self, n: u32) -> Self {
+        self.requests_per_source = Some(n);
+        self
     }
 
     /// Another address this server answers to (say, its IPv6 one).

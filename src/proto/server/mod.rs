@@ -20,6 +20,7 @@ mod client_index;
 mod config;
 mod connected;
 mod event;
+mod limiter;
 mod pending;
 mod stats;
 mod token_log;
@@ -37,6 +38,7 @@ use crate::wire::packet::{self, Body, ConnectionRequest, MAX_PAYLOAD_LEN};
 use crate::wire::prefix::{Header, PacketType};
 use ahash::RandomState;
 use connected::Connected;
+use limiter::RequestLimiter;
 use pending::{Pending, PendingTable};
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -80,6 +82,8 @@ pub struct Server {
     addresses: Vec<SocketAddr>,
     clock: WallClock,
     challenge_cipher: PacketCipher,
+    /// Per-source limit on connection requests, if configured.
+    limiter: Option<RequestLimiter>,
     challenge_sequence: u64,
     global_sequence: u64,
     slots: Vec<Option<Connected>>,
@@ -116,6 +120,9 @@ impl Server {
         Ok(Self {
             protocol_id: config.protocol_id,
             challenge_cipher: PacketCipher::new(&Key::generate(random)),
+            limiter: config
+                .requests_per_source
+                .map(|n| RequestLimiter::new(n, now)),
             challenge_sequence: 0,
             global_sequence: GLOBAL_SEQUENCE_START,
             slots,
@@ -228,7 +235,14 @@ impl Server {
             return self.handle_connected(now, client, datagram);
         }
         match datagram.first() {
-            Some(0) => self.handle_request(now, from, datagram, out).map(|()| None),
+            Some(0) => {
+                if let Some(limiter) = &mut self.limiter {
+                    if !limiter.admit(from, now) {
+                        return Err(DropReason::RateLimited);
+                    }
+                }
+                self.handle_request(now, from, datagram, out).map(|()| None)
+            }
             Some(_) => self.handle_pending(now, from, datagram, out).map(|()| None),
             None => Err(DropReason::Malformed),
         }

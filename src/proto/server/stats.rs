@@ -30,11 +30,15 @@ pub enum DropReason {
     PendingFull,
     /// A response whose challenge token does not open.
     ChallengeInvalid,
+    /// A connection request from a source over its per-second limit
+    /// ([`super::ServerConfig::requests_per_source`]), dropped before its
+    /// token is opened.
+    RateLimited,
 }
 
 impl DropReason {
     /// Every reason, in counter order.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 14] = [
         Self::Malformed,
         Self::UnknownSource,
         Self::UnexpectedType,
@@ -48,6 +52,7 @@ impl DropReason {
         Self::AlreadyConnected,
         Self::PendingFull,
         Self::ChallengeInvalid,
+        Self::RateLimited,
     ];
 
     const fn index(self) -> usize {

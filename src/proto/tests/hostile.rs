@@ -188,3 +188,33 @@ fn the_client_ignores_packets_from_other_addresses() {
         Some(&b"x"[..])
     );
 }
+
+#[test]
+fn requests_over_a_sources_limit_are_dropped_before_their_token_is_opened() {
+    let config = ServerConfig::new(PROTOCOL_ID, Key::from_bytes(PRIVATE_KEY), server_addr())
+        .requests_per_source(3);
+    let mut pair = Pair::with_config(config);
+    let token = pair.token(1);
+    let (busy, other) = (client_addr(1), client_addr(2));
+    let mut answered = 0;
+    for _ in 0..5 {
+        let mut bytes = request_bytes(&token);
+        let mut out = Vec::new();
+        pair.server
+            .handle_datagram(pair.now, busy, &mut bytes, &mut out);
+        answered += out.len();
+    }
+    // Three are read (one challenge each); two are dropped unread.
+    assert_eq!(answered, 3);
+    assert_eq!(pair.server.stats().dropped(DropReason::RateLimited), 2);
+    // Another source is not held back, and a second later neither is the first.
+    let mut out = Vec::new();
+    let mut bytes = request_bytes(&pair.token(2));
+    pair.server
+        .handle_datagram(pair.now, other, &mut bytes, &mut out);
+    let later = pair.now + std::time::Duration::from_secs(1);
+    let mut bytes = request_bytes(&token);
+    pair.server
+        .handle_datagram(later, busy, &mut bytes, &mut out);
+    assert_eq!(pair.server.stats().dropped(DropReason::RateLimited), 2);
+}

@@ -1,4 +1,5 @@
-//! Per-source limits on connection requests.
+//! Per-source limits on connection requests, checked before a request's
+//! token is opened.
 //!
 //! Each request costs the server a token decryption. A source address may
 //! make a fixed number per one-second window; the rest are dropped before
@@ -59,7 +60,7 @@ mod tests {
 
     #[test]
     fn limits_each_source_per_window() {
-        let t0 = Instant::now();
+        let t0 = crate::proto::tests::epoch();
         let mut limiter = RequestLimiter::new(3, t0);
         let a: SocketAddr = "127.0.0.1:1000".parse().unwrap();
         let b: SocketAddr = "127.0.0.1:1001".parse().unwrap();
@@ -71,7 +72,7 @@ mod tests {
 
     #[test]
     fn a_full_table_does_not_refuse_new_sources() {
-        let t0 = Instant::now();
+        let t0 = crate::proto::tests::epoch();
         let mut limiter = RequestLimiter::new(1, t0);
         for i in 0..MAX_SOURCES as u32 {
             assert!(limiter.admit(SocketAddr::from((i.to_be_bytes(), 1)), t0));
