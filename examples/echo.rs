@@ -16,6 +16,7 @@
 
 use berth::engine::{Client, Context, Handler, PeerId, Server, ServerConfig};
 use berth::proto::channel::ChannelId;
+use berth::proto::server::DropReason;
 use berth::{ConnectToken, ConnectTokenBuilder, Key};
 use clap::{Args, Parser, Subcommand};
 use std::collections::VecDeque;
@@ -206,7 +207,7 @@ fn server(args: ServerArgs) -> Result<(), String> {
             s.protocol.connects,
             s.protocol.payloads_in,
             s.protocol.dropped_total(),
-            s.rate_limited,
+            s.protocol.dropped(DropReason::RateLimited),
         );
     }
     Ok(())

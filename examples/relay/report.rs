@@ -3,6 +3,7 @@
 
 use crate::token_http::{TOKEN_PATH, TokenHttp, TokenHttpStats};
 use berth::engine::{LatencyHistogram, PortStats};
+use berth::proto::server::DropReason;
 use berth::relay::{RelayServer, RelayStats};
 
 /// `e` and its sources, joined with ": ".
@@ -91,7 +92,7 @@ pub(crate) fn final_stats(relay: RelayStats, tokens: TokenHttpStats, ports: &[Po
             p.packets_out,
             p.bytes_out,
             p.protocol.dropped_total(),
-            p.rate_limited,
+            p.protocol.dropped(DropReason::RateLimited),
         );
     }
 }

@@ -29,14 +29,11 @@ use chacha20poly1305::{Tag, XChaCha20Poly1305, XNonce};
 use std::fmt;
 
 #[cfg(not(feature = "ring"))]
-mod packet_portable;
+#[path = "packet_portable.rs"]
+mod packet_backend;
 #[cfg(feature = "ring")]
-mod packet_ring;
-
-#[cfg(not(feature = "ring"))]
-pub use packet_portable::PacketCipher;
-#[cfg(feature = "ring")]
-pub use packet_ring::PacketCipher;
+#[path = "packet_ring.rs"]
+mod packet_backend;
 
 /// Length of every key: packet keys, the private key, the challenge key.
 pub const KEY_LEN: usize = 32;
@@ -117,6 +114,46 @@ fn sequence_nonce(sequence: u64) -> [u8; 12] {
     let mut nonce = [0u8; 12];
     nonce[4..].copy_from_slice(&sequence.to_le_bytes());
     nonce
+}
+
+/// A ChaCha20-Poly1305 key ready to seal or open packets and challenge tokens.
+///
+/// Build it once per connection direction: construction prepares the key,
+/// and sealing reuses it. Runs on the backend the `ring` feature chooses.
+#[derive(Clone)]
+pub struct PacketCipher(packet_backend::Cipher);
+
+impl PacketCipher {
+    /// Prepares `key` for use.
+    pub fn new(key: &Key) -> Self {
+        Self(packet_backend::Cipher::new(key.as_bytes()))
+    }
+
+    /// Encrypts `buf` in place under `sequence` and `aad`, returning the tag.
+    pub fn seal(&self, sequence: u64, aad: &[u8], buf: &mut [u8]) -> [u8; MAC_LEN] {
+        self.0.seal(sequence_nonce(sequence), aad, buf)
+    }
+
+    /// Decrypts `buf` in place if `tag` authenticates it under `sequence` and `aad`.
+    ///
+    /// # Errors
+    ///
+    /// [`OpenError`] when authentication fails; `buf` then holds unspecified bytes.
+    pub fn open(
+        &self,
+        sequence: u64,
+        aad: &[u8],
+        buf: &mut [u8],
+        tag: &[u8; MAC_LEN],
+    ) -> Result<(), OpenError> {
+        self.0.open(sequence_nonce(sequence), aad, buf, tag)
+    }
+}
+
+impl fmt::Debug for PacketCipher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PacketCipher({})", packet_backend::NAME)
+    }
 }
 
 /// Encrypts `buf` in place with XChaCha20-Poly1305, returning the tag.

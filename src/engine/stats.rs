@@ -29,16 +29,14 @@ pub struct PortStats {
     pub send_syscalls: u64,
     /// Datagrams the OS refused to send (say, to an unreachable address), dropped.
     pub send_refused: u64,
-    /// Connection requests from sources over their rate, dropped unread
-    /// (also counted in `protocol` as
-    /// [`crate::proto::server::DropReason::RateLimited`]).
-    pub rate_limited: u64,
     /// Peers refused at connect because their address had
     /// [`crate::engine::ServerConfig::max_peers_per_ip`] peers already.
     pub ip_limited: u64,
     /// Events dropped because the application's event queue was full.
     pub events_dropped: u64,
-    /// The protocol's own counters: handshakes, payloads, drops by reason.
+    /// The protocol's own counters: handshakes, payloads, drops by reason
+    /// (among them requests dropped unread because their source was over
+    /// its rate, [`crate::proto::server::DropReason::RateLimited`]).
     pub protocol: ShardStats,
     /// Payloads the channel layer refused (bad frame, unknown channel,
     /// over budget); an honest peer resends their reliable part.

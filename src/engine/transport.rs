@@ -78,14 +78,31 @@ impl Transport {
     }
 
     /// Receives one batch of what has arrived by `now`.
+    ///
+    /// # Errors
+    ///
+    /// Only when the transport cannot go on (its socket is broken, or a
+    /// memory socket was failed on demand). A receive error the socket
+    /// recovers from is logged and reads as an empty batch.
     pub(crate) fn recv(&self, now: Instant, into: &mut RecvBatch) -> io::Result<IoCount> {
         match self {
-            Self::Udp { socket, state } => batch::recv(socket, state, into),
+            Self::Udp { socket, state } => match batch::recv(socket, state, into) {
+                Err(e) if !batch::is_socket_broken(&e) => {
+                    tracing::debug!(error = %e, "receive failed");
+                    Ok(IoCount::default())
+                }
+                result => result,
+            },
             Self::Memory(socket) => batch::memory::recv(socket, now, into),
         }
     }
 
     /// Sends what `from` holds; what the socket would not take stays queued.
+    ///
+    /// # Errors
+    ///
+    /// Only when the transport cannot go on, as [`Transport::recv`]; a
+    /// datagram the OS refuses is dropped and counted instead.
     pub(crate) fn send(&self, now: Instant, from: &mut SendBatch) -> io::Result<IoCount> {
         match self {
             Self::Udp { socket, state } => batch::send(socket, state, from),
@@ -107,46 +124,6 @@ impl Transport {
         match self {
             Self::Udp { socket, .. } => socket.local_addr(),
             Self::Memory(socket) => Ok(socket.local_addr()),
-        }
-    }
-}
-
-/// Whether a transport error means the transport cannot go on: its
-/// descriptor is gone or was never a socket, or it reports itself broken.
-/// Anything else (would block, interrupted, an ICMP error surfacing on a
-/// UDP socket, a short-lived lack of buffers) is worth retrying.
-pub(crate) fn is_fatal(error: &io::Error) -> bool {
-    #[cfg(unix)]
-    if let Some(code) = error.raw_os_error() {
-        return matches!(
-            code,
-            libc::EBADF | libc::ENOTSOCK | libc::EFAULT | libc::EINVAL
-        );
-    }
-    matches!(
-        error.kind(),
-        io::ErrorKind::BrokenPipe | io::ErrorKind::NotConnected | io::ErrorKind::InvalidInput
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_fatal;
-    use std::io;
-
-    #[test]
-    fn only_errors_a_socket_cannot_recover_from_are_fatal() {
-        assert!(is_fatal(&io::Error::from(io::ErrorKind::BrokenPipe)));
-        assert!(!is_fatal(&io::Error::from(io::ErrorKind::WouldBlock)));
-        assert!(!is_fatal(&io::Error::from(io::ErrorKind::Interrupted)));
-        assert!(!is_fatal(&io::Error::from(
-            io::ErrorKind::ConnectionRefused
-        )));
-        #[cfg(unix)]
-        {
-            assert!(is_fatal(&io::Error::from_raw_os_error(libc::EBADF)));
-            assert!(!is_fatal(&io::Error::from_raw_os_error(libc::ENOBUFS)));
-            assert!(!is_fatal(&io::Error::from_raw_os_error(libc::ECONNREFUSED)));
         }
     }
 }

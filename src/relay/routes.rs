@@ -156,7 +156,9 @@ impl RouteFeed {
     /// lost and `routes` must be rebuilt from the matchmaker instead (the
     /// queue is then emptied and the mark cleared).
     pub(crate) fn apply_to(&self, routes: &mut Routes) -> bool {
-        if self.stale.swap(false, Ordering::AcqRel) {
+        // Checked on every forward: a plain load, and the read-modify-write
+        // only on the rare stale feed.
+        if self.stale.load(Ordering::Acquire) && self.stale.swap(false, Ordering::AcqRel) {
             while self.receiver.try_recv().is_ok() {}
             return false;
         }

@@ -425,8 +425,12 @@ fn classify_send_error(e: &io::Error) -> SendFailure {
     }
 }
 
+/// Whether an I/O error says the socket itself is unusable (its
+/// descriptor is gone or was never a socket): nothing sent or received on
+/// it can succeed again. Anything else (would block, interrupted, an ICMP
+/// error surfacing on a UDP socket, a short-lived lack of buffers) passes.
 #[cfg(unix)]
-fn is_socket_broken(e: &io::Error) -> bool {
+pub(crate) fn is_socket_broken(e: &io::Error) -> bool {
     matches!(
         e.raw_os_error(),
         Some(libc::EBADF | libc::ENOTSOCK | libc::EFAULT)
@@ -434,6 +438,6 @@ fn is_socket_broken(e: &io::Error) -> bool {
 }
 
 #[cfg(not(unix))]
-fn is_socket_broken(_e: &io::Error) -> bool {
+pub(crate) fn is_socket_broken(_e: &io::Error) -> bool {
     false
 }

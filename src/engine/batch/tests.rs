@@ -777,3 +777,26 @@ fn a_socket_without_stamps_reports_no_arrivals() {
         Ok(count)
     });
 }
+
+#[test]
+fn only_errors_a_socket_cannot_recover_from_break_it() {
+    assert!(!is_socket_broken(&io::Error::from(
+        io::ErrorKind::WouldBlock
+    )));
+    assert!(!is_socket_broken(&io::Error::from(
+        io::ErrorKind::Interrupted
+    )));
+    assert!(!is_socket_broken(&io::Error::from(
+        io::ErrorKind::ConnectionRefused
+    )));
+    #[cfg(unix)]
+    {
+        assert!(is_socket_broken(&io::Error::from_raw_os_error(libc::EBADF)));
+        assert!(!is_socket_broken(&io::Error::from_raw_os_error(
+            libc::ENOBUFS
+        )));
+        assert!(!is_socket_broken(&io::Error::from_raw_os_error(
+            libc::ECONNREFUSED
+        )));
+    }
+}

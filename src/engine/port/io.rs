@@ -5,7 +5,7 @@
 use super::super::batch::{RecvBatch, SendBatch};
 use super::super::handler::{Context, Handler, is_current};
 use super::super::peers::PeerChannels;
-use super::super::transport::{Transport, is_fatal};
+use super::super::transport::Transport;
 use super::super::{PeerId, PortStats, ServerEvent};
 use super::commands::{Command, OnFull, Outgoing};
 use super::{Delivery, MAX_BATCHES_PER_WAKE, Shared, flush};
@@ -40,21 +40,14 @@ impl Io<'_> {
     ///
     /// # Errors
     ///
-    /// A receive or send error the transport cannot go on from ([`is_fatal`]).
+    /// The transport cannot go on ([`Transport::recv`], [`Transport::send`]).
     pub(super) fn receive(
         &mut self,
         transport: &Transport,
         recv: &mut RecvBatch,
     ) -> std::io::Result<bool> {
         for _ in 0..MAX_BATCHES_PER_WAKE {
-            let count = match transport.recv(self.now, recv) {
-                Ok(count) => count,
-                Err(e) if is_fatal(&e) => return Err(e),
-                Err(e) => {
-                    debug!(error = %e, "receive failed");
-                    return Ok(false);
-                }
-            };
+            let count = transport.recv(self.now, recv)?;
             self.stats.recv_syscalls += count.syscalls;
             self.stats.packets_in += count.datagrams;
             self.stats.bytes_in += count.bytes;

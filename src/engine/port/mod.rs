@@ -21,10 +21,10 @@ use super::batch::{RecvBatch, SendBatch};
 use super::buffer_pool::BufferPool;
 use super::handler::Handler;
 use super::peers::PeerChannels;
-use super::transport::{Transport, is_fatal};
+use super::transport::Transport;
 use super::{PeerId, PortStats, ServerEvent};
 use crate::proto::channel::Inbox;
-use crate::proto::server::{DropReason, Server as Shard};
+use crate::proto::server::Server as Shard;
 use crate::sync::{Arc, AtomicBool, Ordering};
 use crossbeam_channel::Sender;
 use io::{Io, push_event};
@@ -323,7 +323,6 @@ impl Port {
                 (PeerId::new(self.index, slot, generation), channel)
             }));
         stats.protocol = self.shard.stats().clone();
-        stats.rate_limited = stats.protocol.dropped(DropReason::RateLimited);
         if let Some(shared) = self.shared.stats.get(usize::from(self.index)) {
             // Copied without allocating: the list of peers goes into the
             // snapshot's own list, which keeps its capacity.
@@ -343,8 +342,7 @@ impl Port {
 ///
 /// # Errors
 ///
-/// A send error the transport cannot go on from ([`is_fatal`]); others are
-/// logged and the datagrams stay queued for the next try.
+/// The transport cannot go on ([`Transport::send`]).
 fn flush(
     transport: &Transport,
     now: Instant,
@@ -354,18 +352,10 @@ fn flush(
     if send.pending() == 0 {
         return Ok(());
     }
-    match transport.send(now, send) {
-        Ok(count) => {
-            stats.send_syscalls += count.syscalls;
-            stats.packets_out += count.datagrams;
-            stats.bytes_out += count.bytes;
-            stats.send_refused += count.dropped;
-            Ok(())
-        }
-        Err(e) if is_fatal(&e) => Err(e),
-        Err(e) => {
-            debug!(error = %e, "send failed");
-            Ok(())
-        }
-    }
+    let count = transport.send(now, send)?;
+    stats.send_syscalls += count.syscalls;
+    stats.packets_out += count.datagrams;
+    stats.bytes_out += count.bytes;
+    stats.send_refused += count.dropped;
+    Ok(())
 }

@@ -537,21 +537,19 @@ impl Server {
 
     /// Disconnects every client, as on shutdown.
     pub fn disconnect_all(&mut self, out: &mut dyn Outbox) {
-        for index in 0..self.slots.len() {
-            self.disconnect(ClientIndex::new(index as u32), out);
-        }
+        self.end_all(DisconnectReason::ServerDisconnected, out);
     }
 
     /// Ends every connection because the server's end failed, reporting
     /// [`DisconnectReason::TransportFailed`]. The disconnect packets are
     /// still queued in `out`, in case some of them can be sent.
     pub fn disconnect_all_failed(&mut self, out: &mut dyn Outbox) {
+        self.end_all(DisconnectReason::TransportFailed, out);
+    }
+
+    fn end_all(&mut self, reason: DisconnectReason, out: &mut dyn Outbox) {
         for index in 0..self.slots.len() {
-            self.end(
-                ClientIndex::new(index as u32),
-                DisconnectReason::TransportFailed,
-                out,
-            );
+            self.end(ClientIndex::new(index as u32), reason, out);
         }
     }
 
