@@ -1,9 +1,7 @@
 //! A non-blocking client endpoint for game loops.
 
-use super::batch::{RecvBatch, SendBatch};
 use super::memory::MemoryNetwork;
-use super::socket;
-use super::transport::Transport;
+use super::transport::{RecvBatch, SendBatch, Transport, UdpTransport};
 use crate::proto::channel::{self, ChannelId, ChannelTable, Connection, ConnectionStats, Message};
 use crate::proto::client::{Client as Proto, ClientState, SendError as ProtoSendError};
 use crate::wire::connect_token::ConnectToken;
@@ -72,7 +70,7 @@ pub enum ClientError {
 /// ```
 #[derive(Debug)]
 pub struct Client {
-    transport: Transport,
+    transport: Box<dyn Transport>,
     proto: Proto,
     recv: RecvBatch,
     send: SendBatch,
@@ -94,7 +92,7 @@ impl Client {
     ///
     /// [`ClientError::Io`] when the socket cannot be bound.
     pub fn bind(bind: SocketAddr) -> Result<Self, ClientError> {
-        Ok(Self::with_transport(Transport::udp(socket::bind(
+        Ok(Self::with_transport(Box::new(UdpTransport::bind(
             bind, BUFFER_LEN,
         )?)))
     }
@@ -107,10 +105,12 @@ impl Client {
     ///
     /// [`ClientError::Io`] when `bind` is taken on that network.
     pub fn bind_in_memory(network: &MemoryNetwork, bind: SocketAddr) -> Result<Self, ClientError> {
-        Ok(Self::with_transport(Transport::Memory(network.bind(bind)?)))
+        Ok(Self::with_transport(Box::new(network.bind(bind)?)))
     }
 
-    fn with_transport(transport: Transport) -> Self {
+    /// A client that sends and receives through `transport`, polled from
+    /// [`Client::update`] (it is never registered with a poll).
+    pub fn with_transport(transport: Box<dyn Transport>) -> Self {
         Self {
             transport,
             proto: Proto::new(),

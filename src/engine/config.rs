@@ -1,10 +1,25 @@
 //! Configuration of a multi-port server.
 
 use super::memory::MemoryNetwork;
+use super::transport::Transport;
 use crate::crypto::Key;
 use crate::proto::channel::ChannelTable;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
+
+/// Makes the transport a port serves beside its socket, given the port's
+/// index ([`ServerConfig::add_transport`]).
+#[derive(Clone)]
+pub(crate) struct TransportMaker(
+    pub(crate) Arc<dyn Fn(u16) -> std::io::Result<Box<dyn Transport>> + Send + Sync>,
+);
+
+impl std::fmt::Debug for TransportMaker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TransportMaker")
+    }
+}
 
 /// How a [`crate::engine::Server`] binds and what it allows.
 ///
@@ -37,6 +52,7 @@ pub struct ServerConfig {
     pub(crate) network: Option<MemoryNetwork>,
     pub(crate) channels: Option<ChannelTable>,
     pub(crate) max_peers_per_ip: Option<u32>,
+    pub(crate) added_transports: Vec<TransportMaker>,
 }
 
 impl ServerConfig {
@@ -60,6 +76,7 @@ impl ServerConfig {
             network: None,
             channels: Some(ChannelTable::standard()),
             max_peers_per_ip: None,
+            added_transports: Vec::new(),
         }
     }
 
@@ -143,6 +160,39 @@ impl ServerConfig {
     /// netcode.io clients (the C reference, netcode-rs, renetcode) speak.
     pub fn raw(mut self) -> Self {
         self.channels = None;
+        self
+    }
+
+    /// Has every port also serve the transport `make` returns for the
+    /// port's index, on the same thread, with the same peers, slots and
+    /// placement as its socket: one room can hold players of both. Tokens
+    /// for it name each port's [`crate::engine::transport::Transport::local_addr`]
+    /// ([`crate::engine::Server::issue_token_via`]; the first added is
+    /// transport 1). The addresses it gives its peers must not be ones that
+    /// could also reach the port's socket. A port whose added transport
+    /// fails stops like one whose socket fails.
+    ///
+    /// # Examples
+    ///
+    /// Every port serves IPv4 and IPv6:
+    ///
+    /// ```no_run
+    /// use berth::engine::{transport::{Transport, UdpTransport}, ServerConfig};
+    /// use berth::Key;
+    ///
+    /// let config = ServerConfig::new("0.0.0.0:40000".parse().unwrap(), 7, Key::from_bytes([1; 32]))
+    ///     .ports(2)
+    ///     .add_transport(|port| {
+    ///         let addr = std::net::SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, 40000 + port));
+    ///         Ok(Box::new(UdpTransport::bind(addr, 4 << 20)?) as Box<dyn Transport>)
+    ///     });
+    /// # let _ = config;
+    /// ```
+    pub fn add_transport(
+        mut self,
+        make: impl Fn(u16) -> std::io::Result<Box<dyn Transport>> + Send + Sync + 'static,
+    ) -> Self {
+        self.added_transports.push(TransportMaker(Arc::new(make)));
         self
     }
 

@@ -3,7 +3,7 @@
 use super::peers::PeerChannels;
 use super::port::{Command, OnFull, Outgoing};
 use super::{PeerId, SendError};
-use crate::engine::batch::SendBatch;
+use crate::engine::port::Sends;
 use crate::proto::channel::{ChannelId, ChannelTable, ConnectionStats};
 use crate::proto::server::{ClientIndex, DisconnectReason, Server as Shard};
 use crate::wire::connect_token::UserData;
@@ -47,7 +47,7 @@ pub struct Context<'a> {
     pub(crate) port: u16,
     pub(crate) now: Instant,
     pub(crate) shard: &'a mut Shard,
-    pub(crate) send: &'a mut SendBatch,
+    pub(crate) send: &'a mut Sends,
     pub(crate) generations: &'a [u32],
     pub(crate) outgoing: &'a mut Outgoing,
     pub(crate) channels: &'a mut PeerChannels,

@@ -110,28 +110,34 @@ impl Placement {
 pub(crate) struct Issuer {
     pub(crate) protocol_id: u64,
     pub(crate) private_key: Key,
-    pub(crate) public: Vec<SocketAddr>,
+    /// Per transport (0: the ports' UDP or memory sockets, then those added
+    /// with [`crate::engine::ServerConfig::add_transport`]), the address
+    /// tokens name for each port.
+    pub(crate) public: Vec<Vec<SocketAddr>>,
     pub(crate) expiry: Duration,
     pub(crate) timeout: Option<Duration>,
 }
 
 impl Issuer {
-    /// A token for `client_id`, its addresses ordered least-loaded port
-    /// first, naming no failed port.
+    /// A token for `client_id` that names each port's address on
+    /// `transport`, least-loaded port first, and no failed port.
     ///
     /// # Errors
     ///
-    /// [`TokenError::NoServers`] when every port has failed.
+    /// [`TokenError::NoServers`] when every port has failed, or there is no
+    /// such transport.
     pub(crate) fn issue(
         &self,
         placement: &Placement,
+        transport: usize,
         client_id: u64,
         user_data: UserData,
     ) -> Result<ConnectToken, TokenError> {
+        let public = self.public.get(transport).ok_or(TokenError::NoServers)?;
         let now = Instant::now();
         let first = placement.reserve(client_id, now, now + self.expiry);
         let loads = placement.loads();
-        let mut others: Vec<usize> = (0..self.public.len())
+        let mut others: Vec<usize> = (0..public.len())
             .filter(|&p| Some(p) != first && placement.is_open(p))
             .collect();
         others.sort_by_key(|&p| (loads.get(p).copied().unwrap_or(usize::MAX), p));
@@ -140,7 +146,7 @@ impl Issuer {
             .timeout(self.timeout)
             .user_data(user_data);
         for port in first.into_iter().chain(others).take(MAX_SERVERS) {
-            if let Some(addr) = self.public.get(port) {
+            if let Some(addr) = public.get(port) {
                 builder = builder.server(*addr);
             }
         }

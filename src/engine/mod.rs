@@ -37,7 +37,7 @@ mod port;
 mod server;
 mod socket;
 mod stats;
-mod transport;
+pub mod transport;
 
 /// The engine's cross-thread structures, for the loom models in `loom-tests/`.
 ///

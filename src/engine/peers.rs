@@ -4,8 +4,8 @@
 //! In raw mode (no channel table) this holds nothing and every call is a
 //! no-op; payloads go to the application as they are.
 
-use super::batch::SendBatch;
 use super::deadlines::Deadlines;
+use super::port::Sends;
 use crate::proto::channel::{
     ChannelId, ChannelTable, Connection, ConnectionStats, Inbox, ReadError, SendError,
 };
@@ -123,7 +123,7 @@ impl PeerChannels {
     }
 
     /// Writes what the marked peers have to send into `out`.
-    pub(crate) fn flush(&mut self, now: Instant, shard: &mut Shard, out: &mut SendBatch) {
+    pub(crate) fn flush(&mut self, now: Instant, shard: &mut Shard, out: &mut Sends) {
         let mut dirty = std::mem::take(&mut self.dirty);
         for slot in dirty.drain(..) {
             if let Some(flag) = self.is_dirty.get_mut(slot as usize) {
@@ -142,7 +142,7 @@ impl PeerChannels {
 
     /// Writes what has fallen due (resends, delayed acks) for the peers
     /// whose deadline has passed; the others are not looked at.
-    pub(crate) fn tick(&mut self, now: Instant, shard: &mut Shard, out: &mut SendBatch) {
+    pub(crate) fn tick(&mut self, now: Instant, shard: &mut Shard, out: &mut Sends) {
         while let Some(slot) = self.deadlines.pop_due(now) {
             self.write(slot, now, shard, out);
         }
@@ -150,7 +150,7 @@ impl PeerChannels {
 
     /// Writes what the peer in `slot` has to send now, then schedules its
     /// next deadline.
-    fn write(&mut self, slot: u32, now: Instant, shard: &mut Shard, out: &mut SendBatch) {
+    fn write(&mut self, slot: u32, now: Instant, shard: &mut Shard, out: &mut Sends) {
         let Some(connection) = self.slots.get_mut(slot as usize).and_then(Option::as_mut) else {
             return;
         };
@@ -188,7 +188,7 @@ fn write_packets(
     now: Instant,
     slot: u32,
     shard: &mut Shard,
-    out: &mut SendBatch,
+    out: &mut Sends,
 ) {
     let client = ClientIndex::new(slot);
     for _ in 0..MAX_PACKETS_PER_FLUSH {

@@ -7,7 +7,7 @@ use super::handler::check_message;
 use super::issuer::{Issuer, Placement};
 use super::peers::PeerChannels;
 use super::port::{self, Command, Delivery, OnFull, Port, Shared};
-use super::transport::Transport;
+use super::transport::{Transport, UdpTransport};
 use super::{PeerId, PortStats, SendError, ServerEvent, socket};
 use crate::crypto::OsRandom;
 use crate::proto::WallClock;
@@ -130,24 +130,33 @@ impl Server {
         if !range_ok {
             return Err(BindError::PortRange { base, ports });
         }
-        let mut transports = Vec::with_capacity(usize::from(ports));
+        let mut transports: Vec<Vec<Box<dyn Transport>>> = Vec::with_capacity(usize::from(ports));
         let mut local = Vec::with_capacity(usize::from(ports));
+        // Per added transport, each port's address.
+        let mut added: Vec<Vec<SocketAddr>> = vec![Vec::new(); config.added_transports.len()];
         for i in 0..ports {
             let mut addr = base;
             if base.port() != 0 {
                 addr.set_port(base.port() + i);
             }
             let socket_error = |source| BindError::Socket { addr, source };
-            let mut transport = match &config.network {
-                Some(network) => Transport::Memory(network.bind(addr).map_err(socket_error)?),
-                None => Transport::udp(
+            let mut transport: Box<dyn Transport> = match &config.network {
+                Some(network) => Box::new(network.bind(addr).map_err(socket_error)?),
+                None => Box::new(UdpTransport::new(
                     socket::bind(addr, config.socket_buffer_len).map_err(socket_error)?,
-                ),
+                )),
             };
             // For PortStats::dwell; where the kernel cannot, dwell stays empty.
             transport.enable_arrival_times();
             local.push(transport.local_addr().map_err(socket_error)?);
-            transports.push(transport);
+            let mut port_transports = vec![transport];
+            for (maker, addrs) in config.added_transports.iter().zip(&mut added) {
+                let start_error = |source| BindError::Start { port: i, source };
+                let transport = (maker.0)(i).map_err(start_error)?;
+                addrs.push(transport.local_addr().map_err(start_error)?);
+                port_transports.push(transport);
+            }
+            transports.push(port_transports);
         }
         let public: Vec<SocketAddr> = match config.public {
             Some(public) => (0..ports)
@@ -201,7 +210,9 @@ impl Server {
             issuer: Issuer {
                 protocol_id: config.protocol_id,
                 private_key: config.private_key.clone(),
-                public: public.clone(),
+                public: std::iter::once(public.clone())
+                    .chain(added.clone())
+                    .collect(),
                 expiry: config.token_expiry,
                 timeout: config.token_timeout,
             },
@@ -221,12 +232,15 @@ impl Server {
                     shard_config = shard_config.also_address(*local);
                 }
             }
+            for addrs in &added {
+                shard_config = shard_config.also_address(public_of(addrs, i));
+            }
             let shard = Shard::new(shard_config, now, clock, &mut OsRandom)?;
             let mut port = Port {
                 index: i,
                 poll,
                 waker,
-                transport,
+                transports: transport,
                 shard,
                 delivery: delivery(i),
                 shared: shared.clone(),
@@ -303,8 +317,25 @@ impl Server {
         client_id: u64,
         user_data: UserData,
     ) -> Result<ConnectToken, TokenError> {
+        self.issue_token_via(0, client_id, user_data)
+    }
+
+    /// A connect token like [`Server::issue_token`] whose addresses are the
+    /// ports' addresses on `transport`: 0 is their sockets, 1 the first
+    /// transport added with [`ServerConfig::add_transport`], and so on.
+    ///
+    /// # Errors
+    ///
+    /// [`TokenError::NoServers`] for a transport the server does not have;
+    /// otherwise as [`Server::issue_token`].
+    pub fn issue_token_via(
+        &self,
+        transport: usize,
+        client_id: u64,
+        user_data: UserData,
+    ) -> Result<ConnectToken, TokenError> {
         self.issuer
-            .issue(&self.shared.placement, client_id, user_data)
+            .issue(&self.shared.placement, transport, client_id, user_data)
     }
 
     /// The addresses the ports are bound to, port 0 first.
@@ -314,7 +345,14 @@ impl Server {
 
     /// The addresses tokens name, port 0 first.
     pub fn public_addrs(&self) -> &[SocketAddr] {
-        &self.issuer.public
+        self.transport_addrs(0).unwrap_or_default()
+    }
+
+    /// The addresses tokens name for `transport` (as in
+    /// [`Server::issue_token_via`]), port 0 first; `None` for a transport
+    /// the server does not have.
+    pub fn transport_addrs(&self, transport: usize) -> Option<&[SocketAddr]> {
+        self.issuer.public.get(transport).map(Vec::as_slice)
     }
 
     /// Connected plus reserved peers, per port.

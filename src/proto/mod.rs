@@ -21,7 +21,7 @@
 //!
 //! # Time
 //!
-//! Timers run on [`Instant`]. Token expiry needs the wall clock: the caller
+//! Timers run on [`Instant`](std::time::Instant). Token expiry needs the wall clock: the caller
 //! gives it once, as a [`WallClock`] anchor (an instant and the unix time at
 //! that instant), and the state machine derives unix time from `now`.
 

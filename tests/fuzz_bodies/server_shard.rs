@@ -897,6 +897,7 @@ impl Harness {
                 Event::Disconnected {
                     client,
                     client_id,
+                    address,
                     reason,
                 } => {
                     let slot = self
@@ -905,6 +906,7 @@ impl Harness {
                         .expect("a disconnected slot within max_clients");
                     let occupant = slot.take().expect("disconnected a free slot");
                     assert_eq!(occupant.client_id, client_id, "{reason:?}");
+                    assert_eq!(occupant.address, address, "{reason:?}");
                     assert!(matches!(
                         reason,
                         DisconnectReason::TimedOut

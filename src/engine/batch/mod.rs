@@ -22,7 +22,6 @@ mod fallback;
 mod gso;
 #[cfg(target_os = "linux")]
 mod linux;
-pub(crate) mod memory;
 #[cfg(all(test, target_os = "linux"))]
 mod tests;
 
@@ -184,22 +183,24 @@ impl SocketState {
     }
 }
 
-/// Syscalls made and datagrams moved, for the port's stats.
+/// What one receive or send of a [`crate::engine::transport::Transport`]
+/// did, for the port's stats: syscalls made and datagrams moved.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct IoCount {
-    /// Syscalls made, including ones that found nothing to do.
-    pub(crate) syscalls: u64,
+#[non_exhaustive]
+pub struct IoCount {
+    /// Syscalls (or, for a transport without them, calls into what carries
+    /// the datagrams) made, including ones that found nothing to do.
+    pub syscalls: u64,
     /// Datagrams moved (a GSO or GRO message counts each datagram in it).
-    pub(crate) datagrams: u64,
+    pub datagrams: u64,
     /// Payload bytes moved.
-    pub(crate) bytes: u64,
-    /// Datagrams given up on: refused by the OS on send (say, to an
-    /// unreachable address), or received from an address we cannot read.
-    pub(crate) dropped: u64,
-    /// The receive found the socket's queue empty before the batch was full
-    /// (Linux batched path only): no need to call again until the poll
-    /// reports a new arrival.
-    pub(crate) drained: bool,
+    pub bytes: u64,
+    /// Datagrams given up on: refused on send (say, to an unreachable
+    /// address), or received from an address that cannot be read.
+    pub dropped: u64,
+    /// The receive found nothing more waiting before the batch was full:
+    /// no need to call again until the transport wakes the port.
+    pub drained: bool,
 }
 
 impl std::ops::AddAssign for IoCount {
@@ -229,15 +230,25 @@ struct RecvMeta {
 
 /// Receive buffers for one batch, reused for every receive.
 ///
-/// [`BATCH_LEN`] slots of [`SLOT_LEN`] bytes; on a socket with GRO, the
+/// A transport fills it in [`crate::engine::transport::Transport::recv`]:
+/// the kernel's batched receive does so directly, any other transport with
+/// [`RecvBatch::clear`] then [`RecvBatch::push`] for each datagram.
+///
+/// [`RecvBatch::CAPACITY`] slots of 1500 bytes; on a socket with GRO, the
 /// first receive swaps them for slots of 64 KiB (2 MiB of address space,
 /// zeroed lazily by the OS, so only pages the kernel writes to cost memory).
-pub(crate) struct RecvBatch {
+pub struct RecvBatch {
     buf: Box<[u8]>,
     slot_len: usize,
     meta: [RecvMeta; BATCH_LEN],
     /// Slots holding a message from the last receive.
     filled: usize,
+}
+
+impl Default for RecvBatch {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl std::fmt::Debug for RecvBatch {
@@ -250,7 +261,8 @@ impl std::fmt::Debug for RecvBatch {
 }
 
 impl RecvBatch {
-    pub(crate) fn new() -> Self {
+    /// An empty batch of [`RecvBatch::CAPACITY`] slots of 1500 bytes.
+    pub fn new() -> Self {
         let unspecified = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
         Self {
             buf: vec![0u8; BATCH_LEN * SLOT_LEN].into_boxed_slice(),
@@ -263,6 +275,50 @@ impl RecvBatch {
             }; BATCH_LEN],
             filled: 0,
         }
+    }
+
+    /// Most datagrams one receive hands over.
+    pub const CAPACITY: usize = BATCH_LEN;
+
+    /// Empties the batch for a new receive, with slots of the usual size.
+    pub fn clear(&mut self) {
+        self.filled = 0;
+        self.set_slot_len(SLOT_LEN);
+    }
+
+    /// Adds a datagram from `from`; false, and nothing added, once the
+    /// batch holds [`RecvBatch::CAPACITY`]. A datagram longer than a slot
+    /// (1500 bytes) is cut short, as a UDP socket's buffer would, and the
+    /// protocol then rejects it.
+    pub fn push(&mut self, from: SocketAddr, bytes: &[u8]) -> bool {
+        let at = self.filled * self.slot_len;
+        let len = bytes.len().min(self.slot_len);
+        let (Some(slot), Some(meta), Some(bytes)) = (
+            self.buf.get_mut(at..at + len),
+            self.meta.get_mut(self.filled),
+            bytes.get(..len),
+        ) else {
+            return false;
+        };
+        slot.copy_from_slice(bytes);
+        *meta = RecvMeta {
+            from: Some(from),
+            len,
+            segment_len: 0,
+            arrived: None,
+        };
+        self.filled += 1;
+        true
+    }
+
+    /// Datagrams (or GRO messages) the last receive left in the batch.
+    pub const fn len(&self) -> usize {
+        self.filled
+    }
+
+    /// Whether the last receive left nothing.
+    pub const fn is_empty(&self) -> bool {
+        self.filled == 0
     }
 
     /// Lays the buffer out as [`BATCH_LEN`] slots of `slot_len` bytes,
@@ -295,7 +351,7 @@ impl RecvBatch {
     /// Hands each datagram of the last receive to `f`, mutable so it can be
     /// decrypted in place. A GRO message is split into its datagrams, each
     /// from the same source.
-    pub(crate) fn for_each(&mut self, mut f: impl FnMut(SocketAddr, &mut [u8])) {
+    pub fn for_each(&mut self, mut f: impl FnMut(SocketAddr, &mut [u8])) {
         let slots = self.buf.chunks_exact_mut(self.slot_len);
         for (slot, meta) in slots.zip(&self.meta).take(self.filled) {
             let (Some(from), Some(bytes)) = (meta.from, slot.get_mut(..meta.len)) else {
@@ -322,15 +378,18 @@ struct SendMeta {
 
 /// Datagrams queued to send, sealed straight into one reused buffer.
 ///
-/// The port thread passes it to the protocol as its [`Outbox`] and flushes
-/// it with [`send`]. Datagrams the socket would not take stay queued for the
+/// The port thread passes it to the protocol as its [`Outbox`] and hands
+/// it to its transport's
+/// [`send`](crate::engine::transport::Transport::send): the kernel's
+/// batched send reads it directly, any other transport through
+/// [`SendBatch::drain`]. Datagrams the socket would not take stay queued for the
 /// next flush. Datagrams lie back to back in the arena in the order they
 /// were pushed, which is what lets a run to one destination go out as one
 /// GSO message. After warm-up nothing here allocates or zeroes: the arena
 /// is zeroed once as it grows, and later datagrams are sealed over old
 /// bytes.
 #[derive(Debug, Default)]
-pub(crate) struct SendBatch {
+pub struct SendBatch {
     /// Initialized storage; only `..used` holds queued datagrams.
     arena: Vec<u8>,
     used: usize,
@@ -340,7 +399,9 @@ pub(crate) struct SendBatch {
 }
 
 impl SendBatch {
-    pub(crate) fn new() -> Self {
+    /// An empty batch, with room for [`RecvBatch::CAPACITY`] full-size
+    /// packets before it first grows.
+    pub fn new() -> Self {
         Self {
             arena: vec![0; BATCH_LEN * MAX_PACKET_LEN],
             used: 0,
@@ -350,8 +411,33 @@ impl SendBatch {
     }
 
     /// Datagrams waiting to be sent.
-    pub(crate) fn pending(&self) -> usize {
+    pub fn pending(&self) -> usize {
         self.meta.len() - self.sent
+    }
+
+    /// Hands each waiting datagram, oldest first, to `send`, which says
+    /// what became of it: one it [`Sent::Later`] stays queued with all
+    /// after it, for the next call. Returns what was moved.
+    pub fn drain(&mut self, mut send: impl FnMut(SocketAddr, &[u8]) -> Sent) -> IoCount {
+        let mut count = IoCount::default();
+        let mut done = 0;
+        for meta in self.meta.get(self.sent..).unwrap_or_default() {
+            let bytes = self
+                .arena
+                .get(meta.start..meta.start + meta.len)
+                .unwrap_or_default();
+            match send(meta.to, bytes) {
+                Sent::Sent => {
+                    count.datagrams += 1;
+                    count.bytes += bytes.len() as u64;
+                }
+                Sent::Dropped => count.dropped += 1,
+                Sent::Later => break,
+            }
+            done += 1;
+        }
+        self.advance(done);
+        count
     }
 
     /// The next datagram to send.
@@ -392,6 +478,17 @@ impl Outbox for SendBatch {
             });
         }
     }
+}
+
+/// What became of one datagram a transport was handed by [`SendBatch::drain`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sent {
+    /// On its way.
+    Sent,
+    /// Given up on (say, its destination is gone); counted, never retried.
+    Dropped,
+    /// No room now: it stays queued, with every datagram after it.
+    Later,
 }
 
 /// Whether an I/O error means "try again later" rather than failure.

@@ -2,6 +2,7 @@
 //! queues ordered by arrival time.
 
 use super::faults::{Fate, FaultInjector, Faults};
+use crate::engine::transport::PortWaker;
 use crate::sync::Arc;
 use ahash::AHashMap;
 use parking_lot::Mutex;
@@ -84,7 +85,7 @@ struct Net {
 #[derive(Debug, Default)]
 struct Inbox {
     queue: BinaryHeap<Reverse<Queued>>,
-    waker: Option<Arc<mio::Waker>>,
+    waker: Option<PortWaker>,
     /// Failed on demand ([`MemoryNetwork::fail`]): batched sends and
     /// receives return an error from now on.
     failed: bool,
@@ -189,9 +190,7 @@ impl MemoryNetwork {
         };
         inbox.failed = true;
         if let Some(waker) = &inbox.waker {
-            if let Err(e) = waker.wake() {
-                tracing::warn!(error = %e, "could not wake a memory socket's thread");
-            }
+            waker.wake();
         }
         true
     }
@@ -269,9 +268,7 @@ impl Net {
         }));
         if earliest {
             if let Some(waker) = &inbox.waker {
-                if let Err(e) = waker.wake() {
-                    tracing::warn!(error = %e, "could not wake a memory socket's thread");
-                }
+                waker.wake();
             }
         }
     }
@@ -311,23 +308,19 @@ impl MemorySocket {
         Some(net.inboxes.get(&self.addr)?.queue.peek()?.0.arrival)
     }
 
-    /// Sends many datagrams under one lock.
+    /// Runs `f` with a send function under one lock of the network.
     ///
     /// # Errors
     ///
     /// [`io::ErrorKind::BrokenPipe`] once the socket has been failed on
-    /// demand ([`MemoryNetwork::fail`]); nothing is sent.
-    pub(crate) fn send_each<'a>(
+    /// demand ([`MemoryNetwork::fail`]); `f` is not run.
+    pub(crate) fn sending<R>(
         &self,
-        now: Instant,
-        datagrams: impl IntoIterator<Item = (SocketAddr, &'a [u8])>,
-    ) -> io::Result<()> {
+        f: impl FnOnce(&mut dyn FnMut(Instant, SocketAddr, &[u8])) -> R,
+    ) -> io::Result<R> {
         let mut net = self.network.net.lock();
         net.check_working(self.addr)?;
-        for (to, bytes) in datagrams {
-            net.send(now, self.addr, to, bytes);
-        }
-        Ok(())
+        Ok(f(&mut |now, to, bytes| net.send(now, self.addr, to, bytes)))
     }
 
     /// Hands up to `max` datagrams that have arrived by `now` to `each`,
@@ -335,7 +328,7 @@ impl MemorySocket {
     ///
     /// # Errors
     ///
-    /// As [`MemorySocket::send_each`].
+    /// As [`MemorySocket::sending`].
     pub(crate) fn recv_each(
         &self,
         now: Instant,
@@ -361,7 +354,7 @@ impl MemorySocket {
     }
 
     /// Wakes `waker` whenever a datagram becomes this socket's earliest.
-    pub(crate) fn set_waker(&self, waker: Arc<mio::Waker>) {
+    pub(crate) fn set_waker(&self, waker: PortWaker) {
         if let Some(inbox) = self.network.net.lock().inboxes.get_mut(&self.addr) {
             inbox.waker = Some(waker);
         }

@@ -2,13 +2,13 @@
 //! messages and connection changes out to the handler or the event queue,
 //! and the commands other threads queued.
 
-use super::super::batch::{RecvBatch, SendBatch};
+use super::super::batch::RecvBatch;
 use super::super::handler::{Context, Handler, is_current};
 use super::super::peers::PeerChannels;
 use super::super::transport::Transport;
 use super::super::{PeerId, PortStats, ServerEvent};
 use super::commands::{Command, OnFull, Outgoing};
-use super::{Delivery, MAX_BATCHES_PER_WAKE, Shared, flush};
+use super::{Delivery, MAX_BATCHES_PER_WAKE, Sends, Shared};
 use crate::proto::channel::{self, ChannelId, Inbox};
 use crate::proto::server::{ClientIndex, DisconnectReason, Event, Server as Shard};
 use crossbeam_channel::{Sender, TrySendError};
@@ -20,7 +20,7 @@ pub(super) struct Io<'a> {
     pub(super) index: u16,
     pub(super) now: Instant,
     pub(super) shard: &'a mut Shard,
-    pub(super) send: &'a mut SendBatch,
+    pub(super) send: &'a mut Sends,
     pub(super) generations: &'a mut Vec<u32>,
     pub(super) outgoing: &'a mut Outgoing,
     pub(super) delivery: &'a mut Delivery,
@@ -35,17 +35,19 @@ pub(super) struct Io<'a> {
 }
 
 impl Io<'_> {
-    /// Receives and handles up to [`MAX_BATCHES_PER_WAKE`] batches; true if
-    /// the socket may still hold more.
+    /// Receives and handles up to [`MAX_BATCHES_PER_WAKE`] batches from
+    /// transport `index`; true if it may still hold more.
     ///
     /// # Errors
     ///
     /// The transport cannot go on ([`Transport::recv`], [`Transport::send`]).
     pub(super) fn receive(
         &mut self,
-        transport: &Transport,
+        index: usize,
+        transport: &mut dyn Transport,
         recv: &mut RecvBatch,
     ) -> std::io::Result<bool> {
+        self.send.receiving_from(index);
         for _ in 0..MAX_BATCHES_PER_WAKE {
             let count = transport.recv(self.now, recv)?;
             self.stats.recv_syscalls += count.syscalls;
@@ -57,13 +59,27 @@ impl Io<'_> {
             recv.for_each(|from, bytes| self.datagram(from, bytes));
             self.channels.flush(self.now, self.shard, self.send);
             self.stats.cross_port_dropped += self.outgoing.flush(&self.shared.mailboxes);
-            flush(transport, self.now, self.send, self.stats)?;
+            self.flush_to(index, transport)?;
             record_dwell(recv, &mut self.stats.dwell);
             if count.drained {
                 return Ok(false);
             }
         }
         Ok(true)
+    }
+
+    /// Sends what is queued for transport `index`, counting it. (The other
+    /// transports' datagrams wait for the end of the wake.)
+    fn flush_to(&mut self, index: usize, transport: &mut dyn Transport) -> std::io::Result<()> {
+        let Some(batch) = self.send.batch(index).filter(|batch| batch.pending() > 0) else {
+            return Ok(());
+        };
+        let count = transport.send(self.now, batch)?;
+        self.stats.send_syscalls += count.syscalls;
+        self.stats.packets_out += count.datagrams;
+        self.stats.bytes_out += count.bytes;
+        self.stats.send_refused += count.dropped;
+        Ok(())
     }
 
     fn datagram(&mut self, from: std::net::SocketAddr, bytes: &mut [u8]) {
@@ -125,6 +141,7 @@ impl Io<'_> {
                     address,
                 } => {
                     let slot = client.get() as usize;
+                    self.send.connected(address);
                     if !self.shared.ip_limit.admit(address.ip()) {
                         // At its address's limit: the peer hears a disconnect
                         // and the application never sees it.
@@ -159,7 +176,13 @@ impl Io<'_> {
                         },
                     );
                 }
-                Event::Disconnected { client, reason, .. } => {
+                Event::Disconnected {
+                    client,
+                    reason,
+                    address,
+                    ..
+                } => {
+                    self.send.disconnected(address);
                     let admitted = self
                         .slot_ips
                         .get_mut(client.get() as usize)

@@ -14,14 +14,16 @@
 
 mod commands;
 mod io;
+mod sends;
 
 pub(crate) use commands::{Command, OnFull, Outgoing, PortMailbox};
+pub(crate) use sends::Sends;
 
-use super::batch::{RecvBatch, SendBatch};
+use super::batch::RecvBatch;
 use super::buffer_pool::BufferPool;
 use super::handler::Handler;
 use super::peers::PeerChannels;
-use super::transport::Transport;
+use super::transport::{Registration, Transport};
 use super::{PeerId, PortStats, ServerEvent};
 use crate::proto::channel::Inbox;
 use crate::proto::server::Server as Shard;
@@ -33,10 +35,9 @@ use parking_lot::Mutex;
 use std::time::{Duration, Instant};
 use tracing::{debug, error, warn};
 
-/// Registration token of the socket; the mailbox's waker uses [`WAKER`].
-const SOCKET: Token = Token(0);
-/// Registration token of the mailbox's waker.
-pub(crate) const WAKER: Token = Token(1);
+/// Registration token of the mailbox's waker, which transports without a
+/// file descriptor share; transport `i` registers as `Token(1 + i)`.
+pub(crate) const WAKER: Token = Token(0);
 /// Receive batches handled per wake before timers and the mailbox get a turn.
 const MAX_BATCHES_PER_WAKE: usize = 64;
 /// How often stats are published.
@@ -83,7 +84,8 @@ pub(crate) struct Port {
     pub(crate) poll: Poll,
     /// Also held by this port's mailbox.
     pub(crate) waker: Arc<mio::Waker>,
-    pub(crate) transport: Transport,
+    /// What the port serves, at least one; all share the shard.
+    pub(crate) transports: Vec<Box<dyn Transport>>,
     pub(crate) shard: Shard,
     pub(crate) delivery: Delivery,
     pub(crate) shared: Arc<Shared>,
@@ -91,18 +93,24 @@ pub(crate) struct Port {
 }
 
 impl Port {
-    /// Registers the transport with the port's poll: done before the
+    /// Registers the transports with the port's poll: done before the
     /// server's `bind` returns, so that a failure is `bind`'s error.
     pub(crate) fn register(&mut self) -> std::io::Result<()> {
-        self.transport
-            .register(self.poll.registry(), SOCKET, &self.waker)
+        for (i, transport) in self.transports.iter_mut().enumerate() {
+            transport.register(&Registration::new(
+                self.poll.registry(),
+                Token(1 + i),
+                &self.waker,
+            ))?;
+        }
+        Ok(())
     }
 
     /// Runs the port until shutdown, or until its transport fails.
     pub(crate) fn run(mut self) {
         let ports = self.shared.mailboxes.len();
         let mut recv = RecvBatch::new();
-        let mut send = SendBatch::new();
+        let mut send = Sends::new(self.transports.len());
         let mut generations = vec![0u32; self.shard.max_clients()];
         let mut outgoing = Outgoing::new(ports, self.shared.pool.clone());
         let mut events = Events::with_capacity(16);
@@ -113,7 +121,7 @@ impl Port {
         let mut next_stats = Instant::now();
         let mut more_to_read = false;
         let mut messages = Inbox::new();
-        let mut writable_wanted = false;
+        let mut writable_wanted = vec![false; self.transports.len()];
         let mut slot_ips = vec![None; self.shard.max_clients()];
         let mut failure = None;
 
@@ -129,9 +137,10 @@ impl Port {
                 if let Some(tick) = self.channels.next_tick() {
                     wake_at = wake_at.min(tick);
                 }
-                self.transport
-                    .next_arrival()
-                    .map_or(wake_at, |arrival| arrival.min(wake_at))
+                self.transports
+                    .iter()
+                    .filter_map(|transport| transport.next_arrival())
+                    .fold(wake_at, Instant::min)
                     .saturating_duration_since(now)
             };
             if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
@@ -156,13 +165,16 @@ impl Port {
                 slot_ips: &mut slot_ips,
                 messages: &mut messages,
             };
-            more_to_read = match io.receive(&self.transport, &mut recv) {
-                Ok(more) => more,
-                Err(e) => {
-                    failure = Some(e);
-                    break;
+            more_to_read = false;
+            for (i, transport) in self.transports.iter_mut().enumerate() {
+                match io.receive(i, transport.as_mut(), &mut recv) {
+                    Ok(more) => more_to_read |= more,
+                    Err(e) => failure = Some(e),
                 }
-            };
+            }
+            if failure.is_some() {
+                break;
+            }
             if let Some(mailbox) = self.shared.mailboxes.get(usize::from(self.index)) {
                 mailbox.drain(|command| io.command(command));
             }
@@ -173,22 +185,11 @@ impl Port {
             io.channels.tick(now, io.shard, io.send);
             io.channels.flush(now, io.shard, io.send);
             stats.cross_port_dropped += outgoing.flush(&self.shared.mailboxes);
-            if let Err(e) = flush(&self.transport, now, &mut send, &mut stats) {
+            if let Err(e) = flush(&mut self.transports, now, &mut send, &mut stats) {
                 failure = Some(e);
                 break;
             }
-            let held_back = send.pending() > 0;
-            if held_back != writable_wanted {
-                match self
-                    .transport
-                    .want_writable(self.poll.registry(), SOCKET, held_back)
-                {
-                    Ok(()) => writable_wanted = held_back,
-                    Err(e) => {
-                        warn!(port = self.index, error = %e, "could not change the socket's interest");
-                    }
-                }
-            }
+            self.want_writable(&mut send, &mut writable_wanted);
             if shutting_down {
                 self.stop(
                     &mut send,
@@ -236,7 +237,7 @@ impl Port {
     fn fail(
         &mut self,
         error: &std::io::Error,
-        send: &mut SendBatch,
+        send: &mut Sends,
         generations: &mut Vec<u32>,
         outgoing: &mut Outgoing,
         stats: &mut PortStats,
@@ -248,7 +249,7 @@ impl Port {
         self.disconnect_everyone(true, send, generations, outgoing, stats, slot_ips);
         stats.cross_port_dropped += outgoing.flush(&self.shared.mailboxes);
         // Best effort: the transport is likely past sending anything.
-        let _ = flush(&self.transport, now, send, stats);
+        let _ = flush(&mut self.transports, now, send, stats);
         stats.failure = Some(error.to_string());
     }
 
@@ -258,7 +259,7 @@ impl Port {
     fn disconnect_everyone(
         &mut self,
         failed: bool,
-        send: &mut SendBatch,
+        send: &mut Sends,
         generations: &mut Vec<u32>,
         outgoing: &mut Outgoing,
         stats: &mut PortStats,
@@ -289,7 +290,7 @@ impl Port {
     /// Disconnects everyone and sends the disconnect packets before the thread ends.
     fn stop(
         &mut self,
-        send: &mut SendBatch,
+        send: &mut Sends,
         generations: &mut Vec<u32>,
         outgoing: &mut Outgoing,
         stats: &mut PortStats,
@@ -298,19 +299,37 @@ impl Port {
         self.disconnect_everyone(false, send, generations, outgoing, stats, slot_ips);
         let mut events = Events::with_capacity(4);
         for _ in 0..SHUTDOWN_FLUSH_TRIES {
-            if flush(&self.transport, Instant::now(), send, stats).is_err() {
+            if flush(&mut self.transports, Instant::now(), send, stats).is_err() {
                 break;
             }
             if send.pending() == 0 {
                 break;
             }
             // Wait for room in the socket buffer, briefly.
-            let _ = self
-                .transport
-                .want_writable(self.poll.registry(), SOCKET, true);
+            let mut wanted = vec![false; self.transports.len()];
+            self.want_writable(send, &mut wanted);
             let _ = self.poll.poll(&mut events, Some(Duration::from_millis(10)));
         }
         debug!(port = self.index, unsent = send.pending(), "port stopped");
+    }
+
+    /// Has the poll wake for writability exactly for the transports whose
+    /// sends are held back; `wanted` is what each has asked for so far.
+    fn want_writable(&mut self, send: &mut Sends, wanted: &mut [bool]) {
+        let registry = self.poll.registry();
+        for (i, (transport, wanted)) in self.transports.iter_mut().zip(wanted).enumerate() {
+            let held_back = send.batch(i).is_some_and(|batch| batch.pending() > 0);
+            if held_back == *wanted {
+                continue;
+            }
+            let registration = Registration::new(registry, Token(1 + i), &self.waker);
+            match transport.want_writable(&registration, held_back) {
+                Ok(()) => *wanted = held_back,
+                Err(e) => {
+                    warn!(port = self.index, error = %e, "could not change the transport's interest");
+                }
+            }
+        }
     }
 
     fn publish(&self, stats: &mut PortStats, generations: &[u32]) {
@@ -338,24 +357,32 @@ impl Port {
     }
 }
 
-/// Sends what is queued, counting it.
+/// Sends what is queued for each transport, counting it.
 ///
 /// # Errors
 ///
-/// The transport cannot go on ([`Transport::send`]).
+/// A transport cannot go on ([`Transport::send`]); the others have still
+/// been given their datagrams.
 fn flush(
-    transport: &Transport,
+    transports: &mut [Box<dyn Transport>],
     now: Instant,
-    send: &mut SendBatch,
+    send: &mut Sends,
     stats: &mut PortStats,
 ) -> std::io::Result<()> {
-    if send.pending() == 0 {
-        return Ok(());
+    let mut result = Ok(());
+    for (i, transport) in transports.iter_mut().enumerate() {
+        let Some(batch) = send.batch(i).filter(|batch| batch.pending() > 0) else {
+            continue;
+        };
+        match transport.send(now, batch) {
+            Ok(count) => {
+                stats.send_syscalls += count.syscalls;
+                stats.packets_out += count.datagrams;
+                stats.bytes_out += count.bytes;
+                stats.send_refused += count.dropped;
+            }
+            Err(e) => result = Err(e),
+        }
     }
-    let count = transport.send(now, send)?;
-    stats.send_syscalls += count.syscalls;
-    stats.packets_out += count.datagrams;
-    stats.bytes_out += count.bytes;
-    stats.send_refused += count.dropped;
-    Ok(())
+    result
 }

@@ -44,6 +44,8 @@ pub enum Event {
         client: ClientIndex,
         /// The id from its connect token.
         client_id: u64,
+        /// Where its packets came from.
+        address: SocketAddr,
         /// Why.
         reason: DisconnectReason,
     },

@@ -613,6 +613,7 @@ impl Server {
         self.events.push_back(Event::Disconnected {
             client,
             client_id: connected.client_id,
+            address: connected.address,
             reason,
         });
     }
