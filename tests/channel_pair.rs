@@ -3,7 +3,8 @@
 //! duplication, reordering and jitter; fragmentation; backpressure.
 
 use berth::engine::{Faults, MemoryNetwork, MemorySocket};
-use berth::proto::channel::{ChannelId, ChannelKind, ChannelTable, Connection, Message, SendError};
+use berth::proto::SendError;
+use berth::proto::channel::{ChannelId, ChannelKind, ChannelTable, Connection, Message};
 use std::time::{Duration, Instant};
 
 const UNRELIABLE: u32 = 1;
@@ -293,11 +294,11 @@ fn sends_on_unknown_channels_or_too_large_are_refused() {
     );
     assert!(matches!(
         connection.send(channel(UNRELIABLE), &[0; 1200]),
-        Err(SendError::TooLarge { len: 1200, .. })
+        Err(SendError::BadLength { len: 1200, .. })
     ));
     assert!(matches!(
         connection.send(channel(ORDERED), &vec![0; 256 * 1024 + 1]),
-        Err(SendError::TooLarge { .. })
+        Err(SendError::BadLength { .. })
     ));
 }
 

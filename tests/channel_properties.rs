@@ -4,7 +4,8 @@
 
 pub mod fuzz_bodies;
 
-use berth::proto::channel::{ChannelId, Connection, ReadError, SendError};
+use berth::proto::SendError;
+use berth::proto::channel::{ChannelId, Connection, ReadError};
 use berth::wire::Error;
 use fuzz_bodies::channel::{MAX_MESSAGE, channel_connection, table};
 use proptest::prelude::*;

@@ -196,13 +196,20 @@ fn fake_clock_run(seed: u64) -> Vec<(u128, String)> {
     };
     let mut transcript = Vec::new();
     let mut out = Vec::new();
+    let mut messages = berth::proto::channel::Inbox::new();
     let mut sent = 0u32;
     for ms in 0..3000u64 {
         let now = start + Duration::from_millis(ms);
         let at = u128::from(ms);
         while let Some((from, mut bytes)) = server_socket.recv_from(now) {
-            if let Some(payload) = shard.handle_datagram(now, from, &mut bytes, &mut out) {
-                transcript.push((at, format!("server got {:?}", payload.bytes)));
+            if shard
+                .handle_datagram(now, from, &mut bytes, &mut out)
+                .is_some()
+            {
+                shard.take_messages(&mut messages);
+                for (_, bytes) in messages.iter() {
+                    transcript.push((at, format!("server got {bytes:?}")));
+                }
             }
         }
         shard.update(now, &mut out);
@@ -216,13 +223,17 @@ fn fake_clock_run(seed: u64) -> Vec<(u128, String)> {
         }
         send(&server_socket, now, &mut out);
         while let Some((from, mut bytes)) = client_socket.recv_from(now) {
-            if let Some(payload) = client.handle_datagram(now, from, &mut bytes) {
-                transcript.push((at, format!("client got {payload:?}")));
+            if client.handle_datagram(now, from, &mut bytes) {
+                while let Some(message) = client.recv() {
+                    transcript.push((at, format!("client got {:?}", message.bytes)));
+                }
             }
         }
         client.update(now, &mut out);
         if client.state() == ClientState::Connected && ms % 10 == 0 && sent < 200 {
-            client.send(now, &sent.to_le_bytes(), &mut out).unwrap();
+            client
+                .send(now, ChannelId::RAW, &sent.to_le_bytes(), &mut out)
+                .unwrap();
             sent += 1;
         }
         send(&client_socket, now, &mut out);

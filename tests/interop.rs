@@ -6,7 +6,7 @@
 mod common;
 
 use berth::proto::client::ClientState;
-use berth::proto::server::{ClientIndex, DropReason, Event};
+use berth::proto::server::{DropReason, Event};
 use berth::wire::packet::{ConnectionRequest, REQUEST_LEN};
 use berth::{ConnectToken, ConnectTokenBuilder, Key};
 use common::*;
@@ -66,11 +66,15 @@ fn their_client_with_our_server(bind: &str, token_maker: fn(SocketAddr, u64) -> 
         theirs.update();
         theirs.client.state() == netcode::ClientState::Connected
     });
-    assert!(matches!(
-        server.server.poll_event(),
-        Some(Event::Connected { client_id: 42, .. })
-    ));
-    let slot = ClientIndex::new(theirs.client.client_index() as u32);
+    let Some(Event::Connected {
+        client: slot,
+        client_id: 42,
+        ..
+    }) = server.server.poll_event()
+    else {
+        panic!("their client connected without an event");
+    };
+    assert_eq!(slot.get(), theirs.client.client_index() as u32);
     for payload in payloads() {
         theirs.client.send_packet(&payload).expect("their send");
         server.send(slot, &payload);

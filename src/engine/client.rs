@@ -2,22 +2,16 @@
 
 use super::memory::MemoryNetwork;
 use super::transport::{RecvBatch, SendBatch, Transport, UdpTransport};
-use crate::proto::channel::{self, ChannelId, ChannelTable, Connection, ConnectionStats, Message};
-use crate::proto::client::{Client as Proto, ClientState, SendError as ProtoSendError};
+use crate::proto::SendError;
+use crate::proto::channel::{ChannelId, ChannelTable, ConnectionStats, Message};
+use crate::proto::client::{Client as Proto, ClientState};
 use crate::wire::connect_token::ConnectToken;
-use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-/// Most raw-mode messages held between two [`Client::recv`] drains; past
-/// it, new ones are dropped and counted. (Channel mode holds messages in
-/// the channel layer, bounded by the table's budget.)
-const INBOX_LEN: usize = 4096;
 /// Kernel buffer size for a client socket.
 const BUFFER_LEN: usize = 1 << 20;
-/// Most packets written per [`Client::update`] or [`Client::flush`].
-const MAX_PACKETS_PER_FLUSH: usize = 64;
 
 /// Why a client call failed.
 #[derive(Debug, thiserror::Error)]
@@ -26,16 +20,15 @@ pub enum ClientError {
     /// The socket could not be opened, bound or used.
     #[error("client socket error")]
     Io(#[from] io::Error),
-    /// Raw mode: not connected, or the message is not 1..=1200 bytes.
+    /// Not connected, an unknown channel, a message too large (raw mode:
+    /// not 1..=1200 bytes), or a full send budget (the server is not
+    /// acking fast enough).
     #[error(transparent)]
-    Send(#[from] ProtoSendError),
-    /// Channel mode: unknown channel, message too large, or the send budget
-    /// is full (the server is not acking fast enough).
-    #[error(transparent)]
-    Channel(#[from] channel::SendError),
+    Send(#[from] SendError),
 }
 
-/// A netcode.io client with its own UDP socket, driven by [`Client::update`].
+/// A netcode.io client with its own UDP socket, driven by [`Client::update`]:
+/// the protocol's [`crate::proto::client::Client`] on a transport.
 ///
 /// It needs no thread: call `update` from the game loop (every frame, or at
 /// least every 100 ms), read messages with [`Client::recv`], and send with
@@ -74,14 +67,6 @@ pub struct Client {
     proto: Proto,
     recv: RecvBatch,
     send: SendBatch,
-    /// `None` in raw mode.
-    table: Option<ChannelTable>,
-    /// The channels of the current connection (channel mode).
-    connection: Option<Connection>,
-    /// Raw-mode messages.
-    inbox: VecDeque<Message>,
-    dropped: u64,
-    refused: u64,
 }
 
 impl Client {
@@ -113,14 +98,9 @@ impl Client {
     pub fn with_transport(transport: Box<dyn Transport>) -> Self {
         Self {
             transport,
-            proto: Proto::new(),
+            proto: Proto::new().channels(Some(ChannelTable::standard())),
             recv: RecvBatch::new(),
             send: SendBatch::new(),
-            table: Some(ChannelTable::standard()),
-            connection: None,
-            inbox: VecDeque::new(),
-            dropped: 0,
-            refused: 0,
         }
     }
 
@@ -128,7 +108,7 @@ impl Client {
     /// the next connection.
     #[must_use]
     pub fn channels(mut self, table: ChannelTable) -> Self {
-        self.table = Some(table);
+        self.proto = self.proto.channels(Some(table));
         self
     }
 
@@ -136,20 +116,18 @@ impl Client {
     /// servers expect. Takes effect from the next connection.
     #[must_use]
     pub fn raw(mut self) -> Self {
-        self.table = None;
+        self.proto = self.proto.channels(None);
         self
     }
 
     /// Starts connecting with `token`.
     pub fn connect(&mut self, now: Instant, token: ConnectToken) {
-        self.connection = None;
         self.proto.connect(now, token);
     }
 
     /// Starts connecting with a token's 2048 bytes; an unreadable token
     /// shows as [`ClientState::InvalidConnectToken`].
     pub fn connect_bytes(&mut self, now: Instant, token: &[u8]) {
-        self.connection = None;
         self.proto.connect_bytes(now, token);
     }
 
@@ -164,47 +142,12 @@ impl Client {
                     break;
                 }
             }
-            let Self {
-                proto,
-                recv,
-                table,
-                connection,
-                inbox,
-                dropped,
-                refused,
-                ..
-            } = self;
-            recv.for_each(|from, bytes| {
-                let Some(payload) = proto.handle_datagram(now, from, bytes) else {
-                    return;
-                };
-                match table {
-                    None if inbox.len() < INBOX_LEN => inbox.push_back(Message {
-                        channel: ChannelId::RAW,
-                        bytes: payload.bytes.to_vec(),
-                    }),
-                    None => *dropped += 1,
-                    Some(table) => {
-                        let connection =
-                            connection.get_or_insert_with(|| Connection::new(table.clone()));
-                        if let Err(error) =
-                            connection.read_packet(now, payload.sequence, payload.bytes)
-                        {
-                            *refused += 1;
-                            tracing::debug!(%error, "payload refused by the channel layer");
-                        }
-                    }
-                }
+            let proto = &mut self.proto;
+            self.recv.for_each(|from, bytes| {
+                proto.handle_datagram(now, from, bytes);
             });
         }
         self.proto.update(now, &mut self.send);
-        if self.is_connected() {
-            if let (Some(table), None) = (&self.table, &self.connection) {
-                self.connection = Some(Connection::new(table.clone()));
-            }
-        } else {
-            self.connection = None;
-        }
         self.flush(now);
     }
 
@@ -214,47 +157,24 @@ impl Client {
     ///
     /// # Errors
     ///
-    /// [`ClientError::Channel`] in channel mode (not connected, unknown
-    /// channel, too large, budget full); [`ClientError::Send`] in raw mode
-    /// (not connected, not 1..=1200 bytes).
+    /// [`ClientError::Send`]: not connected, an unknown channel, a
+    /// message too large (raw: not 1..=1200 bytes), or a full budget.
     pub fn send(
         &mut self,
         now: Instant,
         channel: ChannelId,
         bytes: &[u8],
     ) -> Result<(), ClientError> {
-        if self.table.is_none() {
-            if channel != ChannelId::RAW {
-                return Err(channel::SendError::UnknownChannel(channel).into());
-            }
-            self.proto.send(now, bytes, &mut self.send)?;
+        self.proto.send(now, channel, bytes, &mut self.send)?;
+        if self.proto.is_raw() {
             self.flush(now);
-            return Ok(());
         }
-        self.connection
-            .as_mut()
-            .ok_or(channel::SendError::Disconnected)?
-            .send(channel, bytes)?;
         Ok(())
     }
 
     /// Writes and sends what the channels have queued, now.
     pub fn flush(&mut self, now: Instant) {
-        if let Some(connection) = &mut self.connection {
-            for _ in 0..MAX_PACKETS_PER_FLUSH {
-                if !connection.wants_to_send(now) {
-                    break;
-                }
-                let written = self
-                    .proto
-                    .send_with(now, &mut self.send, &mut |sequence, buf| {
-                        connection.write_packet(now, sequence, buf)
-                    });
-                if !matches!(written, Ok(len) if len > 0) {
-                    break;
-                }
-            }
-        }
+        self.proto.poll_transmit(now, &mut self.send);
         if self.send.pending() > 0 {
             if let Err(e) = self.transport.send(now, &mut self.send) {
                 tracing::debug!(error = %e, "client send failed");
@@ -264,16 +184,12 @@ impl Client {
 
     /// The next message from the server, oldest first.
     pub fn recv(&mut self) -> Option<Message> {
-        match &mut self.connection {
-            Some(connection) => connection.recv(),
-            None => self.inbox.pop_front(),
-        }
+        self.proto.recv()
     }
 
     /// Ends the connection (the server gets the redundant disconnect packets).
     pub fn disconnect(&mut self, now: Instant) {
         self.proto.disconnect(&mut self.send);
-        self.connection = None;
         self.flush(now);
     }
 
@@ -307,19 +223,19 @@ impl Client {
         self.transport.next_arrival()
     }
 
-    /// Raw-mode messages dropped because the inbox was full.
+    /// Raw-mode messages dropped because too many were held unread.
     pub const fn dropped(&self) -> u64 {
-        self.dropped
+        self.proto.counters().raw_dropped
     }
 
     /// Payloads the channel layer refused (bad frames, over budget).
     pub const fn refused(&self) -> u64 {
-        self.refused
+        self.proto.counters().channel_refused
     }
 
     /// The channel counters of the current connection (RTT, loss, bytes in
     /// flight, resends); `None` when not connected or in raw mode.
     pub fn channel_stats(&self) -> Option<ConnectionStats> {
-        self.connection.as_ref().map(Connection::stats)
+        self.proto.channel_stats()
     }
 }

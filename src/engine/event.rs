@@ -1,7 +1,7 @@
 //! What the engine tells a handle-mode application, and why a send failed.
 
 use super::PeerId;
-use crate::proto::channel::{self, ChannelId};
+use crate::proto::channel::ChannelId;
 use crate::proto::server::DisconnectReason;
 use crate::wire::connect_token::UserData;
 
@@ -81,12 +81,13 @@ pub enum SendError {
 }
 
 impl SendError {
-    /// The engine's error for a channel layer refusal to `peer`.
-    pub(crate) fn from_channel(peer: PeerId, error: channel::SendError) -> Self {
+    /// The engine's error for the shard's refusal of a message to `peer`.
+    pub(crate) fn from_proto(peer: PeerId, error: crate::proto::SendError) -> Self {
+        use crate::proto::SendError as Refused;
         match error {
-            channel::SendError::UnknownChannel(id) => Self::UnknownChannel(id),
-            channel::SendError::TooLarge { len, max } => Self::BadLength { len, max },
-            channel::SendError::QueueFull { .. } => Self::PeerBusy(peer),
+            Refused::UnknownChannel(id) => Self::UnknownChannel(id),
+            Refused::BadLength { len, max } => Self::BadLength { len, max },
+            Refused::QueueFull { .. } => Self::PeerBusy(peer),
             _ => Self::Disconnected(peer),
         }
     }

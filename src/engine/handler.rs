@@ -1,11 +1,10 @@
 //! Running application code on the port threads themselves.
 
-use super::peers::PeerChannels;
 use super::port::{Command, OnFull, Outgoing};
 use super::{PeerId, SendError};
 use crate::engine::port::Sends;
 use crate::proto::channel::{ChannelId, ChannelTable, ConnectionStats};
-use crate::proto::server::{ClientIndex, DisconnectReason, Server as Shard};
+use crate::proto::server::{DisconnectReason, Server as Shard};
 use crate::wire::connect_token::UserData;
 use crate::wire::packet::MAX_PAYLOAD_LEN;
 use std::time::Instant;
@@ -48,9 +47,7 @@ pub struct Context<'a> {
     pub(crate) now: Instant,
     pub(crate) shard: &'a mut Shard,
     pub(crate) send: &'a mut Sends,
-    pub(crate) generations: &'a [u32],
     pub(crate) outgoing: &'a mut Outgoing,
-    pub(crate) channels: &'a mut PeerChannels,
 }
 
 impl Context<'_> {
@@ -116,28 +113,18 @@ impl Context<'_> {
         bytes: &[u8],
         on_full: OnFull,
     ) -> Result<(), SendError> {
-        check_message(self.channels.table(), channel, bytes)?;
+        check_message(self.shard.channel_table(), channel, bytes)?;
         if peer.port() != self.port {
             self.outgoing.push_send(peer, channel, bytes, on_full);
             return Ok(());
         }
-        if !is_current(self.generations, peer) {
-            return Err(SendError::Disconnected(peer));
-        }
-        if self.channels.is_raw() {
-            return self
-                .shard
-                .send(self.now, ClientIndex::new(peer.slot()), bytes, self.send)
-                .map(|_| ())
-                .map_err(|_| SendError::Disconnected(peer));
-        }
-        let error = match self.channels.send(peer.slot(), channel, bytes) {
+        let client = peer.client();
+        let error = match self.shard.send(self.now, client, channel, bytes, self.send) {
             Ok(()) => return Ok(()),
-            Err(e) => SendError::from_channel(peer, e),
+            Err(e) => SendError::from_proto(peer, e),
         };
         if on_full == OnFull::Disconnect && matches!(error, SendError::PeerBusy(_)) {
-            self.shard
-                .disconnect_too_slow(ClientIndex::new(peer.slot()), self.send);
+            self.shard.disconnect_too_slow(client, self.send);
         }
         Err(error)
     }
@@ -145,10 +132,10 @@ impl Context<'_> {
     /// The channel counters of `peer`, a peer of this port (`None` for a
     /// peer elsewhere, gone, or in raw mode).
     pub fn peer_stats(&self, peer: PeerId) -> Option<ConnectionStats> {
-        if peer.port() != self.port || !is_current(self.generations, peer) {
+        if peer.port() != self.port {
             return None;
         }
-        self.channels.stats(peer.slot())
+        self.shard.client_stats(peer.client())
     }
 
     /// Ends `peer`'s connection, on any port.
@@ -161,9 +148,8 @@ impl Context<'_> {
                     too_slow: false,
                 },
             );
-        } else if is_current(self.generations, peer) {
-            self.shard
-                .disconnect(ClientIndex::new(peer.slot()), self.send);
+        } else {
+            self.shard.disconnect(peer.client(), self.send);
         }
     }
 }
@@ -202,9 +188,4 @@ pub(crate) fn check_message(
         });
     }
     Ok(())
-}
-
-/// Whether `peer` is the current occupant of its slot.
-pub(crate) fn is_current(generations: &[u32], peer: PeerId) -> bool {
-    generations.get(peer.slot() as usize) == Some(&peer.generation())
 }

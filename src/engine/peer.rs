@@ -1,5 +1,6 @@
 //! Naming a connected peer across the whole server.
 
+use crate::proto::server::ClientIndex;
 use std::fmt;
 
 /// A connected peer: which port owns it, its slot there, and which
@@ -11,17 +12,18 @@ use std::fmt;
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PeerId {
     port: u16,
-    slot: u32,
-    generation: u32,
+    client: ClientIndex,
 }
 
 impl PeerId {
+    /// The peer `client` of port `port`.
+    pub(crate) const fn of(port: u16, client: ClientIndex) -> Self {
+        Self { port, client }
+    }
+
+    #[cfg(test)]
     pub(crate) const fn new(port: u16, slot: u32, generation: u32) -> Self {
-        Self {
-            port,
-            slot,
-            generation,
-        }
+        Self::of(port, ClientIndex::new(slot, generation))
     }
 
     /// Index of the port (0 for the first bound port) that owns this peer.
@@ -31,22 +33,29 @@ impl PeerId {
 
     /// The peer's slot on its port (its netcode client index).
     pub const fn slot(self) -> u32 {
-        self.slot
+        self.client.get()
     }
 
-    pub(crate) const fn generation(self) -> u32 {
-        self.generation
+    /// The peer's handle on its port's shard.
+    pub(crate) const fn client(self) -> ClientIndex {
+        self.client
     }
 }
 
 impl fmt::Debug for PeerId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PeerId({}:{}#{})", self.port, self.slot, self.generation)
+        write!(
+            f,
+            "PeerId({}:{}#{})",
+            self.port,
+            self.client.get(),
+            self.client.generation()
+        )
     }
 }
 
 impl fmt::Display for PeerId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.port, self.slot)
+        write!(f, "{}:{}", self.port, self.client.get())
     }
 }

@@ -5,7 +5,6 @@ use super::config::ServerConfig;
 use super::handler::Handler;
 use super::handler::check_message;
 use super::issuer::{Issuer, Placement};
-use super::peers::PeerChannels;
 use super::port::{self, Command, Delivery, OnFull, Port, Shared};
 use super::transport::{Transport, UdpTransport};
 use super::{PeerId, PortStats, SendError, ServerEvent, socket};
@@ -225,7 +224,8 @@ impl Server {
                 public_of(&public, i),
             )
             .max_clients(config.max_clients_per_port)
-            .requests_per_source(config.requests_per_source);
+            .requests_per_source(config.requests_per_source)
+            .channels(config.channels.clone());
             if let Some(local) = server.local.get(usize::from(i)) {
                 if public_of(&public, i) != *local {
                     // Clients may also address the port directly (a LAN, tests).
@@ -244,7 +244,6 @@ impl Server {
                 shard,
                 delivery: delivery(i),
                 shared: shared.clone(),
-                channels: PeerChannels::new(config.channels.clone(), config.max_clients_per_port),
             };
             port.register()
                 .map_err(|source| BindError::Start { port: i, source })?;

@@ -36,11 +36,9 @@ pub struct PortStats {
     pub events_dropped: u64,
     /// The protocol's own counters: handshakes, payloads, drops by reason
     /// (among them requests dropped unread because their source was over
-    /// its rate, [`crate::proto::server::DropReason::RateLimited`]).
+    /// its rate, [`crate::proto::server::DropReason::RateLimited`], and
+    /// payloads the channel layer refused, `channel_refused`).
     pub protocol: ShardStats,
-    /// Payloads the channel layer refused (bad frame, unknown channel,
-    /// over budget); an honest peer resends their reliable part.
-    pub channel_refused: u64,
     /// Queued sends the channel layer refused on the port (the peer's
     /// budget was full, or it had left).
     pub channel_send_refused: u64,

@@ -6,12 +6,19 @@
 //! when the application is quiet, and times out when the server is. See
 //! [`crate::proto`] for the call order.
 //!
+//! Messages ride on a channel table ([`Client::channels`]), as they do on a
+//! server shard with the same table, or raw: one message per netcode
+//! payload, which is what standard netcode.io servers speak (the default).
+//!
 //! One change from the reference, invisible on the wire: after each state
 //! change the next packet goes out at the next `update` instead of waiting
 //! out the 10 Hz interval, so a handshake takes two round trips, not two
 //! round trips plus up to 200 ms.
 
-use super::{DISCONNECT_PACKETS, Outbox, ReplayWindow, SEND_INTERVAL, token_timeout, written};
+use super::channel::{ChannelId, ChannelTable, Connection, ConnectionStats, Inbox, Message};
+use super::{
+    DISCONNECT_PACKETS, Outbox, ReplayWindow, SEND_INTERVAL, SendError, token_timeout, written,
+};
 use crate::crypto::PacketCipher;
 use crate::wire::challenge_token;
 use crate::wire::connect_token::ConnectToken;
@@ -21,14 +28,12 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tracing::{debug, trace};
 
-/// An application payload from the server, borrowing the datagram.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ServerPayload<'a> {
-    /// The packet sequence it arrived with.
-    pub sequence: u64,
-    /// The payload, 1..=1200 bytes.
-    pub bytes: &'a [u8],
-}
+/// Most raw messages held between two reads; past it, new ones are
+/// dropped and counted. (Channel messages are bounded by the table's
+/// receive budget.)
+const MAX_RAW_HELD: usize = 4096;
+/// Most channel packets one [`Client::poll_transmit`] writes.
+const MAX_PACKETS_PER_WRITE: usize = 64;
 
 /// Where a client is, with the reference implementation's numeric codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -74,23 +79,6 @@ impl ClientState {
             Self::SendingConnectionRequest | Self::SendingConnectionResponse
         )
     }
-}
-
-/// Why a payload could not be sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum SendError {
-    /// The client is not connected.
-    #[error("not connected (state {0:?})")]
-    NotConnected(ClientState),
-    /// The payload is empty or longer than one packet holds.
-    #[error("payload of {len} bytes; it must be 1..={max}")]
-    BadPayloadLen {
-        /// The payload's length.
-        len: usize,
-        /// The most one packet holds.
-        max: usize,
-    },
 }
 
 /// What the client holds while it tries or uses a server.
@@ -139,6 +127,24 @@ pub struct Client {
     replay: ReplayWindow,
     client_index: u32,
     max_clients: u32,
+    /// The table the next connection uses; `None`: raw.
+    table: Option<ChannelTable>,
+    /// The channels of the current connection.
+    channels: Option<Connection>,
+    /// Raw messages not yet read.
+    raw: Inbox,
+    counters: ClientCounters,
+}
+
+/// What a client dropped or refused, for its owner's stats.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClientCounters {
+    /// Raw messages dropped because too many were held unread.
+    pub raw_dropped: u64,
+    /// Authentic payloads the channel layer refused; their reliable data
+    /// is not acked, so the server resends it.
+    pub channel_refused: u64,
 }
 
 impl Default for Client {
@@ -149,7 +155,7 @@ impl Default for Client {
 
 impl Client {
     /// A disconnected client.
-    pub const fn new() -> Self {
+    pub fn new() -> Self {
         Self {
             state: ClientState::Disconnected,
             session: None,
@@ -157,7 +163,39 @@ impl Client {
             replay: ReplayWindow::new(),
             client_index: 0,
             max_clients: 0,
+            table: None,
+            channels: None,
+            raw: Inbox::new(),
+            counters: ClientCounters {
+                raw_dropped: 0,
+                channel_refused: 0,
+            },
         }
+    }
+
+    /// Carries messages on `table`'s channels, as a server shard with the
+    /// same table does; `None` is raw. Takes effect from the next
+    /// connection.
+    #[must_use]
+    pub fn channels(mut self, table: Option<ChannelTable>) -> Self {
+        self.table = table;
+        self
+    }
+
+    /// Whether messages are raw payloads (no channel table).
+    pub const fn is_raw(&self) -> bool {
+        self.table.is_none()
+    }
+
+    /// What was dropped or refused so far.
+    pub const fn counters(&self) -> ClientCounters {
+        self.counters
+    }
+
+    /// The channel counters of the current connection (`None` when raw
+    /// or not connected).
+    pub fn channel_stats(&self) -> Option<ConnectionStats> {
+        self.channels.as_ref().map(Connection::stats)
     }
 
     /// Where the client is.
@@ -180,8 +218,20 @@ impl Client {
         self.session.as_ref().map(|s| s.server)
     }
 
-    /// When [`Client::update`] next has work.
+    /// When [`Client::update`] next has work: a handshake packet, a
+    /// keep-alive, a timeout, or the channels' resends and owed acks.
     pub fn next_update(&self, now: Instant) -> Instant {
+        let netcode = self.next_netcode_update(now);
+        match &self.channels {
+            Some(channels) if channels.wants_to_send(now) => now,
+            Some(channels) => channels
+                .poll_timeout()
+                .map_or(netcode, |due| due.min(netcode)),
+            None => netcode,
+        }
+    }
+
+    fn next_netcode_update(&self, now: Instant) -> Instant {
         match &self.session {
             Some(s) if self.state.is_connecting() || self.state == ClientState::Connected => {
                 let mut next = s.last_send.map_or(now, |t| t + SEND_INTERVAL);
@@ -235,24 +285,27 @@ impl Client {
         });
         self.sequence = 0;
         self.replay = ReplayWindow::new();
+        self.channels = None;
+        self.raw.clear();
         self.state = ClientState::SendingConnectionRequest;
     }
 
-    /// Handles one datagram from `from`; returns an application payload it carried.
+    /// Handles one datagram from `from`, decrypted in place; true when it
+    /// was a payload, whose messages [`Client::recv`] and
+    /// [`Client::take_messages`] then hand over.
     ///
     /// Datagrams from any address but the current server's, and anything
     /// malformed, unauthenticated or replayed, are ignored.
-    pub fn handle_datagram<'a>(
-        &mut self,
-        now: Instant,
-        from: SocketAddr,
-        datagram: &'a mut [u8],
-    ) -> Option<ServerPayload<'a>> {
-        let session = self.session.as_mut()?;
+    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &mut [u8]) -> bool {
+        let Some(session) = self.session.as_mut() else {
+            return false;
+        };
         if from != session.server || self.state.code() <= 0 {
-            return None;
+            return false;
         }
-        let header = packet::parse_header(datagram).ok()?;
+        let Ok(header) = packet::parse_header(datagram) else {
+            return false;
+        };
         let replay_protected = matches!(
             header.packet_type(),
             PacketType::KeepAlive | PacketType::Payload | PacketType::Disconnect
@@ -260,14 +313,14 @@ impl Client {
         if header.packet_type() == PacketType::Response
             || (replay_protected && self.replay.is_replay(header.sequence()))
         {
-            return None;
+            return false;
         }
         let protocol_id = session.token.protocol_id;
         let body = match packet::open(datagram, &header, protocol_id, &session.recv) {
             Ok(body) => body,
             Err(error) => {
                 trace!(%from, %error, "dropped packet");
-                return None;
+                return false;
             }
         };
         if replay_protected {
@@ -279,7 +332,7 @@ impl Client {
                 Body::Denied,
             ) => {
                 self.next_server(now, ClientState::ConnectionDenied);
-                None
+                false
             }
             (
                 ClientState::SendingConnectionRequest,
@@ -292,7 +345,7 @@ impl Client {
                 session.last_recv = now;
                 session.last_send = None;
                 self.state = ClientState::SendingConnectionResponse;
-                None
+                false
             }
             (
                 ClientState::SendingConnectionResponse,
@@ -305,27 +358,36 @@ impl Client {
                 self.client_index = client_index;
                 self.max_clients = max_clients;
                 self.state = ClientState::Connected;
+                self.channels = self.table.clone().map(Connection::new);
                 debug!(server = %session.server, client_index, "connected");
-                None
+                false
             }
             (ClientState::Connected, Body::KeepAlive { .. }) => {
                 session.last_recv = now;
-                None
+                false
             }
             (ClientState::Connected, Body::Payload(bytes)) => {
                 session.last_recv = now;
-                Some(ServerPayload {
-                    sequence: header.sequence(),
-                    bytes,
-                })
+                match &mut self.channels {
+                    Some(channels) => {
+                        if let Err(error) = channels.read_packet(now, header.sequence(), bytes) {
+                            self.counters.channel_refused += 1;
+                            trace!(%error, "payload refused by the channel layer");
+                        }
+                    }
+                    None if self.raw.len() < MAX_RAW_HELD => self.raw.push(ChannelId::RAW, bytes),
+                    None => self.counters.raw_dropped += 1,
+                }
+                true
             }
             (ClientState::Connected, Body::Disconnect) => {
                 debug!(server = %session.server, "server disconnected us");
                 self.session = None;
+                self.channels = None;
                 self.state = ClientState::Disconnected;
-                None
+                false
             }
-            _ => None,
+            _ => false,
         }
     }
 
@@ -387,55 +449,98 @@ impl Client {
         session.last_send = Some(now);
     }
 
-    /// Sends an application payload to the server.
+    /// Sends `bytes` on `channel`: queued for the next
+    /// [`Client::poll_transmit`] on channels (many messages share a
+    /// packet); sealed into `out` at once when raw.
     ///
     /// # Errors
     ///
-    /// [`SendError`] when not connected or the payload is not 1..=1200 bytes.
+    /// [`SendError::NotConnected`]; [`SendError::UnknownChannel`],
+    /// [`SendError::BadLength`] or [`SendError::QueueFull`] when the message
+    /// does not suit its channel (raw: [`ChannelId::RAW`], 1..=1200 bytes)
+    /// or the budget is full.
     pub fn send(
         &mut self,
         now: Instant,
-        payload: &[u8],
+        channel: ChannelId,
+        bytes: &[u8],
         out: &mut dyn Outbox,
     ) -> Result<(), SendError> {
-        if payload.is_empty() || payload.len() > MAX_PAYLOAD_LEN {
-            return Err(SendError::BadPayloadLen {
-                len: payload.len(),
+        if self.state != ClientState::Connected {
+            return Err(SendError::NotConnected);
+        }
+        if let Some(channels) = &mut self.channels {
+            return channels.send(channel, bytes);
+        }
+        if channel != ChannelId::RAW {
+            return Err(SendError::UnknownChannel(channel));
+        }
+        if bytes.is_empty() || bytes.len() > MAX_PAYLOAD_LEN {
+            return Err(SendError::BadLength {
+                len: bytes.len(),
                 max: MAX_PAYLOAD_LEN,
             });
         }
-        let session = match (self.state, self.session.as_mut()) {
-            (ClientState::Connected, Some(session)) => session,
-            _ => return Err(SendError::NotConnected(self.state)),
-        };
-        let protocol_id = session.token.protocol_id;
-        seal_to(
-            session,
-            &mut self.sequence,
-            protocol_id,
-            &Body::Payload(payload),
-            out,
-        );
-        session.last_send = Some(now);
+        self.send_payload(now, out, &mut |_, buf| {
+            buf.get_mut(..bytes.len()).map_or(0, |body| {
+                body.copy_from_slice(bytes);
+                bytes.len()
+            })
+        });
         Ok(())
     }
 
-    /// Sends a payload that `fill` writes straight into the packet, given
-    /// the packet's sequence (see [`crate::proto::server::Server::send_with`]).
-    /// Returns the payload's length; 0 sends nothing.
-    ///
-    /// # Errors
-    ///
-    /// [`SendError::NotConnected`] when not connected.
-    pub fn send_with(
+    /// Writes what the channels have due (queued messages, resends, owed
+    /// acks) into `out`; nothing when raw or not connected.
+    pub fn poll_transmit(&mut self, now: Instant, out: &mut dyn Outbox) {
+        let Some(mut channels) = self.channels.take() else {
+            return;
+        };
+        for _ in 0..MAX_PACKETS_PER_WRITE {
+            if !channels.wants_to_send(now) {
+                break;
+            }
+            let len = self.send_payload(now, out, &mut |sequence, buf| {
+                channels.write_packet(now, sequence, buf)
+            });
+            if len == 0 {
+                break;
+            }
+        }
+        self.channels = Some(channels);
+    }
+
+    /// The next message from the server, oldest first, as an owned copy.
+    pub fn recv(&mut self) -> Option<Message> {
+        match &mut self.channels {
+            Some(channels) => channels.recv(),
+            None => self.raw.pop(),
+        }
+    }
+
+    /// Moves every message not yet read into `into` (dropping what it
+    /// held), keeping `into`'s buffers: no copy, and no allocation once both
+    /// have grown to the working size.
+    pub fn take_messages(&mut self, into: &mut Inbox) {
+        match &mut self.channels {
+            Some(channels) => channels.take_messages(into),
+            None => {
+                into.clear();
+                std::mem::swap(&mut self.raw, into);
+            }
+        }
+    }
+
+    /// Seals a payload that `fill` writes in place given its sequence;
+    /// returns its length (0: nothing was sent, or not connected).
+    fn send_payload(
         &mut self,
         now: Instant,
         out: &mut dyn Outbox,
         fill: &mut dyn FnMut(u64, &mut [u8]) -> usize,
-    ) -> Result<usize, SendError> {
-        let session = match (self.state, self.session.as_mut()) {
-            (ClientState::Connected, Some(session)) => session,
-            _ => return Err(SendError::NotConnected(self.state)),
+    ) -> usize {
+        let Some(session) = self.session.as_mut() else {
+            return 0;
         };
         let protocol_id = session.token.protocol_id;
         let sequence = self.sequence;
@@ -451,7 +556,7 @@ impl Client {
         if len > 0 {
             session.last_send = Some(now);
         }
-        Ok(len)
+        len
     }
 
     /// Ends the connection: sends the redundant disconnect packets when
@@ -470,6 +575,7 @@ impl Client {
             }
         }
         self.session = None;
+        self.channels = None;
         self.state = ClientState::Disconnected;
     }
 
@@ -497,6 +603,7 @@ impl Client {
     fn fail(&mut self, error: ClientState) {
         debug!(?error, "connection failed");
         self.session = None;
+        self.channels = None;
         self.state = error;
     }
 }

@@ -5,16 +5,29 @@
 //! The engine drives these with real sockets; tests drive them with a fake
 //! clock and in-memory queues.
 //!
+//! A server shard owns one session per connected client: its netcode
+//! state (keys, sequence, replay window, timers) and what rides on it,
+//! either the channels of a [`channel::ChannelTable`] (reliable and
+//! unreliable messages, many per packet) or raw payloads, one message each,
+//! for standard netcode.io peers. The client does the same for its one
+//! connection. Whichever the mode, messages go in with `send` and come out
+//! of the same calls.
+//!
 //! # Call order
 //!
-//! For both [`server::Server`] and [`client::Client`]:
+//! For both [`server::Server`] and [`client::Client`], quinn-proto style:
 //!
 //! 1. `handle_datagram(now, from, bytes, ..)` for each datagram received;
-//!    it may return an application payload borrowing `bytes`.
-//! 2. `update(now, out)` at least by the instant `next_update()` names:
-//!    keep-alives, timeouts, retransmitted handshake packets.
-//! 3. `send(now, .., payload, out)` whenever the application has data.
-//! 4. `poll_event()` until `None` (server) or `state()` (client) to learn of
+//!    then take the messages it released (`take_messages`, or the
+//!    client's `recv`).
+//! 2. `send(now, .., channel, bytes, out)` whenever the application has a
+//!    message: queued on channels, sealed at once when raw.
+//! 3. `poll_transmit(now, out)` after a batch of input or sends: writes
+//!    the packets the channels have due.
+//! 4. `update(now, out)` at least by the instant `next_update()` names:
+//!    keep-alives, timeouts, retransmitted handshake packets, channel
+//!    resends and owed acks.
+//! 5. `poll_event()` until `None` (server) or `state()` (client) to learn of
 //!    connections made and lost.
 //!
 //! `now` must never go backwards between calls on one state machine.
@@ -28,12 +41,14 @@
 pub mod channel;
 pub mod client;
 mod replay;
+mod send_error;
 pub mod server;
 #[cfg(test)]
 mod tests;
 
 pub use crate::clock::WallClock;
 pub use replay::ReplayWindow;
+pub use send_error::SendError;
 
 use std::net::SocketAddr;
 use std::time::Duration;

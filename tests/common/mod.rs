@@ -8,6 +8,7 @@
 pub mod engine;
 
 use berth::proto::WallClock;
+use berth::proto::channel::{ChannelId, Inbox};
 use berth::proto::client::Client;
 use berth::proto::server::{ClientIndex, Server, ServerConfig};
 use berth::{Key, OsRandom};
@@ -82,9 +83,13 @@ impl UdpServer {
         let now = Instant::now();
         let mut out = Vec::new();
         let (server, received) = (&mut self.server, &mut self.received);
+        let mut messages = Inbox::new();
         recv_all(&self.socket, |from, bytes| {
-            if let Some(p) = server.handle_datagram(now, from, bytes, &mut out) {
-                received.push((p.client, p.bytes.to_vec()));
+            if let Some(client) = server.handle_datagram(now, from, bytes, &mut out) {
+                server.take_messages(&mut messages);
+                for (_, bytes) in messages.iter() {
+                    received.push((client, bytes.to_vec()));
+                }
             }
         });
         self.socket.set_nonblocking(false).expect("blocking");
@@ -96,7 +101,7 @@ impl UdpServer {
     pub fn send(&mut self, client: ClientIndex, payload: &[u8]) {
         let mut out = Vec::new();
         self.server
-            .send(Instant::now(), client, payload, &mut out)
+            .send(Instant::now(), client, ChannelId::RAW, payload, &mut out)
             .expect("server send");
         send_all(&self.socket, &mut out);
     }
@@ -126,8 +131,10 @@ impl UdpClient {
         let now = Instant::now();
         let (client, received) = (&mut self.client, &mut self.received);
         recv_all(&self.socket, |from, bytes| {
-            if let Some(p) = client.handle_datagram(now, from, bytes) {
-                received.push(p.bytes.to_vec());
+            if client.handle_datagram(now, from, bytes) {
+                while let Some(message) = client.recv() {
+                    received.push(message.bytes);
+                }
             }
         });
         self.socket.set_nonblocking(false).expect("blocking");
@@ -140,7 +147,7 @@ impl UdpClient {
     pub fn send(&mut self, payload: &[u8]) {
         let mut out = Vec::new();
         self.client
-            .send(Instant::now(), payload, &mut out)
+            .send(Instant::now(), ChannelId::RAW, payload, &mut out)
             .expect("client send");
         send_all(&self.socket, &mut out);
     }

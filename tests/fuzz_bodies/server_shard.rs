@@ -25,6 +25,7 @@
 
 use super::{PRIVATE_KEY, PROTOCOL_ID};
 use berth::proto::WallClock;
+use berth::proto::channel::{ChannelId, Inbox};
 use berth::proto::client::{Client, ClientState};
 use berth::proto::server::{ClientIndex, DisconnectReason, Event, Server, ServerConfig, Stats};
 use berth::proto::{DISCONNECT_PACKETS, Outbox};
@@ -484,6 +485,7 @@ pub fn server_shard_run(data: &[u8]) -> Summary {
 /// What the events told us is in a slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Occupant {
+    client: ClientIndex,
     client_id: u64,
     address: SocketAddr,
 }
@@ -506,6 +508,8 @@ struct Harness {
     from_server: VecDeque<Sent>,
     /// The slots as the event stream describes them.
     slots: [Option<Occupant>; MAX_CLIENTS],
+    /// The last handle each slot was given; stale once its client left.
+    handles: [Option<ClientIndex>; MAX_CLIENTS],
     /// Datagrams the server emitted, counted here.
     emitted: u64,
     /// `handle_datagram` calls that dropped nothing.
@@ -540,6 +544,7 @@ impl Harness {
             to_server: VecDeque::new(),
             from_server: VecDeque::new(),
             slots: [None; MAX_CLIENTS],
+            handles: [None; MAX_CLIENTS],
             emitted: 0,
             successes: 0,
             last_stats: Stats::default(),
@@ -603,7 +608,7 @@ impl Harness {
                 let len = usize::from(*len) % (MAX_PAYLOAD_LEN + 2);
                 let payload = payload(len);
                 let mut out = Vec::new();
-                let sent = self.clients[k].send(self.now, &payload, &mut out);
+                let sent = self.clients[k].send(self.now, ChannelId::RAW, &payload, &mut out);
                 let connected = self.clients[k].state() == ClientState::Connected;
                 assert_eq!(
                     sent.is_ok(),
@@ -718,8 +723,12 @@ impl Harness {
             return;
         };
         let mut buf = bytes.to_vec();
-        if let Some(payload) = self.clients[k].handle_datagram(self.now, from, &mut buf) {
-            assert!((1..=MAX_PAYLOAD_LEN).contains(&payload.bytes.len()));
+        if self.clients[k].handle_datagram(self.now, from, &mut buf) {
+            let message = self.clients[k]
+                .recv()
+                .expect("a raw payload is one message");
+            assert_eq!(self.clients[k].recv(), None, "a raw payload is one message");
+            assert!((1..=MAX_PAYLOAD_LEN).contains(&message.bytes.len()));
             assert_eq!(
                 self.clients[k].state(),
                 ClientState::Connected,
@@ -737,10 +746,17 @@ impl Harness {
         let dropped_before = self.server.stats().dropped_total();
         let mut out: Vec<(SocketAddr, Vec<u8>)> = Vec::new();
         let mut buf = bytes.clone();
-        let payload = self
-            .server
+        let server = &mut self.server;
+        let payload = server
             .handle_datagram(self.now, from, &mut buf, &mut out)
-            .map(|p| (p.client, p.bytes.len()));
+            .map(|client| {
+                let mut messages = Inbox::new();
+                server.take_messages(&mut messages);
+                assert_eq!(messages.len(), 1, "a raw payload is one message");
+                let (channel, bytes) = messages.iter().next().unwrap();
+                assert_eq!(channel, ChannelId::RAW);
+                (client, bytes.len())
+            });
         self.summary.handled += 1;
         let dropped = self.server.stats().dropped_total() - dropped_before;
         let events = self.drain_events();
@@ -815,13 +831,17 @@ impl Harness {
     }
 
     fn server_send(&mut self, slot: u8, len: u16) {
-        let slot = usize::from(slot) % (MAX_CLIENTS + 1);
+        let slot = usize::from(slot) % MAX_CLIENTS;
         let len = usize::from(len) % (MAX_PAYLOAD_LEN + 2);
         let occupant = self.slots.get(slot).copied().flatten();
+        // The current occupant's handle, or a stale one, which must fail.
+        let Some(client) = self.handles.get(slot).copied().flatten() else {
+            return;
+        };
         let payload = payload(len);
         let mut result = Ok(());
         self.server_call(|server, now, out| {
-            result = server.send(now, ClientIndex::new(slot as u32), &payload, out);
+            result = server.send(now, client, ChannelId::RAW, &payload, out);
         });
         assert_eq!(
             result.is_ok(),
@@ -839,11 +859,12 @@ impl Harness {
         } else {
             usize::from(self.slots.get(slot).copied().flatten().is_some())
         };
+        let handle = self.handles.get(slot).copied().flatten();
         self.server_call(|server, _, out| {
             if slot == MAX_CLIENTS + 1 {
                 server.disconnect_all(out);
-            } else {
-                server.disconnect(ClientIndex::new(slot as u32), out);
+            } else if let Some(client) = handle {
+                server.disconnect(client, out);
             }
         });
         assert_eq!(self.summary.disconnects - events_before, expected as u64);
@@ -851,8 +872,8 @@ impl Harness {
             self.server.stats().sent - before,
             (expected * DISCONNECT_PACKETS) as u64
         );
-        if slot < MAX_CLIENTS {
-            assert!(!self.server.is_connected(ClientIndex::new(slot as u32)));
+        if let Some(client) = handle {
+            assert!(!self.server.is_connected(client));
         } else if slot == MAX_CLIENTS + 1 {
             assert_eq!(self.server.connected_count(), 0);
         }
@@ -883,7 +904,14 @@ impl Harness {
                         .get_mut(client.get() as usize)
                         .expect("a connected slot within max_clients");
                     assert!(slot.is_none(), "connected into occupied slot {client:?}");
-                    *slot = Some(Occupant { client_id, address });
+                    *slot = Some(Occupant {
+                        client,
+                        client_id,
+                        address,
+                    });
+                    let handle = &mut self.handles[client.get() as usize];
+                    assert_ne!(*handle, Some(client), "a slot's handle was reused");
+                    *handle = Some(client);
                     let ids = self
                         .slots
                         .iter()
@@ -937,8 +965,10 @@ impl Harness {
             self.summary.connects - self.summary.disconnects
         );
         assert_eq!(server.connected_count(), occupied);
-        for (slot, occupant) in self.slots.iter().enumerate() {
-            let index = ClientIndex::new(slot as u32);
+        for (slot, (occupant, handle)) in self.slots.iter().zip(&self.handles).enumerate() {
+            assert_eq!(server.client_in(slot as u32), occupant.map(|o| o.client));
+            let Some(index) = *handle else { continue };
+            // The last handle names the occupant, or nobody once it left.
             assert_eq!(server.is_connected(index), occupant.is_some());
             assert_eq!(server.client_id(index), occupant.map(|o| o.client_id));
             assert_eq!(server.address(index), occupant.map(|o| o.address));
@@ -946,7 +976,7 @@ impl Harness {
                 assert_eq!(server.client_at(&o.address), Some(index));
             }
         }
-        assert_eq!(server.client_id(ClientIndex::new(MAX_CLIENTS as u32)), None);
+        assert_eq!(server.client_in(MAX_CLIENTS as u32), None);
 
         // Every datagram accounted for, once.
         assert_eq!(stats.received, self.summary.handled);

@@ -1,16 +1,16 @@
-//! The receive path of a port: datagrams into the shard and the channels,
-//! messages and connection changes out to the handler or the event queue,
-//! and the commands other threads queued.
+//! The receive path of a port: datagrams into the shard, messages and
+//! connection changes out to the handler or the event queue, and the
+//! commands other threads queued.
 
 use super::super::batch::RecvBatch;
-use super::super::handler::{Context, Handler, is_current};
-use super::super::peers::PeerChannels;
+use super::super::handler::{Context, Handler};
 use super::super::transport::Transport;
 use super::super::{PeerId, PortStats, ServerEvent};
 use super::commands::{Command, OnFull, Outgoing};
 use super::{Delivery, MAX_BATCHES_PER_WAKE, Sends, Shared};
-use crate::proto::channel::{self, ChannelId, Inbox};
-use crate::proto::server::{ClientIndex, DisconnectReason, Event, Server as Shard};
+use crate::proto::SendError;
+use crate::proto::channel::{ChannelId, Inbox};
+use crate::proto::server::{DisconnectReason, Event, Server as Shard};
 use crossbeam_channel::{Sender, TrySendError};
 use std::time::Instant;
 use tracing::debug;
@@ -21,12 +21,10 @@ pub(super) struct Io<'a> {
     pub(super) now: Instant,
     pub(super) shard: &'a mut Shard,
     pub(super) send: &'a mut Sends,
-    pub(super) generations: &'a mut Vec<u32>,
     pub(super) outgoing: &'a mut Outgoing,
     pub(super) delivery: &'a mut Delivery,
     pub(super) shared: &'a Shared,
     pub(super) stats: &'a mut PortStats,
-    pub(super) channels: &'a mut PeerChannels,
     /// The address each admitted peer counts under in [`Shared::ip_limit`];
     /// `None` for a free slot or a peer refused at the limit.
     pub(super) slot_ips: &'a mut Vec<Option<std::net::IpAddr>>,
@@ -57,7 +55,7 @@ impl Io<'_> {
                 return Ok(false);
             }
             recv.for_each(|from, bytes| self.datagram(from, bytes));
-            self.channels.flush(self.now, self.shard, self.send);
+            self.shard.poll_transmit(self.now, self.send);
             self.stats.cross_port_dropped += self.outgoing.flush(&self.shared.mailboxes);
             self.flush_to(index, transport)?;
             record_dwell(recv, &mut self.stats.dwell);
@@ -83,38 +81,13 @@ impl Io<'_> {
     }
 
     fn datagram(&mut self, from: std::net::SocketAddr, bytes: &mut [u8]) {
-        let payload = self.shard.handle_datagram(self.now, from, bytes, self.send);
+        let delivered = self.shard.handle_datagram(self.now, from, bytes, self.send);
         // Connection changes first: a handler learns of a peer before its messages.
         self.deliver_events();
-        let Some(payload) = payload else { return };
-        let slot = payload.client.get();
-        let generation = self.generations.get(slot as usize).copied().unwrap_or(0);
-        let peer = PeerId::new(self.index, slot, generation);
-        if self.channels.is_raw() {
-            self.stats.messages_in += 1;
-            self.dispatch(
-                payload.bytes,
-                |ctx, handler, bytes| handler.message(ctx, peer, ChannelId::RAW, bytes),
-                |bytes| ServerEvent::Message {
-                    peer,
-                    channel: ChannelId::RAW,
-                    bytes: bytes.to_vec(),
-                },
-            );
-            return;
-        }
+        let Some(client) = delivered else { return };
+        let peer = PeerId::of(self.index, client);
         let mut messages = std::mem::take(self.messages);
-        let read = self.channels.read(
-            self.now,
-            slot,
-            payload.sequence,
-            payload.bytes,
-            &mut messages,
-        );
-        if let Err(error) = read {
-            self.stats.channel_refused += 1;
-            debug!(%peer, %error, "payload refused by the channel layer");
-        }
+        self.shard.take_messages(&mut messages);
         self.stats.messages_in += messages.len() as u64;
         for (channel, bytes) in messages.iter() {
             self.dispatch(
@@ -153,12 +126,7 @@ impl Io<'_> {
                     if let Some(ip) = self.slot_ips.get_mut(slot) {
                         *ip = Some(address.ip());
                     }
-                    self.channels.connected(client.get());
-                    if let Some(generation) = self.generations.get_mut(slot) {
-                        *generation = generation.wrapping_add(1);
-                    }
-                    let generation = self.generations.get(slot).copied().unwrap_or(0);
-                    let peer = PeerId::new(self.index, client.get(), generation);
+                    let peer = PeerId::of(self.index, client);
                     self.shared
                         .placement
                         .connected(usize::from(self.index), client_id);
@@ -191,16 +159,10 @@ impl Io<'_> {
                         continue; // refused at the limit: never announced
                     };
                     self.shared.ip_limit.release(ip);
-                    self.channels.disconnected(client.get());
                     if reason == DisconnectReason::TooSlow {
                         self.stats.too_slow += 1;
                     }
-                    let generation = self
-                        .generations
-                        .get(client.get() as usize)
-                        .copied()
-                        .unwrap_or(0);
-                    let peer = PeerId::new(self.index, client.get(), generation);
+                    let peer = PeerId::of(self.index, client);
                     self.shared.placement.disconnected(usize::from(self.index));
                     self.dispatch(
                         (),
@@ -230,9 +192,7 @@ impl Io<'_> {
                     now: self.now,
                     shard: self.shard,
                     send: self.send,
-                    generations: self.generations,
                     outgoing: self.outgoing,
-                    channels: self.channels,
                 };
                 on_handler(&mut ctx, handler.as_mut(), &data);
             }
@@ -251,39 +211,28 @@ impl Io<'_> {
                 self.shared.pool.give_back(bytes);
             }
             Command::Disconnect { peer, too_slow } => {
-                if is_current(self.generations, peer) {
-                    let client = ClientIndex::new(peer.slot());
-                    if too_slow {
-                        self.shard.disconnect_too_slow(client, self.send);
-                    } else {
-                        self.shard.disconnect(client, self.send);
-                    }
-                    self.deliver_events();
+                if too_slow {
+                    self.shard.disconnect_too_slow(peer.client(), self.send);
+                } else {
+                    self.shard.disconnect(peer.client(), self.send);
                 }
+                self.deliver_events();
             }
         }
     }
 
     /// Sends a message another thread queued for `peer`, a peer of this port.
     fn send_queued(&mut self, peer: PeerId, channel: ChannelId, bytes: &[u8], on_full: OnFull) {
-        if !is_current(self.generations, peer) {
-            self.stats.channel_send_refused += 1;
-            return;
-        }
-        if self.channels.is_raw() {
-            let client = ClientIndex::new(peer.slot());
-            if let Err(e) = self.shard.send(self.now, client, bytes, self.send) {
-                debug!(%peer, error = %e, "queued message for a departed peer dropped");
-            }
-        } else if let Err(e) = self.channels.send(peer.slot(), channel, bytes) {
-            let full = matches!(e, channel::SendError::QueueFull { .. });
-            if full && on_full == OnFull::Disconnect {
-                self.shard
-                    .disconnect_too_slow(ClientIndex::new(peer.slot()), self.send);
+        let client = peer.client();
+        match self.shard.send(self.now, client, channel, bytes, self.send) {
+            Ok(()) => {}
+            Err(SendError::QueueFull { .. }) if on_full == OnFull::Disconnect => {
+                self.shard.disconnect_too_slow(client, self.send);
                 self.deliver_events();
-            } else {
+            }
+            Err(e) => {
                 self.stats.channel_send_refused += 1;
-                debug!(%peer, error = %e, "queued message refused by the channel layer");
+                debug!(%peer, error = %e, "queued message refused");
             }
         }
     }

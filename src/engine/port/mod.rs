@@ -22,7 +22,6 @@ pub(crate) use sends::Sends;
 use super::batch::RecvBatch;
 use super::buffer_pool::BufferPool;
 use super::handler::Handler;
-use super::peers::PeerChannels;
 use super::transport::{Registration, Transport};
 use super::{PeerId, PortStats, ServerEvent};
 use crate::proto::channel::Inbox;
@@ -89,7 +88,6 @@ pub(crate) struct Port {
     pub(crate) shard: Shard,
     pub(crate) delivery: Delivery,
     pub(crate) shared: Arc<Shared>,
-    pub(crate) channels: PeerChannels,
 }
 
 impl Port {
@@ -111,7 +109,6 @@ impl Port {
         let ports = self.shared.mailboxes.len();
         let mut recv = RecvBatch::new();
         let mut send = Sends::new(self.transports.len());
-        let mut generations = vec![0u32; self.shard.max_clients()];
         let mut outgoing = Outgoing::new(ports, self.shared.pool.clone());
         let mut events = Events::with_capacity(16);
         let mut stats = PortStats {
@@ -133,10 +130,7 @@ impl Port {
             let timeout = if more_to_read {
                 Duration::ZERO
             } else {
-                let mut wake_at = self.shard.next_update().min(next_stats);
-                if let Some(tick) = self.channels.next_tick() {
-                    wake_at = wake_at.min(tick);
-                }
+                let wake_at = self.shard.next_update().min(next_stats);
                 self.transports
                     .iter()
                     .filter_map(|transport| transport.next_arrival())
@@ -156,12 +150,10 @@ impl Port {
                 now,
                 shard: &mut self.shard,
                 send: &mut send,
-                generations: &mut generations,
                 outgoing: &mut outgoing,
                 delivery: &mut self.delivery,
                 shared: &self.shared,
                 stats: &mut stats,
-                channels: &mut self.channels,
                 slot_ips: &mut slot_ips,
                 messages: &mut messages,
             };
@@ -182,8 +174,7 @@ impl Port {
                 io.shard.update(now, io.send);
                 io.deliver_events();
             }
-            io.channels.tick(now, io.shard, io.send);
-            io.channels.flush(now, io.shard, io.send);
+            io.shard.poll_transmit(now, io.send);
             stats.cross_port_dropped += outgoing.flush(&self.shared.mailboxes);
             if let Err(e) = flush(&mut self.transports, now, &mut send, &mut stats) {
                 failure = Some(e);
@@ -191,35 +182,22 @@ impl Port {
             }
             self.want_writable(&mut send, &mut writable_wanted);
             if shutting_down {
-                self.stop(
-                    &mut send,
-                    &mut generations,
-                    &mut outgoing,
-                    &mut stats,
-                    &mut slot_ips,
-                );
+                self.stop(&mut send, &mut outgoing, &mut stats, &mut slot_ips);
                 break;
             }
             if now >= next_stats {
-                self.publish(&mut stats, &generations);
+                self.publish(&mut stats);
                 next_stats = now + STATS_INTERVAL;
             }
         }
         let Some(error) = failure else {
-            self.publish(&mut stats, &generations);
+            self.publish(&mut stats);
             return;
         };
-        self.fail(
-            &error,
-            &mut send,
-            &mut generations,
-            &mut outgoing,
-            &mut stats,
-            &mut slot_ips,
-        );
+        self.fail(&error, &mut send, &mut outgoing, &mut stats, &mut slot_ips);
         // Published before the event, so an application that hears of the
         // failure finds it in the stats too.
-        self.publish(&mut stats, &generations);
+        self.publish(&mut stats);
         if let Delivery::Events(events) = &self.delivery {
             let failed = ServerEvent::PortFailed {
                 port: self.index,
@@ -238,7 +216,6 @@ impl Port {
         &mut self,
         error: &std::io::Error,
         send: &mut Sends,
-        generations: &mut Vec<u32>,
         outgoing: &mut Outgoing,
         stats: &mut PortStats,
         slot_ips: &mut Vec<Option<std::net::IpAddr>>,
@@ -246,7 +223,7 @@ impl Port {
         error!(port = self.index, %error, "port transport failed; port stops and its peers are disconnected");
         self.shared.placement.close(usize::from(self.index));
         let now = Instant::now();
-        self.disconnect_everyone(true, send, generations, outgoing, stats, slot_ips);
+        self.disconnect_everyone(true, send, outgoing, stats, slot_ips);
         stats.cross_port_dropped += outgoing.flush(&self.shared.mailboxes);
         // Best effort: the transport is likely past sending anything.
         let _ = flush(&mut self.transports, now, send, stats);
@@ -260,7 +237,6 @@ impl Port {
         &mut self,
         failed: bool,
         send: &mut Sends,
-        generations: &mut Vec<u32>,
         outgoing: &mut Outgoing,
         stats: &mut PortStats,
         slot_ips: &mut Vec<Option<std::net::IpAddr>>,
@@ -275,12 +251,10 @@ impl Port {
             now: Instant::now(),
             shard: &mut self.shard,
             send,
-            generations,
             outgoing,
             delivery: &mut self.delivery,
             shared: &self.shared,
             stats,
-            channels: &mut self.channels,
             slot_ips,
             messages: &mut Inbox::new(),
         };
@@ -291,12 +265,11 @@ impl Port {
     fn stop(
         &mut self,
         send: &mut Sends,
-        generations: &mut Vec<u32>,
         outgoing: &mut Outgoing,
         stats: &mut PortStats,
         slot_ips: &mut Vec<Option<std::net::IpAddr>>,
     ) {
-        self.disconnect_everyone(false, send, generations, outgoing, stats, slot_ips);
+        self.disconnect_everyone(false, send, outgoing, stats, slot_ips);
         let mut events = Events::with_capacity(4);
         for _ in 0..SHUTDOWN_FLUSH_TRIES {
             if flush(&mut self.transports, Instant::now(), send, stats).is_err() {
@@ -332,15 +305,14 @@ impl Port {
         }
     }
 
-    fn publish(&self, stats: &mut PortStats, generations: &[u32]) {
+    fn publish(&self, stats: &mut PortStats) {
         stats.peers = self.shard.connected_count();
         stats.peer_channels.clear();
-        stats
-            .peer_channels
-            .extend(self.channels.all_stats().map(|(slot, channel)| {
-                let generation = generations.get(slot as usize).copied().unwrap_or(0);
-                (PeerId::new(self.index, slot, generation), channel)
-            }));
+        stats.peer_channels.extend(
+            self.shard
+                .all_client_stats()
+                .map(|(client, channel)| (PeerId::of(self.index, client), channel)),
+        );
         stats.protocol = self.shard.stats().clone();
         if let Some(shared) = self.shared.stats.get(usize::from(self.index)) {
             // Copied without allocating: the list of peers goes into the

@@ -6,6 +6,7 @@ use super::inbox::Inbox;
 use super::reliable_recv::{RecvError, ReliableRecv};
 use super::reliable_send::ReliableSend;
 use super::{ChannelKind, ChannelTable, ConnectionStats, MAX_UNRELIABLE_LEN};
+use crate::proto::SendError;
 use crate::wire::frame::{ChannelId, Frames, emit_header, header_len};
 use crate::wire::frame_body::{
     ACK_BODY_LEN, Ack, FRAGMENT_HEAD_LEN, FragmentBody, RELIABLE_HEAD_LEN, ReliableBody,
@@ -15,35 +16,6 @@ use crate::wire::packet::MAX_PAYLOAD_LEN;
 use crate::wire::{self, Writer};
 use std::collections::VecDeque;
 use std::time::Instant;
-
-/// Why a message was not queued.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum SendError {
-    /// The channel is not in the table.
-    #[error("{0} is not in the channel table")]
-    UnknownChannel(ChannelId),
-    /// The message is longer than its channel allows.
-    #[error("message of {len} bytes; this channel takes at most {max}")]
-    TooLarge {
-        /// The message's length.
-        len: usize,
-        /// The channel's limit.
-        max: usize,
-    },
-    /// The peer's send budget or its reliable window is full: it is not
-    /// acking fast enough. Try again after the next update.
-    #[error("send queue full: {queued} bytes queued of a {budget}-byte budget")]
-    QueueFull {
-        /// Bytes queued and unacked.
-        queued: usize,
-        /// The table's send budget.
-        budget: usize,
-    },
-    /// The connection is gone.
-    #[error("not connected")]
-    Disconnected,
-}
 
 /// Why a received packet was refused. Its reliable data is not acked, so
 /// an honest peer resends it; the engine counts these and moves on.
@@ -198,7 +170,7 @@ impl Connection {
     ///
     /// # Errors
     ///
-    /// [`SendError::UnknownChannel`]; [`SendError::TooLarge`] past
+    /// [`SendError::UnknownChannel`]; [`SendError::BadLength`] past
     /// [`MAX_UNRELIABLE_LEN`] on an unreliable channel or the table's
     /// `max_message_len` on a reliable one; [`SendError::QueueFull`] when
     /// the send budget or the reliable window is used up.
@@ -215,7 +187,7 @@ impl Connection {
         match self.channels.get_mut(index) {
             Some(Channel::Reliable { send, .. }) => {
                 if message.len() > max_message_len {
-                    return Err(SendError::TooLarge {
+                    return Err(SendError::BadLength {
                         len: message.len(),
                         max: max_message_len,
                     });
@@ -227,7 +199,7 @@ impl Connection {
             }
             Some(channel) => {
                 if message.len() > MAX_UNRELIABLE_LEN {
-                    return Err(SendError::TooLarge {
+                    return Err(SendError::BadLength {
                         len: message.len(),
                         max: MAX_UNRELIABLE_LEN,
                     });

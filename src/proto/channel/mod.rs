@@ -4,7 +4,7 @@
 //! declares a [`ChannelTable`] once; then:
 //!
 //! - [`Connection::send`] queues a message on a channel (a full queue is a
-//!   [`SendError`], never unbounded memory);
+//!   [`SendError`](crate::proto::SendError), never unbounded memory);
 //! - [`Connection::write_packet`] fills one payload (up to 1200 bytes) with
 //!   an ack and as many frames as fit, given the packet's number (berth
 //!   uses the netcode sequence, so no extra header is needed);
@@ -44,7 +44,7 @@ mod stats;
 mod table;
 
 pub use crate::wire::frame::ChannelId;
-pub use connection::{Connection, Message, ReadError, SendError};
+pub use connection::{Connection, Message, ReadError};
 pub use inbox::Inbox;
 pub use stats::ConnectionStats;
 pub use table::{

@@ -1,21 +1,35 @@
-//! The slot number that names a client on a shard.
+//! The handle that names a connected client on a shard.
 
-/// A client's slot on a shard, stable for the life of its connection.
+/// A connected client's handle: its slot on the shard, and which of the
+/// slot's occupants it is.
+///
+/// A slot is reused once its client leaves; the handle of the earlier
+/// client then names nobody, so a late send or disconnect cannot reach the
+/// next one. Handles come from [`super::Event::Connected`] and
+/// [`super::Server::client_in`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ClientIndex(u32);
+pub struct ClientIndex {
+    slot: u32,
+    generation: u32,
+}
 
 impl ClientIndex {
-    /// A slot number.
-    pub const fn new(index: u32) -> Self {
-        Self(index)
+    pub(crate) const fn new(slot: u32, generation: u32) -> Self {
+        Self { slot, generation }
     }
 
     /// The slot number, as the client learns it in its first keep-alive.
     pub const fn get(self) -> u32 {
-        self.0
+        self.slot
+    }
+
+    /// Which occupant of the slot this is: it changes each time the slot is
+    /// taken.
+    pub const fn generation(self) -> u32 {
+        self.generation
     }
 
     pub(crate) const fn slot(self) -> usize {
-        self.0 as usize
+        self.slot as usize
     }
 }

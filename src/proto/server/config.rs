@@ -1,6 +1,7 @@
 //! Server shard configuration.
 
 use crate::crypto::Key;
+use crate::proto::channel::ChannelTable;
 use crate::wire::address::normalize;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -46,6 +47,7 @@ pub struct ServerConfig {
     pub(crate) token_log_len: Option<usize>,
     pub(crate) pending_timeout: Duration,
     pub(crate) requests_per_source: Option<u32>,
+    pub(crate) channels: Option<ChannelTable>,
 }
 
 impl ServerConfig {
@@ -62,6 +64,7 @@ impl ServerConfig {
             token_log_len: None,
             pending_timeout: Duration::from_secs(10),
             requests_per_source: None,
+            channels: None,
         }
     }
 
@@ -71,6 +74,16 @@ impl ServerConfig {
     /// by default.
     pub const fn requests_per_source(mut self, n: u32) -> Self {
         self.requests_per_source = Some(n);
+        self
+    }
+
+    /// Carries messages on `table`'s channels (reliable and unreliable, many
+    /// per packet; see [`crate::proto::channel`]); both sides must use the
+    /// same table. `None`, the default, is raw netcode: each message is one
+    /// payload of 1..=1200 bytes on [`ChannelId::RAW`](crate::proto::channel::ChannelId::RAW),
+    /// what standard netcode.io clients speak.
+    pub fn channels(mut self, table: Option<ChannelTable>) -> Self {
+        self.channels = table;
         self
     }
 

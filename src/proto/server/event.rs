@@ -1,4 +1,4 @@
-//! What a shard tells the application: connections made and lost, payloads received.
+//! What a shard tells the application: connections made and lost.
 
 use super::ClientIndex;
 #[cfg(doc)]
@@ -49,15 +49,4 @@ pub enum Event {
         /// Why.
         reason: DisconnectReason,
     },
-}
-
-/// An application payload from a connected client, borrowing the datagram.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Payload<'a> {
-    /// Who sent it.
-    pub client: ClientIndex,
-    /// The packet sequence it arrived with.
-    pub sequence: u64,
-    /// The payload, 1..=1200 bytes.
-    pub bytes: &'a [u8],
 }

@@ -18,28 +18,33 @@
 
 mod client_index;
 mod config;
-mod connected;
+mod deadlines;
 mod event;
 mod limiter;
 mod pending;
+mod session;
 mod stats;
 mod token_log;
 
 pub use client_index::ClientIndex;
 pub use config::{ConfigError, MAX_CLIENTS_LIMIT, ServerConfig};
-pub use event::{DisconnectReason, Event, Payload};
+pub use event::{DisconnectReason, Event};
 pub use stats::{DropReason, Stats};
 
-use super::{DISCONNECT_PACKETS, Outbox, SEND_INTERVAL, WallClock, token_timeout, written};
+use super::channel::{ChannelId, ChannelTable, Connection, ConnectionStats, Inbox};
+use super::{
+    DISCONNECT_PACKETS, Outbox, SEND_INTERVAL, SendError, WallClock, token_timeout, written,
+};
 use crate::crypto::{Key, MAC_LEN, PacketCipher, Random};
 use crate::wire::challenge_token::{self, ChallengeToken};
 use crate::wire::connect_token::{PRIVATE_LEN, PrivateToken, UserData};
-use crate::wire::packet::{self, Body, ConnectionRequest, MAX_PAYLOAD_LEN};
-use crate::wire::prefix::{Header, PacketType};
+use crate::wire::packet::{self, Body, ConnectionRequest};
+use crate::wire::prefix::PacketType;
 use ahash::RandomState;
-use connected::Connected;
+use deadlines::Deadlines;
 use limiter::RequestLimiter;
 use pending::{Pending, PendingTable};
+use session::{Admitted, Received, SealKey, Session};
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -53,22 +58,19 @@ use tracing::trace;
 const GLOBAL_SEQUENCE_START: u64 = 1 << 63;
 /// How often expired handshakes are swept out.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+/// Most channel packets one client writes per [`Server::poll_transmit`]
+/// or deadline; the rest wait for the next.
+const MAX_PACKETS_PER_WRITE: usize = 64;
+/// The soonest a channel deadline may follow the work that set it, so a
+/// caller never spins on it.
+const MIN_TICK: Duration = Duration::from_millis(1);
 
-/// Why a payload could not be sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum SendError {
-    /// No client is connected in that slot.
-    #[error("no client is connected in slot {0}")]
-    NotConnected(u32),
-    /// The payload is empty or longer than one packet holds.
-    #[error("payload of {len} bytes; it must be 1..={max}")]
-    BadPayloadLen {
-        /// The payload's length.
-        len: usize,
-        /// The most one packet holds.
-        max: usize,
-    },
+/// One client slot: its session while occupied, and how many times it
+/// has been taken.
+#[derive(Debug, Default)]
+struct Slot {
+    generation: u32,
+    session: Option<Session>,
 }
 
 /// Why a datagram was dropped, internally.
@@ -86,7 +88,16 @@ pub struct Server {
     limiter: Option<RequestLimiter>,
     challenge_sequence: u64,
     global_sequence: u64,
-    slots: Vec<Option<Connected>>,
+    /// Every session's channel table; `None`: raw payloads.
+    channels: Option<ChannelTable>,
+    slots: Vec<Slot>,
+    /// Messages released by the last payload, until taken.
+    inbox: Inbox,
+    /// Slots whose channels have something to write, each listed once.
+    dirty: Vec<u32>,
+    is_dirty: Vec<bool>,
+    /// When each session's channels next need writing.
+    deadlines: Deadlines,
     // Source addresses and client ids are chosen by senders: seeded hashing.
     by_address: HashMap<SocketAddr, ClientIndex, RandomState>,
     by_client_id: HashMap<u64, ClientIndex, RandomState>,
@@ -96,7 +107,8 @@ pub struct Server {
     events: VecDeque<Event>,
     stats: Stats,
     next_sweep: Instant,
-    next_update: Instant,
+    /// When the netcode timers (keep-alives, timeouts, sweep) next run.
+    next_keep_alive: Instant,
 }
 
 impl Server {
@@ -116,7 +128,7 @@ impl Server {
         let config = config.validate()?;
         let max_clients = config.max_clients;
         let mut slots = Vec::with_capacity(max_clients);
-        slots.resize_with(max_clients, || None);
+        slots.resize_with(max_clients, Slot::default);
         Ok(Self {
             protocol_id: config.protocol_id,
             challenge_cipher: PacketCipher::new(&Key::generate(random)),
@@ -125,7 +137,12 @@ impl Server {
                 .map(|n| RequestLimiter::new(n, now)),
             challenge_sequence: 0,
             global_sequence: GLOBAL_SEQUENCE_START,
+            channels: config.channels.clone(),
             slots,
+            inbox: Inbox::new(),
+            dirty: Vec::new(),
+            is_dirty: vec![false; max_clients],
+            deadlines: Deadlines::new(max_clients),
             by_address: HashMap::with_capacity_and_hasher(max_clients, RandomState::new()),
             by_client_id: HashMap::with_capacity_and_hasher(max_clients, RandomState::new()),
             pending: PendingTable::new(config.max_pending_value()),
@@ -134,7 +151,7 @@ impl Server {
             events: VecDeque::new(),
             stats: Stats::default(),
             next_sweep: now + SWEEP_INTERVAL,
-            next_update: now,
+            next_keep_alive: now,
             clock,
             private_key: config.private_key,
             addresses: config.addresses,
@@ -166,6 +183,20 @@ impl Server {
         self.connected(client).is_some()
     }
 
+    /// The channel table every session uses; `None` when raw.
+    pub const fn channel_table(&self) -> Option<&ChannelTable> {
+        self.channels.as_ref()
+    }
+
+    /// The handle of the client connected in slot `slot`.
+    pub fn client_in(&self, slot: u32) -> Option<ClientIndex> {
+        let entry = self.slots.get(slot as usize)?;
+        entry
+            .session
+            .as_ref()
+            .map(|_| ClientIndex::new(slot, entry.generation))
+    }
+
     /// The address of the client in `client`'s slot.
     pub fn address(&self, client: ClientIndex) -> Option<SocketAddr> {
         self.connected(client).map(|c| c.address)
@@ -191,31 +222,69 @@ impl Server {
         self.events.pop_front()
     }
 
-    /// When [`Server::update`] next has work: a keep-alive, a timeout or a sweep.
-    pub const fn next_update(&self) -> Instant {
-        self.next_update
+    /// When [`Server::update`] next has work: a keep-alive, a timeout, a
+    /// sweep, or a client's channels due (a resend, an owed ack).
+    pub fn next_update(&mut self) -> Instant {
+        self.deadlines
+            .next()
+            .map_or(self.next_keep_alive, |due| due.min(self.next_keep_alive))
     }
 
-    fn connected(&self, client: ClientIndex) -> Option<&Connected> {
-        self.slots.get(client.slot()).and_then(Option::as_ref)
+    /// The channel counters (RTT, loss, bytes in flight) of `client`;
+    /// `None` when it is gone or the shard is raw.
+    pub fn client_stats(&self, client: ClientIndex) -> Option<ConnectionStats> {
+        self.connected(client)?.channel_stats()
     }
 
-    /// Handles one datagram from `from`. Replies go to `out`.
+    /// Every connected client's channel counters (none when raw).
+    pub fn all_client_stats(&self) -> impl Iterator<Item = (ClientIndex, ConnectionStats)> + '_ {
+        (0u32..).zip(&self.slots).filter_map(|(slot, entry)| {
+            let stats = entry.session.as_ref()?.channel_stats()?;
+            Some((ClientIndex::new(slot, entry.generation), stats))
+        })
+    }
+
+    fn connected(&self, client: ClientIndex) -> Option<&Session> {
+        self.slots
+            .get(client.slot())
+            .filter(|entry| entry.generation == client.generation())?
+            .session
+            .as_ref()
+    }
+
+    fn connected_mut(&mut self, client: ClientIndex) -> Option<&mut Session> {
+        self.slots
+            .get_mut(client.slot())
+            .filter(|entry| entry.generation == client.generation())?
+            .session
+            .as_mut()
+    }
+
+    fn seal_key(&self, client: ClientIndex) -> SealKey {
+        SealKey {
+            protocol_id: self.protocol_id,
+            slot: client.get(),
+            max_clients: self.slots.len() as u32,
+        }
+    }
+
+    /// Handles one datagram from `from`, decrypted in place. Replies go
+    /// to `out`.
     ///
-    /// Returns the application payload when `datagram` carried one; it
-    /// borrows `datagram`, which is decrypted in place. Anything else that is
-    /// wrong with the datagram drops it and counts it in [`Stats`].
-    pub fn handle_datagram<'a>(
+    /// Returns the client whose payload released messages: take them with
+    /// [`Server::take_messages`] before the next datagram. Anything wrong
+    /// with the datagram drops it and counts it in [`Stats`].
+    pub fn handle_datagram(
         &mut self,
         now: Instant,
         from: SocketAddr,
-        datagram: &'a mut [u8],
+        datagram: &mut [u8],
         out: &mut dyn Outbox,
-    ) -> Option<Payload<'a>> {
+    ) -> Option<ClientIndex> {
         self.stats.received += 1;
         let len = datagram.len();
         match self.dispatch(now, from, datagram, out) {
-            Ok(payload) => payload,
+            Ok(delivered) => delivered,
             Err(reason) => {
                 self.stats.count_drop(reason);
                 trace!(%from, len, ?reason, "dropped datagram");
@@ -224,13 +293,22 @@ impl Server {
         }
     }
 
-    fn dispatch<'a>(
+    /// Moves the messages the last [`Server::handle_datagram`] released into
+    /// `into`, dropping what it held, and keeps `into`'s buffers: no copy
+    /// and, once both have grown to the working size, no allocation. Read
+    /// them with [`Inbox::iter`] and pass the inbox back next time.
+    pub fn take_messages(&mut self, into: &mut Inbox) {
+        into.clear();
+        std::mem::swap(&mut self.inbox, into);
+    }
+
+    fn dispatch(
         &mut self,
         now: Instant,
         from: SocketAddr,
-        datagram: &'a mut [u8],
+        datagram: &mut [u8],
         out: &mut dyn Outbox,
-    ) -> Result<Option<Payload<'a>>, Dropped> {
+    ) -> Result<Option<ClientIndex>, Dropped> {
         if let Some(&client) = self.by_address.get(&from) {
             return self.handle_connected(now, client, datagram);
         }
@@ -347,37 +425,36 @@ impl Server {
         }
         let (send, recv, timeout) = (pending.send.clone(), pending.recv.clone(), pending.timeout);
         // Slots number at most MAX_CLIENTS_LIMIT, so an index fits in u32.
-        let Some(slot) = self.slots.iter().position(Option::is_none) else {
+        let Some(slot) = self.slots.iter().position(|entry| entry.session.is_none()) else {
             self.stats.denied += 1;
             self.send_global(from, &send, &Body::Denied, out);
             return Ok(());
         };
         self.pending.remove(&from);
-        let client = ClientIndex::new(slot as u32);
-        let mut connected = Connected {
+        let channels = self.channels.clone().map(Connection::new);
+        let admitted = Admitted {
             address: from,
             client_id: challenge.client_id,
             user_data: Box::new(challenge.user_data),
             send,
             recv,
-            sequence: 0,
-            replay: super::ReplayWindow::new(),
             timeout,
-            last_send: now,
-            last_recv: now,
-            confirmed: false,
         };
-        keep_alive(
-            &mut connected,
-            client,
-            self.slots.len() as u32,
-            self.protocol_id,
-            now,
-            out,
-        );
+        let mut session = Session::new(admitted, now, channels);
+        let Some(entry) = self.slots.get_mut(slot) else {
+            return Err(DropReason::UnknownSource);
+        };
+        entry.generation = entry.generation.wrapping_add(1);
+        let client = ClientIndex::new(slot as u32, entry.generation);
+        let key = SealKey {
+            protocol_id: self.protocol_id,
+            slot: client.get(),
+            max_clients: self.slots.len() as u32,
+        };
+        session.keep_alive(now, key, out);
         self.stats.sent += 1;
-        if let Some(free_slot) = self.slots.get_mut(slot) {
-            *free_slot = Some(connected);
+        if let Some(entry) = self.slots.get_mut(slot) {
+            entry.session = Some(session);
         }
         self.by_address.insert(from, client);
         self.by_client_id.insert(challenge.client_id, client);
@@ -387,135 +464,144 @@ impl Server {
             client_id: challenge.client_id,
             address: from,
         });
-        self.next_update = self.next_update.min(now + SEND_INTERVAL);
+        self.next_keep_alive = self.next_keep_alive.min(now + SEND_INTERVAL);
         Ok(())
     }
 
-    fn handle_connected<'a>(
+    fn handle_connected(
         &mut self,
         now: Instant,
         client: ClientIndex,
-        datagram: &'a mut [u8],
-    ) -> Result<Option<Payload<'a>>, Dropped> {
+        datagram: &mut [u8],
+    ) -> Result<Option<ClientIndex>, Dropped> {
         let protocol_id = self.protocol_id;
-        let header: Header = packet::parse_header(datagram).map_err(|_| DropReason::Malformed)?;
-        if !matches!(
-            header.packet_type(),
-            PacketType::KeepAlive | PacketType::Payload | PacketType::Disconnect
-        ) {
-            return Err(DropReason::UnexpectedType);
-        }
-        let Some(connected) = self.slots.get_mut(client.slot()).and_then(Option::as_mut) else {
+        let Some(session) = self
+            .slots
+            .get_mut(client.slot())
+            .and_then(|entry| entry.session.as_mut())
+        else {
             return Err(DropReason::UnknownSource);
         };
-        if connected.replay.is_replay(header.sequence()) {
-            return Err(DropReason::Replayed);
-        }
-        let body = packet::open(datagram, &header, protocol_id, &connected.recv)
-            .map_err(|_| DropReason::Unauthenticated)?;
-        connected.replay.advance(header.sequence());
-        match body {
-            Body::KeepAlive { .. } => {
-                connected.last_recv = now;
-                connected.confirmed = true;
-                Ok(None)
-            }
-            Body::Payload(bytes) => {
-                connected.last_recv = now;
-                connected.confirmed = true;
-                self.stats.payloads_in += 1;
-                Ok(Some(Payload {
-                    client,
-                    sequence: header.sequence(),
-                    bytes,
-                }))
-            }
-            Body::Disconnect => {
+        let received = session.receive(now, protocol_id, datagram, &mut self.inbox);
+        let due = session.channels_due(now);
+        match received {
+            Ok(Received::KeepAlive) => Ok(None),
+            Ok(Received::Disconnect) => {
                 self.free(client, DisconnectReason::ClientDisconnected);
                 Ok(None)
             }
-            _ => Err(DropReason::UnexpectedType),
+            Err(Ok(reason)) => Err(reason),
+            Ok(Received::Payload) | Err(Err(_)) => {
+                self.stats.payloads_in += 1;
+                if let Err(Err(error)) = received {
+                    self.stats.channel_refused += 1;
+                    trace!(client = client.get(), %error, "payload refused by the channel layer");
+                }
+                self.schedule(client.get(), due, now);
+                Ok((!self.inbox.is_empty()).then_some(client))
+            }
         }
     }
 
-    /// Sends `payload` to the client in `client`'s slot.
+    /// Sends `bytes` to `client` on `channel`.
     ///
-    /// Until the client has confirmed its connection, a keep-alive goes
-    /// first, so a client whose first keep-alive was lost still learns it is
-    /// connected before the payload arrives.
+    /// On channels it is queued, and goes out with the next
+    /// [`Server::poll_transmit`] (many messages share a packet); raw, it is
+    /// sealed into `out` at once as one payload. Until the client has
+    /// confirmed its connection, a keep-alive goes first, so a client whose
+    /// first keep-alive was lost still learns it is connected before the
+    /// payload arrives.
     ///
     /// # Errors
     ///
-    /// [`SendError`] when no client is in the slot or the payload is not 1..=1200 bytes.
+    /// [`SendError::NotConnected`] when `client` is gone;
+    /// [`SendError::UnknownChannel`], [`SendError::BadLength`] or
+    /// [`SendError::QueueFull`] when the message does not suit its channel
+    /// (raw: [`ChannelId::RAW`], 1..=1200 bytes) or the budget is full.
     pub fn send(
         &mut self,
         now: Instant,
         client: ClientIndex,
-        payload: &[u8],
+        channel: ChannelId,
+        bytes: &[u8],
         out: &mut dyn Outbox,
     ) -> Result<(), SendError> {
-        if payload.is_empty() || payload.len() > MAX_PAYLOAD_LEN {
-            return Err(SendError::BadPayloadLen {
-                len: payload.len(),
-                max: MAX_PAYLOAD_LEN,
-            });
+        let key = self.seal_key(client);
+        let session = self.connected_mut(client).ok_or(SendError::NotConnected)?;
+        let sealed = session.send(now, channel, bytes, key, out)?;
+        self.stats.sent += sealed;
+        if self.channels.is_some() {
+            self.mark(client.get());
         }
-        self.send_with(now, client, out, &mut |_, buf| {
-            buf.get_mut(..payload.len()).map_or(0, |body| {
-                body.copy_from_slice(payload);
-                payload.len()
-            })
-        })
-        .map(|_| ())
+        Ok(())
     }
 
-    /// Sends a payload that `fill` writes straight into the packet, given
-    /// the packet's sequence (a channel layer numbers its packets with it).
-    /// `fill` gets up to 1200 bytes and returns how many it wrote; 0 sends
-    /// nothing. Returns that length.
-    ///
-    /// # Errors
-    ///
-    /// [`SendError::NotConnected`] when no client is in the slot.
-    pub fn send_with(
-        &mut self,
-        now: Instant,
-        client: ClientIndex,
-        out: &mut dyn Outbox,
-        fill: &mut dyn FnMut(u64, &mut [u8]) -> usize,
-    ) -> Result<usize, SendError> {
-        let max_clients = self.slots.len() as u32;
-        let protocol_id = self.protocol_id;
-        let Some(connected) = self.slots.get_mut(client.slot()).and_then(Option::as_mut) else {
-            return Err(SendError::NotConnected(client.get()));
+    /// Writes what the clients with queued messages have to send into `out`.
+    pub fn poll_transmit(&mut self, now: Instant, out: &mut dyn Outbox) {
+        let mut dirty = std::mem::take(&mut self.dirty);
+        for slot in dirty.drain(..) {
+            if let Some(flag) = self.is_dirty.get_mut(slot as usize) {
+                *flag = false;
+            }
+            self.write(slot, now, out);
+        }
+        self.dirty = dirty;
+    }
+
+    fn mark(&mut self, slot: u32) {
+        if let Some(flag) = self.is_dirty.get_mut(slot as usize) {
+            if !*flag {
+                *flag = true;
+                self.dirty.push(slot);
+            }
+        }
+    }
+
+    /// Has the channels of the client in `slot` written by `due`: at once
+    /// (on the next [`Server::poll_transmit`]) if due now, else no sooner
+    /// than [`MIN_TICK`] from `now`.
+    fn schedule(&mut self, slot: u32, due: Option<Instant>, now: Instant) {
+        match due {
+            Some(due) if due <= now => self.mark(slot),
+            Some(due) => self.deadlines.schedule(slot, due.max(now + MIN_TICK)),
+            None => {}
+        }
+    }
+
+    /// Writes the channel packets the client in `slot` has due, then
+    /// schedules its next deadline.
+    fn write(&mut self, slot: u32, now: Instant, out: &mut dyn Outbox) {
+        let key = SealKey {
+            protocol_id: self.protocol_id,
+            slot,
+            max_clients: self.slots.len() as u32,
         };
-        if !connected.confirmed {
-            keep_alive(connected, client, max_clients, protocol_id, now, out);
-            self.stats.sent += 1;
+        let Some(session) = self
+            .slots
+            .get_mut(slot as usize)
+            .and_then(|entry| entry.session.as_mut())
+        else {
+            return;
+        };
+        for _ in 0..MAX_PACKETS_PER_WRITE {
+            let packets = session.write_channels(now, key, out);
+            if packets == 0 {
+                break;
+            }
+            self.stats.sent += packets;
         }
-        let sequence = connected.next_sequence();
-        let len = crate::proto::push_payload(
-            out,
-            connected.address,
-            sequence,
-            protocol_id,
-            &connected.send,
-            fill,
-        );
-        if len > 0 {
-            connected.last_send = now;
-            self.stats.sent += 1;
+        if let Some(due) = session.channels_due(now) {
+            self.deadlines.schedule(slot, due.max(now + MIN_TICK));
         }
-        Ok(len)
     }
 
-    /// Ends the connection in `client`'s slot: sends the redundant
-    /// disconnect packets and frees the slot. Nothing happens for a free slot.
+    /// Ends the connection of `client`: sends the redundant disconnect
+    /// packets and frees the slot. Nothing happens for a client gone.
     pub fn disconnect(&mut self, client: ClientIndex, out: &mut dyn Outbox) {
         self.end(client, DisconnectReason::ServerDisconnected, out);
     }
 
-    /// Ends the connection in `client`'s slot like [`Server::disconnect`],
+    /// Ends the connection of `client` like [`Server::disconnect`],
     /// reporting [`DisconnectReason::TooSlow`]: for a client that cannot
     /// take messages it must not miss.
     pub fn disconnect_too_slow(&mut self, client: ClientIndex, out: &mut dyn Outbox) {
@@ -525,11 +611,11 @@ impl Server {
     /// Sends the redundant disconnect packets and frees the slot.
     fn end(&mut self, client: ClientIndex, reason: DisconnectReason, out: &mut dyn Outbox) {
         let protocol_id = self.protocol_id;
-        let Some(connected) = self.slots.get_mut(client.slot()).and_then(Option::as_mut) else {
+        let Some(session) = self.connected_mut(client) else {
             return;
         };
         for _ in 0..DISCONNECT_PACKETS {
-            seal_to(connected, protocol_id, &Body::Disconnect, out);
+            session.seal(protocol_id, &Body::Disconnect, out);
         }
         self.stats.sent += DISCONNECT_PACKETS as u64;
         self.free(client, reason);
@@ -548,42 +634,60 @@ impl Server {
     }
 
     fn end_all(&mut self, reason: DisconnectReason, out: &mut dyn Outbox) {
-        for index in 0..self.slots.len() {
-            self.end(ClientIndex::new(index as u32), reason, out);
+        for slot in 0..self.slots.len() as u32 {
+            if let Some(client) = self.client_in(slot) {
+                self.end(client, reason, out);
+            }
+        }
+    }
+
+    /// Runs what has fallen due by `now`: keep-alives, timeouts, the sweep
+    /// of expired handshakes, and the channels' resends and owed acks.
+    pub fn update(&mut self, now: Instant, out: &mut dyn Outbox) {
+        if now >= self.next_keep_alive {
+            self.keep_alives(now, out);
+        }
+        while let Some(slot) = self.deadlines.pop_due(now) {
+            self.write(slot, now, out);
         }
     }
 
     /// Sends due keep-alives, times out silent clients and sweeps expired handshakes.
-    pub fn update(&mut self, now: Instant, out: &mut dyn Outbox) {
+    fn keep_alives(&mut self, now: Instant, out: &mut dyn Outbox) {
         if now >= self.next_sweep {
             self.pending.sweep(now);
             self.next_sweep = now + SWEEP_INTERVAL;
         }
         let mut next = self.next_sweep;
-        let max_clients = self.slots.len() as u32;
-        let protocol_id = self.protocol_id;
+        let (protocol_id, max_clients) = (self.protocol_id, self.slots.len() as u32);
         let mut timed_out = Vec::new();
-        for (index, slot) in self.slots.iter_mut().enumerate() {
-            let Some(connected) = slot else { continue };
-            let client = ClientIndex::new(index as u32);
-            if connected.is_timed_out(now) {
+        for (slot, entry) in (0u32..).zip(&mut self.slots) {
+            let Some(session) = entry.session.as_mut() else {
+                continue;
+            };
+            let client = ClientIndex::new(slot, entry.generation);
+            if session.is_timed_out(now) {
                 timed_out.push(client);
                 continue;
             }
-            if now.saturating_duration_since(connected.last_send) >= SEND_INTERVAL {
-                keep_alive(connected, client, max_clients, protocol_id, now, out);
+            let key = SealKey {
+                protocol_id,
+                slot,
+                max_clients,
+            };
+            if session.keep_alive_if_quiet(now, SEND_INTERVAL, key, out) {
                 self.stats.sent += 1;
             }
-            next = next.min(connected.last_send + SEND_INTERVAL);
-            if let Some(timeout) = connected.timeout {
-                next = next.min(connected.last_recv + timeout);
+            next = next.min(session.last_send + SEND_INTERVAL);
+            if let Some(at) = session.timeout_at() {
+                next = next.min(at);
             }
         }
         for client in timed_out {
             trace!(client = client.get(), "client timed out");
             self.end(client, DisconnectReason::TimedOut, out);
         }
-        self.next_update = next;
+        self.next_keep_alive = next;
     }
 
     /// Sends a packet that is not part of a connection, under the global sequence.
@@ -604,43 +708,25 @@ impl Server {
     }
 
     fn free(&mut self, client: ClientIndex, reason: DisconnectReason) {
-        let Some(connected) = self.slots.get_mut(client.slot()).and_then(Option::take) else {
+        let Some(session) = self
+            .slots
+            .get_mut(client.slot())
+            .filter(|entry| entry.generation == client.generation())
+            .and_then(|entry| entry.session.take())
+        else {
             return;
         };
-        self.by_address.remove(&connected.address);
-        self.by_client_id.remove(&connected.client_id);
+        self.deadlines.clear(client.get());
+        self.by_address.remove(&session.address);
+        self.by_client_id.remove(&session.client_id);
         self.stats.disconnects += 1;
         self.events.push_back(Event::Disconnected {
             client,
-            client_id: connected.client_id,
-            address: connected.address,
+            client_id: session.client_id,
+            address: session.address,
             reason,
         });
     }
-}
-
-fn keep_alive(
-    connected: &mut Connected,
-    client: ClientIndex,
-    max_clients: u32,
-    protocol_id: u64,
-    now: Instant,
-    out: &mut dyn Outbox,
-) {
-    let body = Body::KeepAlive {
-        client_index: client.get(),
-        max_clients,
-    };
-    seal_to(connected, protocol_id, &body, out);
-    connected.last_send = now;
-}
-
-fn seal_to(connected: &mut Connected, protocol_id: u64, body: &Body<'_>, out: &mut dyn Outbox) {
-    let sequence = connected.next_sequence();
-    let cipher = &connected.send;
-    out.push(connected.address, &mut |buf| {
-        written(packet::seal(body, sequence, protocol_id, cipher, buf))
-    });
 }
 
 /// The tag of a sealed private token: its last 16 bytes.

@@ -65,8 +65,12 @@ impl DropReason {
 pub struct Stats {
     /// Datagrams handed to the shard.
     pub received: u64,
-    /// Application payloads delivered.
+    /// Application payloads received from connected clients.
     pub payloads_in: u64,
+    /// Authentic payloads the channel layer refused (a bad frame, an
+    /// out-of-window id, over the receive budget); their data is not acked,
+    /// so an honest client resends it.
+    pub channel_refused: u64,
     /// Datagrams the shard queued to send.
     pub sent: u64,
     /// Clients that completed the handshake.

@@ -14,24 +14,24 @@ fn connects_and_exchanges_payloads_of_every_size() {
     assert_eq!(
         pair.events,
         [Event::Connected {
-            client: ClientIndex::new(0),
+            client: ClientIndex::new(0, 1),
             client_id: 77,
             address: client_addr(0),
         }]
     );
     assert_eq!(
-        pair.server.user_data(ClientIndex::new(0)),
+        pair.server.user_data(ClientIndex::new(0, 1)),
         Some(&[0u8; 256])
     );
 
     for len in [1, 100, 1200] {
         let payload: Vec<u8> = (0..len).map(|i| i as u8).collect();
         pair.client_send(0, &payload);
-        pair.server_send(ClientIndex::new(0), &payload);
+        pair.server_send(ClientIndex::new(0, 1), &payload);
         pair.run(2);
         assert_eq!(
             pair.server_received.pop(),
-            Some((ClientIndex::new(0), payload.clone()))
+            Some((ClientIndex::new(0, 1), payload.clone()))
         );
         assert_eq!(pair.clients[0].received.pop(), Some(payload));
     }

@@ -167,26 +167,19 @@ fn the_client_ignores_packets_from_other_addresses() {
     pair.server
         .send(
             now,
-            crate::proto::server::ClientIndex::new(0),
+            crate::proto::server::ClientIndex::new(0, 1),
+            crate::proto::channel::ChannelId::RAW,
             b"x",
             &mut out,
         )
         .unwrap();
     let (_, mut bytes) = out.pop().unwrap();
     let stranger: SocketAddr = "127.0.0.7:40000".parse().unwrap();
-    assert!(
-        pair.clients[0]
-            .client
-            .handle_datagram(now, stranger, &mut bytes.clone())
-            .is_none()
-    );
-    assert_eq!(
-        pair.clients[0]
-            .client
-            .handle_datagram(now, server_addr(), &mut bytes)
-            .map(|p| p.bytes),
-        Some(&b"x"[..])
-    );
+    let client = &mut pair.clients[0].client;
+    assert!(!client.handle_datagram(now, stranger, &mut bytes.clone()));
+    assert_eq!(client.recv(), None);
+    assert!(client.handle_datagram(now, server_addr(), &mut bytes));
+    assert_eq!(client.recv().map(|m| m.bytes), Some(b"x".to_vec()));
 }
 
 #[test]

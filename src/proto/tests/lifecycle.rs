@@ -95,7 +95,7 @@ fn client_disconnect_frees_the_slot_at_once() {
 #[test]
 fn server_disconnect_reaches_the_client() {
     let mut pair = connected_pair();
-    pair.with_server_out(|s, out| s.disconnect(crate::proto::server::ClientIndex::new(0), out));
+    pair.with_server_out(|s, out| s.disconnect(crate::proto::server::ClientIndex::new(0, 1), out));
     pair.drive_until(5, |p| p.client(0).state() == ClientState::Disconnected);
     assert!(matches!(
         pair.events.last(),
@@ -128,7 +128,15 @@ fn a_replayed_payload_is_dropped() {
     let mut pair = connected_pair();
     let mut out: Vec<(SocketAddr, Vec<u8>)> = Vec::new();
     let now = pair.now;
-    pair.clients[0].client.send(now, b"once", &mut out).unwrap();
+    pair.clients[0]
+        .client
+        .send(
+            now,
+            crate::proto::channel::ChannelId::RAW,
+            b"once",
+            &mut out,
+        )
+        .unwrap();
     let (to, bytes) = out.pop().unwrap();
     pair.inject(client_addr(0), to, bytes.clone());
     pair.inject(client_addr(0), to, bytes);
@@ -154,7 +162,8 @@ fn the_server_sends_keep_alive_before_payload_until_confirmed() {
     pair.server
         .send(
             now,
-            crate::proto::server::ClientIndex::new(0),
+            crate::proto::server::ClientIndex::new(0, 1),
+            crate::proto::channel::ChannelId::RAW,
             b"hi",
             &mut out,
         )

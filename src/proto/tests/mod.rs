@@ -6,6 +6,7 @@
 mod handshake;
 mod hostile;
 mod lifecycle;
+mod sessions;
 
 use super::client::{Client, ClientState};
 use super::server::{ClientIndex, Event, Server, ServerConfig};
@@ -171,7 +172,8 @@ impl Pair {
     /// Adds a client that starts connecting with `token`; returns its index in `clients`.
     pub(super) fn add_client(&mut self, token: ConnectToken) -> usize {
         let n = self.clients.len();
-        let mut client = Client::new();
+        // The server's table, as a matching build would have.
+        let mut client = Client::new().channels(self.server.channel_table().cloned());
         client.connect(self.now, token);
         self.clients.push(TestClient {
             client,
@@ -222,23 +224,30 @@ impl Pair {
         for mut d in due {
             if d.to == server_addr() {
                 let mut out = Vec::new();
-                if let Some(p) = self
-                    .server
-                    .handle_datagram(now, d.from, &mut d.bytes, &mut out)
+                if let Some(client) =
+                    self.server
+                        .handle_datagram(now, d.from, &mut d.bytes, &mut out)
                 {
-                    self.server_received.push((p.client, p.bytes.to_vec()));
+                    let mut messages = crate::proto::channel::Inbox::new();
+                    self.server.take_messages(&mut messages);
+                    for (_, bytes) in messages.iter() {
+                        self.server_received.push((client, bytes.to_vec()));
+                    }
                 }
                 self.record_server_sends(&out);
                 self.transmit(server_addr(), out);
             } else if let Some(c) = self.clients.iter_mut().find(|c| c.addr == d.to) {
-                if let Some(p) = c.client.handle_datagram(now, d.from, &mut d.bytes) {
-                    c.received.push(p.bytes.to_vec());
+                if c.client.handle_datagram(now, d.from, &mut d.bytes) {
+                    while let Some(message) = c.client.recv() {
+                        c.received.push(message.bytes);
+                    }
                 }
             }
         }
         if self.server_alive {
             let mut out = Vec::new();
             self.server.update(now, &mut out);
+            self.server.poll_transmit(now, &mut out);
             self.record_server_sends(&out);
             self.transmit(server_addr(), out);
         }
@@ -248,6 +257,7 @@ impl Pair {
         for n in 0..self.clients.len() {
             let mut out = Vec::new();
             self.clients[n].client.update(now, &mut out);
+            self.clients[n].client.poll_transmit(now, &mut out);
             let from = self.clients[n].addr;
             self.transmit(from, out);
         }
@@ -289,7 +299,12 @@ impl Pair {
         let mut out = Vec::new();
         self.clients[n]
             .client
-            .send(self.now, payload, &mut out)
+            .send(
+                self.now,
+                crate::proto::channel::ChannelId::RAW,
+                payload,
+                &mut out,
+            )
             .unwrap();
         let from = self.clients[n].addr;
         self.transmit(from, out);
@@ -299,7 +314,13 @@ impl Pair {
     pub(super) fn server_send(&mut self, client: ClientIndex, payload: &[u8]) {
         let mut out = Vec::new();
         self.server
-            .send(self.now, client, payload, &mut out)
+            .send(
+                self.now,
+                client,
+                crate::proto::channel::ChannelId::RAW,
+                payload,
+                &mut out,
+            )
             .unwrap();
         self.transmit(server_addr(), out);
     }

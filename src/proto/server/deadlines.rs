@@ -1,4 +1,4 @@
-//! When each peer of a port next needs its channels written: a per-slot
+//! When each session of a shard next needs its channels written: a per-slot
 //! earliest deadline, with the due slots found in O(log n) each rather than
 //! by scanning every slot.
 //!
@@ -12,7 +12,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::Instant;
 
-/// Per-slot deadlines of one port.
+/// Per-slot deadlines of one shard.
 #[derive(Debug)]
 pub(crate) struct Deadlines {
     /// Each slot's earliest wanted deadline; `None` when it wants none.
