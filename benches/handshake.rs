@@ -8,8 +8,8 @@
 //! Servers, clients and tokens are made outside the timing.
 
 use berth::proto::WallClock;
-use berth::proto::client::{Client, ClientState};
-use berth::proto::server::{Server, ServerConfig};
+use berth::proto::client::{ClientSession, ClientState};
+use berth::proto::server::{Shard, ShardConfig};
 use berth::{ConnectToken, ConnectTokenBuilder, Key, OsRandom};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -29,15 +29,15 @@ fn client_addr() -> SocketAddr {
     "127.0.0.1:50000".parse().unwrap()
 }
 
-fn setup() -> (Server, Client, ConnectToken, Instant) {
+fn setup() -> (Shard, ClientSession, ConnectToken, Instant) {
     let now = Instant::now();
-    let config = ServerConfig::new(PROTOCOL_ID, Key::from_bytes(KEY), server_addr()).max_clients(8);
-    let server = Server::new(config, now, WallClock::system(), &mut OsRandom).unwrap();
+    let config = ShardConfig::new(PROTOCOL_ID, Key::from_bytes(KEY), server_addr()).max_clients(8);
+    let server = Shard::new(config, now, WallClock::system(), &mut OsRandom).unwrap();
     let token = ConnectTokenBuilder::new(PROTOCOL_ID, 1)
         .server(server_addr())
         .build(&Key::from_bytes(KEY))
         .unwrap();
-    (server, Client::new(), token, now)
+    (server, ClientSession::new(), token, now)
 }
 
 /// Times only the server's work for `iters` handshakes on one long-lived
@@ -46,9 +46,9 @@ fn setup() -> (Server, Client, ConnectToken, Instant) {
 fn server_handshakes(iters: u64) -> Duration {
     const CHUNK: u64 = 512;
     let now = Instant::now();
-    let config = ServerConfig::new(PROTOCOL_ID, Key::from_bytes(KEY), server_addr())
+    let config = ShardConfig::new(PROTOCOL_ID, Key::from_bytes(KEY), server_addr())
         .max_clients(CHUNK as usize);
-    let mut server = Server::new(config, now, WallClock::system(), &mut OsRandom).unwrap();
+    let mut server = Shard::new(config, now, WallClock::system(), &mut OsRandom).unwrap();
     let mut timed = Duration::ZERO;
     let mut done = 0;
     let mut client_id = 0u64;
@@ -61,7 +61,7 @@ fn server_handshakes(iters: u64) -> Duration {
                 .server(server_addr())
                 .build(&Key::from_bytes(KEY))
                 .unwrap();
-            let mut client = Client::new();
+            let mut client = ClientSession::new();
             client.connect(now, token);
             let mut out = Vec::new();
             client.update(now, &mut out);
@@ -91,7 +91,7 @@ fn server_handshakes(iters: u64) -> Duration {
 }
 
 /// Delivers every datagram in `out` to the server, collecting its replies.
-fn to_server(server: &mut Server, now: Instant, out: &mut Datagrams) -> Datagrams {
+fn to_server(server: &mut Shard, now: Instant, out: &mut Datagrams) -> Datagrams {
     let mut replies = Vec::new();
     for (_, mut bytes) in out.drain(..) {
         server.handle_datagram(now, client_addr(), &mut bytes, &mut replies);

@@ -130,7 +130,7 @@ fn echoes_allocate_nothing_on_the_port_thread() {
 /// pass `is_wanted`, counting into `seen`.
 fn drive(
     what: &str,
-    players: &mut [relay::Client],
+    players: &mut [relay::RelayClient],
     seen: &mut [u64],
     wanted: &[u64],
     is_wanted: impl Fn(&RelayEvent) -> bool,
@@ -154,7 +154,7 @@ fn drive(
 /// Every player sends `rounds` × `burst` reliable messages to all others,
 /// `burst` at a time, and each round waits until every player has received
 /// the others' messages; returns how many messages the players received.
-fn exchange(players: &mut [relay::Client], rounds: u32, burst: u8) -> u64 {
+fn exchange(players: &mut [relay::RelayClient], rounds: u32, burst: u8) -> u64 {
     let others = players.len() as u64 - 1;
     let mut received = vec![0; players.len()];
     let mut wanted = vec![0; players.len()];
@@ -186,9 +186,9 @@ fn relay_forwards_allocate_nothing_on_the_port_threads() {
     )
     .ports(2);
     let server = RelayServer::bind(config, RelayConfig::default()).unwrap();
-    let mut players: Vec<relay::Client> = (1..=4)
+    let mut players: Vec<relay::RelayClient> = (1..=4)
         .map(|id| {
-            let mut player = relay::Client::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+            let mut player = relay::RelayClient::bind("127.0.0.1:0".parse().unwrap()).unwrap();
             player.connect(Instant::now(), server.issue_token(id).unwrap());
             player
         })
@@ -198,7 +198,7 @@ fn relay_forwards_allocate_nothing_on_the_port_threads() {
         match_data: b"allocations".to_vec(),
     };
     let deadline = Instant::now() + DEADLINE;
-    while !players.iter().all(relay::Client::is_connected) {
+    while !players.iter().all(relay::RelayClient::is_connected) {
         assert!(Instant::now() < deadline, "players did not connect");
         for player in &mut players {
             player.update(Instant::now());

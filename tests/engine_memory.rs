@@ -11,8 +11,8 @@ use berth::engine::{
 use berth::proto::WallClock;
 use berth::proto::channel::ChannelId;
 use berth::proto::channel::standard;
-use berth::proto::client::{Client as ProtoClient, ClientState};
-use berth::proto::server::{DisconnectReason, Event, Server as Shard, ServerConfig as ShardConfig};
+use berth::proto::client::{ClientSession, ClientState};
+use berth::proto::server::{DisconnectReason, Event, Shard, ShardConfig};
 use berth::{ConnectTokenBuilder, Key, OsRandom};
 use common::engine::{drive_clients, echo_events, echo_round, message};
 use common::{PRIVATE_KEY, PROTOCOL_ID};
@@ -186,7 +186,7 @@ fn fake_clock_run(seed: u64) -> Vec<(u128, String)> {
         .server(server_socket.local_addr())
         .build_with(&key, wall.unix_secs(start), &mut OsRandom)
         .unwrap();
-    let mut client = ProtoClient::new();
+    let mut client = ClientSession::new();
     client.connect(start, token);
 
     let send = |socket: &MemorySocket, now, out: &mut Vec<(SocketAddr, Vec<u8>)>| {

@@ -7,7 +7,7 @@ mod common;
 use berth::Key;
 use berth::engine::ServerConfig;
 use berth::relay::{
-    Client, LeaveReason, LobbyCode, MatchInfo, RelayConfig, RelayEvent, RelayServer, Target,
+    LeaveReason, LobbyCode, MatchInfo, RelayClient, RelayConfig, RelayEvent, RelayServer, Target,
     protocol_id,
 };
 use common::{DEADLINE, PRIVATE_KEY};
@@ -28,8 +28,8 @@ fn relay(ports: u16) -> RelayServer {
     .unwrap()
 }
 
-fn player(relay: &RelayServer, client_id: u64) -> Client {
-    let mut client = Client::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+fn player(relay: &RelayServer, client_id: u64) -> RelayClient {
+    let mut client = RelayClient::bind("127.0.0.1:0".parse().unwrap()).unwrap();
     client.connect(Instant::now(), relay.issue_token(client_id).unwrap());
     client
 }
@@ -46,7 +46,7 @@ fn info(players: u8, data: &[u8]) -> MatchInfo {
 #[track_caller]
 fn drive(
     what: &str,
-    clients: &mut [&mut Client],
+    clients: &mut [&mut RelayClient],
     mut step: impl FnMut(Option<(usize, RelayEvent)>) -> bool,
 ) {
     let deadline = Instant::now() + DEADLINE;
@@ -67,7 +67,7 @@ fn drive(
 }
 
 #[track_caller]
-fn connect(clients: &mut [&mut Client]) {
+fn connect(clients: &mut [&mut RelayClient]) {
     let deadline = Instant::now() + DEADLINE;
     while !clients.iter().all(|c| c.is_connected()) {
         assert!(Instant::now() < deadline, "players did not connect");
@@ -88,7 +88,7 @@ struct Seat {
 }
 
 /// Asks every client for `info` and waits until each is matched.
-fn match_all(clients: &mut [&mut Client], info: &MatchInfo) -> Vec<Seat> {
+fn match_all(clients: &mut [&mut RelayClient], info: &MatchInfo) -> Vec<Seat> {
     for client in clients.iter_mut() {
         client.request_match(info).unwrap();
     }
@@ -121,10 +121,10 @@ fn match_all(clients: &mut [&mut Client], info: &MatchInfo) -> Vec<Seat> {
 #[test]
 fn four_players_with_the_same_match_info_get_distinct_seats_and_one_seed() {
     let relay = relay(3);
-    let mut players: Vec<Client> = (1..=6).map(|i| player(&relay, i)).collect();
+    let mut players: Vec<RelayClient> = (1..=6).map(|i| player(&relay, i)).collect();
     let (four, others) = players.split_at_mut(4);
-    let mut four: Vec<&mut Client> = four.iter_mut().collect();
-    let mut others: Vec<&mut Client> = others.iter_mut().collect();
+    let mut four: Vec<&mut RelayClient> = four.iter_mut().collect();
+    let mut others: Vec<&mut RelayClient> = others.iter_mut().collect();
     connect(&mut four);
     connect(&mut others);
     // Two players who want a different match ask first.
@@ -267,7 +267,7 @@ const SEND_PER_MS: u32 = 10;
 /// Every player sends `per_player` reliable messages to all others, paced
 /// like a game (a fixed rate, not as fast as the socket takes them); each
 /// arrives once, in per-sender order.
-fn exchange(players: &mut [&mut Client], seats: &[u8], per_player: u32) {
+fn exchange(players: &mut [&mut RelayClient], seats: &[u8], per_player: u32) {
     let n = players.len();
     let mut sent = vec![0u32; n];
     // next[receiver][sender index in the match] = next expected sequence.
@@ -323,8 +323,8 @@ fn exchange(players: &mut [&mut Client], seats: &[u8], per_player: u32) {
 #[test]
 fn ten_thousand_reliable_messages_from_each_player_reach_every_other_once_in_order() {
     let relay = relay(3);
-    let mut players: Vec<Client> = (1..=4).map(|i| player(&relay, i)).collect();
-    let mut refs: Vec<&mut Client> = players.iter_mut().collect();
+    let mut players: Vec<RelayClient> = (1..=4).map(|i| player(&relay, i)).collect();
+    let mut refs: Vec<&mut RelayClient> = players.iter_mut().collect();
     connect(&mut refs);
     let seats = match_all(&mut refs, &info(4, b"stress"));
     let indices: Vec<u8> = seats.iter().map(|s| s.idx).collect();
@@ -361,8 +361,8 @@ fn ten_thousand_reliable_messages_from_each_player_reach_every_other_once_in_ord
 #[test]
 fn a_player_who_drops_is_reported_the_rest_play_on_and_it_can_rejoin() {
     let relay = relay(3);
-    let mut players: Vec<Client> = (1..=4).map(|i| player(&relay, i)).collect();
-    let mut refs: Vec<&mut Client> = players.iter_mut().collect();
+    let mut players: Vec<RelayClient> = (1..=4).map(|i| player(&relay, i)).collect();
+    let mut refs: Vec<&mut RelayClient> = players.iter_mut().collect();
     connect(&mut refs);
     let seats = match_all(&mut refs, &info(4, b"rejoin"));
     let gone = seats[3];
@@ -405,7 +405,7 @@ fn a_player_who_drops_is_reported_the_rest_play_on_and_it_can_rejoin() {
         seat.is_some()
     });
     assert_eq!(seat, Some((gone.seed, gone.idx)));
-    let mut refs: Vec<&mut Client> = players.iter_mut().take(3).chain([&mut back]).collect();
+    let mut refs: Vec<&mut RelayClient> = players.iter_mut().take(3).chain([&mut back]).collect();
     let mut rejoined = [false; 3];
     drive("the others hear of the rejoin", &mut refs[..3], |e| {
         if let Some((i, event)) = e {
@@ -441,8 +441,8 @@ fn a_player_who_drops_is_reported_the_rest_play_on_and_it_can_rejoin() {
 #[test]
 fn a_player_too_slow_for_the_room_is_dropped_not_silently_shorted() {
     let relay = relay(2);
-    let mut players: Vec<Client> = (1..=3).map(|i| player(&relay, i)).collect();
-    let mut refs: Vec<&mut Client> = players.iter_mut().collect();
+    let mut players: Vec<RelayClient> = (1..=3).map(|i| player(&relay, i)).collect();
+    let mut refs: Vec<&mut RelayClient> = players.iter_mut().collect();
     connect(&mut refs);
     let seats = match_all(&mut refs, &info(3, b"slow"));
     let slow = seats[2];
@@ -517,8 +517,8 @@ fn a_player_too_slow_for_the_room_is_dropped_not_silently_shorted() {
 #[test]
 fn an_empty_room_is_removed() {
     let relay = relay(2);
-    let mut players: Vec<Client> = (1..=2).map(|i| player(&relay, i)).collect();
-    let mut refs: Vec<&mut Client> = players.iter_mut().collect();
+    let mut players: Vec<RelayClient> = (1..=2).map(|i| player(&relay, i)).collect();
+    let mut refs: Vec<&mut RelayClient> = players.iter_mut().collect();
     connect(&mut refs);
     match_all(&mut refs, &info(2, b"short"));
     assert_eq!(relay.stats().rooms, 1);

@@ -14,7 +14,7 @@ mod rate_limit;
 mod token_http;
 
 use berth::engine::ServerConfig;
-use berth::relay::{Client, RelayConfig, RelayServer, protocol_id};
+use berth::relay::{RelayClient, RelayConfig, RelayServer, protocol_id};
 use berth::{ConnectToken, Key};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
@@ -67,7 +67,7 @@ fn post_token(addr: SocketAddr) -> (u16, Vec<u8>) {
 #[track_caller]
 fn connect_with(token: &[u8]) {
     let token = ConnectToken::parse(token).expect("a connect token");
-    let mut client = Client::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let mut client = RelayClient::bind("127.0.0.1:0".parse().unwrap()).unwrap();
     client.connect(Instant::now(), token);
     let deadline = Instant::now() + DEADLINE;
     while !client.is_connected() {

@@ -1,5 +1,5 @@
 //! One cell against berth's relay: a `RelayServer` on its port threads
-//! (`berth-port-N`), players as `berth::relay::Client`s on two threads of
+//! (`berth-port-N`), players as `berth::relay::RelayClient`s on two threads of
 //! this harness.
 //!
 //! - `relay-load` drives the bulk players like a game at `rate` frames per
@@ -17,7 +17,7 @@ use super::report::Cell;
 use super::settings::Settings;
 use berth::Key;
 use berth::engine::{LatencyHistogram, ServerConfig};
-use berth::relay::{self, Client, MatchInfo, RelayConfig, RelayEvent, RelayServer, Target};
+use berth::relay::{self, MatchInfo, RelayClient, RelayConfig, RelayEvent, RelayServer, Target};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread;
@@ -51,7 +51,7 @@ pub(crate) fn run(settings: &Settings, rooms: usize, reliable: bool) -> Result<C
     let mut clients = Vec::with_capacity(players);
     let start = Instant::now();
     for i in 0..players {
-        let mut client = Client::bind("127.0.0.1:0".parse().map_err(|e| format!("{e}"))?)
+        let mut client = RelayClient::bind("127.0.0.1:0".parse().map_err(|e| format!("{e}"))?)
             .map_err(|e| format!("client bind: {e}"))?;
         let token = server
             .issue_token(1000 + i as u64)
@@ -151,7 +151,7 @@ impl PortTotals {
 /// Connects every client, then asks each for a match: the first
 /// `probe_players` on their own match data so that they share rooms only
 /// with each other.
-fn setup(clients: &mut [Client], probe_players: usize) -> Result<(), String> {
+fn setup(clients: &mut [RelayClient], probe_players: usize) -> Result<(), String> {
     let deadline = Instant::now() + SETUP_LIMIT;
     let mut asked = vec![false; clients.len()];
     let mut matched = vec![false; clients.len()];
@@ -190,13 +190,13 @@ fn setup(clients: &mut [Client], probe_players: usize) -> Result<(), String> {
 
 /// A load thread's loop; returns its players for a clean disconnect.
 fn drive(
-    mut players: Vec<Player<Client>>,
+    mut players: Vec<Player<RelayClient>>,
     probe: bool,
     reliable: bool,
     size: usize,
     frame: Duration,
     shared: &Shared,
-) -> Vec<Player<Client>> {
+) -> Vec<Player<RelayClient>> {
     let mut buf = vec![0u8; size];
     load::drive(
         &mut players,
@@ -226,7 +226,7 @@ fn drive(
 }
 
 /// Takes a client's events; probes keep the latency of each message.
-fn drain(client: &mut Client, probe: bool, samples: &mut Vec<u64>, shared: &Shared) {
+fn drain(client: &mut RelayClient, probe: bool, samples: &mut Vec<u64>, shared: &Shared) {
     let received_ns = load::now_ns();
     let mut n = 0;
     while let Some(event) = client.poll_event() {

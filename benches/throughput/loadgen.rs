@@ -2,7 +2,7 @@
 //!
 //! Each client owns a [`BatchSocket`] (its address is its identity to the
 //! server). It does the real netcode 1.02 handshake with berth's sans-IO
-//! [`Client`], then sends payload packets sealed ahead of time with
+//! [`ClientSession`], then sends payload packets sealed ahead of time with
 //! [`packet::seal`] under the token's client-to-server key, with sequences
 //! from [`FIRST_SEQUENCE`] up (far above the handshake's, so every server's
 //! replay window takes them). Sending is closed-loop: each client keeps at
@@ -18,7 +18,7 @@ use super::servers::PROTOCOL_ID;
 use berth::ConnectToken;
 use berth::crypto::PacketCipher;
 use berth::engine::BatchSocket;
-use berth::proto::client::{Client, ClientState};
+use berth::proto::client::{ClientSession, ClientState};
 use berth::wire::packet::{self, Body};
 use std::io;
 use std::net::SocketAddr;
@@ -49,7 +49,7 @@ pub(crate) const fn packet_len(payload: usize) -> usize {
 #[derive(Debug)]
 pub(crate) struct LoadClient {
     socket: BatchSocket,
-    proto: Client,
+    proto: ClientSession,
     token: Option<ConnectToken>,
     server: SocketAddr,
     /// Opens the server's packets, to check the first echo.
@@ -92,7 +92,7 @@ impl LoadClient {
         let packets = seal_all(&token, lengths, count);
         Ok(Self {
             socket,
-            proto: Client::new(),
+            proto: ClientSession::new(),
             recv_cipher: PacketCipher::new(&token.server_to_client_key),
             token: Some(token),
             server,

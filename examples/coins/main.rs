@@ -22,7 +22,7 @@ mod screen;
 mod token;
 mod wire;
 
-use berth::relay::{Client, MatchInfo, RelayEvent, Target};
+use berth::relay::{MatchInfo, RelayClient, RelayEvent, Target};
 use clap::Parser;
 use crossterm::event::{self, Event, KeyCode, KeyEventKind};
 use game::Game;
@@ -81,8 +81,8 @@ fn main() -> ExitCode {
 
 fn run(args: &Args) -> Result<(), String> {
     let token = token::fetch(args.token_http)?;
-    let mut client =
-        Client::bind("0.0.0.0:0".parse().map_err(|_| "bad address")?).map_err(|e| e.to_string())?;
+    let mut client = RelayClient::bind("0.0.0.0:0".parse().map_err(|_| "bad address")?)
+        .map_err(|e| e.to_string())?;
     client.connect_bytes(Instant::now(), &token);
     let deadline = Instant::now() + Duration::from_secs(10);
     while !client.is_connected() {
@@ -141,7 +141,7 @@ fn run(args: &Args) -> Result<(), String> {
 }
 
 /// The game loop: input, messages, drawing, until someone wins or `q`.
-fn play(client: &mut Client, game: &mut Game, bot: bool) -> Result<(), String> {
+fn play(client: &mut RelayClient, game: &mut Game, bot: bool) -> Result<(), String> {
     let mut screen = if bot {
         None
     } else {
@@ -223,7 +223,7 @@ fn play(client: &mut Client, game: &mut Game, bot: bool) -> Result<(), String> {
 
 /// On the coin: take it (as the authority) or claim it from the authority.
 fn claim(
-    client: &mut Client,
+    client: &mut RelayClient,
     game: &mut Game,
     last_claim: &mut Option<(u16, Instant)>,
     now: Instant,
@@ -248,7 +248,7 @@ fn claim(
 }
 
 /// Applies one relay event to the game.
-fn handle(client: &mut Client, game: &mut Game, event: RelayEvent) -> Result<(), String> {
+fn handle(client: &mut RelayClient, game: &mut Game, event: RelayEvent) -> Result<(), String> {
     match event {
         RelayEvent::Received { from, data, .. } => match GameMessage::parse(&data) {
             Some(GameMessage::Position { x, y }) => game.place(from, x, y),
@@ -274,7 +274,7 @@ fn handle(client: &mut Client, game: &mut Game, event: RelayEvent) -> Result<(),
 }
 
 /// As the authority: gives coin `k` to `player` and tells everyone.
-fn award(client: &mut Client, game: &mut Game, k: u16, player: u8) -> Result<(), String> {
+fn award(client: &mut RelayClient, game: &mut Game, k: u16, player: u8) -> Result<(), String> {
     if !game.award(k, player) {
         return Ok(());
     }

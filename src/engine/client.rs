@@ -4,7 +4,7 @@ use super::memory::MemoryNetwork;
 use super::transport::{RecvBatch, SendBatch, Transport, UdpTransport};
 use crate::proto::SendError;
 use crate::proto::channel::{ChannelId, ChannelTable, ConnectionStats, Message};
-use crate::proto::client::{Client as Proto, ClientState};
+use crate::proto::client::{ClientSession, ClientState};
 use crate::wire::connect_token::ConnectToken;
 use std::io;
 use std::net::SocketAddr;
@@ -28,7 +28,7 @@ pub enum ClientError {
 }
 
 /// A netcode.io client with its own UDP socket, driven by [`Client::update`]:
-/// the protocol's [`crate::proto::client::Client`] on a transport.
+/// the protocol's [`ClientSession`] on a transport.
 ///
 /// It needs no thread: call `update` from the game loop (every frame, or at
 /// least every 100 ms), read messages with [`Client::recv`], and send with
@@ -64,7 +64,7 @@ pub enum ClientError {
 #[derive(Debug)]
 pub struct Client {
     transport: Box<dyn Transport>,
-    proto: Proto,
+    proto: ClientSession,
     recv: RecvBatch,
     send: SendBatch,
 }
@@ -98,7 +98,7 @@ impl Client {
     pub fn with_transport(transport: Box<dyn Transport>) -> Self {
         Self {
             transport,
-            proto: Proto::new().channels(Some(ChannelTable::standard())),
+            proto: ClientSession::new().channels(Some(ChannelTable::standard())),
             recv: RecvBatch::new(),
             send: SendBatch::new(),
         }

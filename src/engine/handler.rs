@@ -4,7 +4,7 @@ use super::port::{Command, OnFull, Outgoing};
 use super::{PeerId, SendError};
 use crate::engine::port::Sends;
 use crate::proto::channel::{ChannelId, ChannelTable, ConnectionStats};
-use crate::proto::server::{DisconnectReason, Server as Shard};
+use crate::proto::server::{DisconnectReason, Shard};
 use crate::wire::connect_token::UserData;
 use crate::wire::packet::MAX_PAYLOAD_LEN;
 use std::time::Instant;

@@ -11,7 +11,7 @@ use super::{PeerId, PortStats, SendError, ServerEvent, socket};
 use crate::crypto::OsRandom;
 use crate::proto::WallClock;
 use crate::proto::channel::{ChannelId, ConnectionStats};
-use crate::proto::server::{ConfigError, Server as Shard, ServerConfig as ShardConfig};
+use crate::proto::server::{ConfigError, Shard, ShardConfig};
 use crate::sync::{Arc, AtomicBool, Ordering};
 use crate::token_builder::TokenError;
 use crate::wire::connect_token::{ConnectToken, USER_DATA_LEN, UserData};

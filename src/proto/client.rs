@@ -6,7 +6,7 @@
 //! when the application is quiet, and times out when the server is. See
 //! [`crate::proto`] for the call order.
 //!
-//! Messages ride on a channel table ([`Client::channels`]), as they do on a
+//! Messages ride on a channel table ([`ClientSession::channels`]), as they do on a
 //! server shard with the same table, or raw: one message per netcode
 //! payload, which is what standard netcode.io servers speak (the default).
 //!
@@ -32,7 +32,7 @@ use tracing::{debug, trace};
 /// dropped and counted. (Channel messages are bounded by the table's
 /// receive budget.)
 const MAX_RAW_HELD: usize = 4096;
-/// Most channel packets one [`Client::poll_transmit`] writes.
+/// Most channel packets one [`ClientSession::poll_transmit`] writes.
 const MAX_PACKETS_PER_WRITE: usize = 64;
 
 /// Where a client is, with the reference implementation's numeric codes.
@@ -103,7 +103,7 @@ struct Session {
 /// # Examples
 ///
 /// ```
-/// use berth::proto::client::{Client, ClientState};
+/// use berth::proto::client::{ClientSession, ClientState};
 /// use berth::{ConnectTokenBuilder, Key};
 /// use std::time::Instant;
 ///
@@ -112,7 +112,7 @@ struct Session {
 ///     .build(&Key::from_bytes([0; 32]))
 ///     .unwrap();
 /// let now = Instant::now();
-/// let mut client = Client::new();
+/// let mut client = ClientSession::new();
 /// client.connect(now, token);
 /// let mut out: Vec<(std::net::SocketAddr, Vec<u8>)> = Vec::new();
 /// client.update(now, &mut out);
@@ -120,7 +120,7 @@ struct Session {
 /// assert_eq!(out[0].1.len(), 1078); // a connection request
 /// ```
 #[derive(Debug)]
-pub struct Client {
+pub struct ClientSession {
     state: ClientState,
     session: Option<Session>,
     sequence: u64,
@@ -147,13 +147,13 @@ pub struct ClientCounters {
     pub channel_refused: u64,
 }
 
-impl Default for Client {
+impl Default for ClientSession {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl Client {
+impl ClientSession {
     /// A disconnected client.
     pub fn new() -> Self {
         Self {
@@ -218,7 +218,7 @@ impl Client {
         self.session.as_ref().map(|s| s.server)
     }
 
-    /// When [`Client::update`] next has work: a handshake packet, a
+    /// When [`ClientSession::update`] next has work: a handshake packet, a
     /// keep-alive, a timeout, or the channels' resends and owed acks.
     pub fn next_update(&self, now: Instant) -> Instant {
         let netcode = self.next_netcode_update(now);
@@ -291,8 +291,8 @@ impl Client {
     }
 
     /// Handles one datagram from `from`, decrypted in place; true when it
-    /// was a payload, whose messages [`Client::recv`] and
-    /// [`Client::take_messages`] then hand over.
+    /// was a payload, whose messages [`ClientSession::recv`] and
+    /// [`ClientSession::take_messages`] then hand over.
     ///
     /// Datagrams from any address but the current server's, and anything
     /// malformed, unauthenticated or replayed, are ignored.
@@ -450,7 +450,7 @@ impl Client {
     }
 
     /// Sends `bytes` on `channel`: queued for the next
-    /// [`Client::poll_transmit`] on channels (many messages share a
+    /// [`ClientSession::poll_transmit`] on channels (many messages share a
     /// packet); sealed into `out` at once when raw.
     ///
     /// # Errors

@@ -15,7 +15,7 @@
 //!
 //! # Call order
 //!
-//! For both [`server::Server`] and [`client::Client`], quinn-proto style:
+//! For both [`server::Shard`] and [`client::ClientSession`], quinn-proto style:
 //!
 //! 1. `handle_datagram(now, from, bytes, ..)` for each datagram received;
 //!    then take the messages it released (`take_messages`, or the

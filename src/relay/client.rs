@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-/// Most events held between two [`Client::poll_event`] drains; past it,
+/// Most events held between two [`RelayClient::poll_event`] drains; past it,
 /// the oldest are dropped and counted.
 const MAX_EVENTS: usize = 65_536;
 
@@ -27,7 +27,7 @@ pub enum RelayEvent {
     Waiting(u8),
     /// The lobby this player created is open under this code.
     LobbyCreated(LobbyCode),
-    /// Public lobbies, answering [`Client::list_lobbies`].
+    /// Public lobbies, answering [`RelayClient::list_lobbies`].
     Lobbies(Vec<LobbyEntry>),
     /// The match starts (or this player rejoined it).
     Matched {
@@ -37,7 +37,7 @@ pub enum RelayEvent {
         player_idx: u8,
         /// Players in the match.
         player_count: u8,
-        /// Pass to [`Client::rejoin`] on a new connection to take this seat again.
+        /// Pass to [`RelayClient::rejoin`] on a new connection to take this seat again.
         rejoin_secret: [u8; REJOIN_SECRET_LEN],
     },
     /// Another player's bytes.
@@ -62,17 +62,17 @@ pub enum RelayEvent {
     Error(RelayError),
 }
 
-/// A game's connection to a relay, driven by [`Client::update`] like the
+/// A game's connection to a relay, driven by [`RelayClient::update`] like the
 /// engine's client: no thread of its own.
 ///
 /// # Examples
 ///
 /// ```no_run
-/// use berth::relay::{Client, MatchInfo, RelayEvent, Target};
+/// use berth::relay::{MatchInfo, RelayClient, RelayEvent, Target};
 /// use std::time::Instant;
 ///
 /// # let token = [0u8; 2048];
-/// let mut client = Client::bind("0.0.0.0:0".parse().unwrap()).unwrap();
+/// let mut client = RelayClient::bind("0.0.0.0:0".parse().unwrap()).unwrap();
 /// client.connect_bytes(Instant::now(), &token);
 /// let mut asked = false;
 /// loop {
@@ -94,14 +94,14 @@ pub enum RelayEvent {
 /// }
 /// ```
 #[derive(Debug)]
-pub struct Client {
+pub struct RelayClient {
     inner: EngineClient,
     events: VecDeque<RelayEvent>,
     now: Option<Instant>,
     dropped: u64,
 }
 
-impl Client {
+impl RelayClient {
     /// Opens a UDP socket at `bind` (say `0.0.0.0:0`).
     ///
     /// # Errors
@@ -212,7 +212,7 @@ impl Client {
     ///
     /// # Errors
     ///
-    /// As [`Client::request_match`].
+    /// As [`RelayClient::request_match`].
     pub fn create_lobby(&mut self, info: &MatchInfo, public: bool) -> Result<(), ClientError> {
         self.control(&ClientMessage::CreateLobby {
             info: info.clone(),
@@ -224,7 +224,7 @@ impl Client {
     ///
     /// # Errors
     ///
-    /// As [`Client::request_match`].
+    /// As [`RelayClient::request_match`].
     pub fn join_lobby(&mut self, code: LobbyCode) -> Result<(), ClientError> {
         self.control(&ClientMessage::JoinLobby(code))
     }
@@ -233,7 +233,7 @@ impl Client {
     ///
     /// # Errors
     ///
-    /// As [`Client::request_match`].
+    /// As [`RelayClient::request_match`].
     pub fn list_lobbies(&mut self, match_data: &[u8]) -> Result<(), ClientError> {
         self.control(&ClientMessage::ListLobbies { match_data })
     }
@@ -242,7 +242,7 @@ impl Client {
     ///
     /// # Errors
     ///
-    /// As [`Client::request_match`].
+    /// As [`RelayClient::request_match`].
     pub fn leave(&mut self) -> Result<(), ClientError> {
         self.control(&ClientMessage::LeaveRoom)
     }
@@ -251,7 +251,7 @@ impl Client {
     ///
     /// # Errors
     ///
-    /// As [`Client::request_match`].
+    /// As [`RelayClient::request_match`].
     pub fn start_match(&mut self) -> Result<(), ClientError> {
         self.control(&ClientMessage::StartMatch)
     }
@@ -260,7 +260,7 @@ impl Client {
     ///
     /// # Errors
     ///
-    /// As [`Client::request_match`].
+    /// As [`RelayClient::request_match`].
     pub fn rejoin(&mut self, secret: [u8; REJOIN_SECRET_LEN]) -> Result<(), ClientError> {
         self.control(&ClientMessage::Rejoin(secret))
     }
@@ -270,7 +270,7 @@ impl Client {
     ///
     /// # Errors
     ///
-    /// As [`Client::request_match`]; unreliable data over one packet is
+    /// As [`RelayClient::request_match`]; unreliable data over one packet is
     /// too large.
     pub fn send_to(
         &mut self,

@@ -5,7 +5,7 @@
 //! - [`RelayServer`] runs the relay as a handler on every port thread of an
 //!   engine server: a message between players on the same port never leaves
 //!   the thread; across ports it goes through the mailboxes in batches.
-//! - [`Client`] is the game's side: ask for a match or a lobby, watch
+//! - [`RelayClient`] is the game's side: ask for a match or a lobby, watch
 //!   [`RelayEvent`]s, send to one player or all others, reliably or not.
 //! - [`protocol`] has the messages, on two channels from the block the
 //!   channel layer reserves for the relay.
@@ -31,7 +31,7 @@ pub mod protocol;
 mod routes;
 mod server;
 
-pub use client::{Client, RelayEvent};
+pub use client::{RelayClient, RelayEvent};
 pub use config::RelayConfig;
 pub use protocol::{LeaveReason, LobbyCode, LobbyEntry, MatchInfo, RelayError, Target};
 pub use server::{RelayServer, RelayStats, channel_table, protocol_id};

@@ -4,10 +4,11 @@ use super::budgets::RequestBudgets;
 use super::config::RelayConfig;
 use super::handler::{RelayHandler, RelayShared};
 use super::matchmaker::Matchmaker;
+use super::protocol::{CONTROL, UNRELIABLE};
 use super::routes::RouteFeed;
 use crate::ProtocolId;
 use crate::engine::{BindError, PortStats, Server, ServerConfig};
-use crate::proto::channel::{ChannelTable, TableError};
+use crate::proto::channel::{ChannelKind, ChannelTable, TableError};
 use crate::sync::{Arc, AtomicU64, Ordering};
 use crate::token_builder::TokenError;
 use crate::wire::connect_token::ConnectToken;
@@ -20,7 +21,10 @@ use parking_lot::RwLock;
 ///
 /// None in practice: the table is fixed. The `Result` is the builder's.
 pub fn channel_table() -> Result<ChannelTable, TableError> {
-    ChannelTable::new().relay_channels().build()
+    ChannelTable::new()
+        .reserved_channel(CONTROL, ChannelKind::ReliableOrdered)
+        .reserved_channel(UNRELIABLE, ChannelKind::Unreliable)
+        .build()
 }
 
 /// The protocol id of berth's relay, version 1, for tokens and clients.

@@ -9,8 +9,9 @@
 //! | 4 or 5 | *n* | body: its layout depends on the channel's kind ([`super::frame_body`]) |
 //!
 //! Channel 0 is the engine's own ([`ChannelId::ENGINE`]: acks); the block
-//! from [`ChannelId::RELAY_FIRST`] to the top is reserved for berth's relay
-//! layer; everything between belongs to the application. An unreliable
+//! from [`ChannelId::RESERVED_FIRST`] to the top is reserved for protocols
+//! berth layers on top of channels; everything between belongs to the
+//! application. An unreliable
 //! message of under 128 bytes costs 4 bytes of framing, any other at most 5.
 //! See `docs/wire.md`, "Channel frames".
 
@@ -43,8 +44,10 @@ impl ChannelId {
     /// What raw-mode messages (plain netcode payloads) carry as their
     /// channel: the engine's id, which no application channel can have.
     pub const RAW: Self = Self::ENGINE;
-    /// The first id of the block reserved for berth's relay layer.
-    pub const RELAY_FIRST: Self = Self(0xFF_0000);
+    /// The first id of the block reserved for protocols berth layers on
+    /// top of channels (they declare theirs with
+    /// `TableBuilder::reserved_channel`); no application channel is in it.
+    pub const RESERVED_FIRST: Self = Self(0xFF_0000);
     /// The largest id: 24 bits.
     pub const MAX: Self = Self(0xFF_FFFF);
 
@@ -67,14 +70,15 @@ impl ChannelId {
         self.0
     }
 
-    /// Whether the application may use this id (not the engine's, not the relay's).
+    /// Whether the application may use this id (not the engine's, not in
+    /// the reserved block).
     pub const fn is_application(self) -> bool {
-        self.0 != Self::ENGINE.0 && self.0 < Self::RELAY_FIRST.0
+        self.0 != Self::ENGINE.0 && self.0 < Self::RESERVED_FIRST.0
     }
 
-    /// Whether this id is in the relay layer's block.
-    pub const fn is_relay(self) -> bool {
-        self.0 >= Self::RELAY_FIRST.0
+    /// Whether this id is in the reserved block.
+    pub const fn is_reserved(self) -> bool {
+        self.0 >= Self::RESERVED_FIRST.0
     }
 
     /// Reads 3 little-endian bytes.
@@ -302,7 +306,8 @@ mod tests {
         assert_eq!(buf, [0x56, 0x34, 0x12]);
         assert_eq!(ChannelId::parse(&mut Reader::new(&buf)), Ok(id));
         assert!(!ChannelId::ENGINE.is_application());
-        assert!(ChannelId::RELAY_FIRST.is_relay() && !ChannelId::RELAY_FIRST.is_application());
+        let first = ChannelId::RESERVED_FIRST;
+        assert!(first.is_reserved() && !first.is_application());
         assert!(ChannelId::new(0xFE_FFFF).unwrap().is_application());
     }
 

@@ -9,8 +9,8 @@ pub mod engine;
 
 use berth::proto::WallClock;
 use berth::proto::channel::{ChannelId, Inbox};
-use berth::proto::client::Client;
-use berth::proto::server::{ClientIndex, Server, ServerConfig};
+use berth::proto::client::ClientSession;
+use berth::proto::server::{ClientIndex, Shard, ShardConfig};
 use berth::{Key, OsRandom};
 use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
@@ -55,7 +55,7 @@ fn send_all(socket: &UdpSocket, out: &mut Vec<(SocketAddr, Vec<u8>)>) {
 /// A berth server shard on a loopback socket.
 pub struct UdpServer {
     pub socket: UdpSocket,
-    pub server: Server,
+    pub server: Shard,
     pub addr: SocketAddr,
     /// Payloads received, with their sender's slot.
     pub received: Vec<(ClientIndex, Vec<u8>)>,
@@ -66,10 +66,10 @@ impl UdpServer {
     pub fn bind(bind_addr: &str, max_clients: usize) -> Self {
         let socket = bind(bind_addr);
         let addr = socket.local_addr().expect("local addr");
-        let config = ServerConfig::new(PROTOCOL_ID, Key::from_bytes(PRIVATE_KEY), addr)
+        let config = ShardConfig::new(PROTOCOL_ID, Key::from_bytes(PRIVATE_KEY), addr)
             .max_clients(max_clients);
         let now = Instant::now();
-        let server = Server::new(config, now, WallClock::system(), &mut OsRandom).expect("config");
+        let server = Shard::new(config, now, WallClock::system(), &mut OsRandom).expect("config");
         Self {
             socket,
             server,
@@ -110,14 +110,14 @@ impl UdpServer {
 /// A berth client on a loopback socket.
 pub struct UdpClient {
     pub socket: UdpSocket,
-    pub client: Client,
+    pub client: ClientSession,
     pub received: Vec<Vec<u8>>,
 }
 
 impl UdpClient {
     /// Binds `bind` (say `127.0.0.1:0`) and starts connecting with a 2048-byte token.
     pub fn connect(bind_addr: &str, token: &[u8]) -> Self {
-        let mut client = Client::new();
+        let mut client = ClientSession::new();
         client.connect_bytes(Instant::now(), token);
         Self {
             socket: bind(bind_addr),

@@ -1,5 +1,5 @@
 //! Fuzz body for the sans-IO server shard: arbitrary bytes as a script of
-//! operations against one [`Server`] and a few real [`Client`]s.
+//! operations against one [`Shard`] and a few real [`ClientSession`]s.
 //!
 //! A shard is only interesting past the handshake, and a fuzzer cannot forge
 //! a connect token or a packet tag. So the bytes do not become datagrams
@@ -26,8 +26,8 @@
 use super::{PRIVATE_KEY, PROTOCOL_ID};
 use berth::proto::WallClock;
 use berth::proto::channel::{ChannelId, Inbox};
-use berth::proto::client::{Client, ClientState};
-use berth::proto::server::{ClientIndex, DisconnectReason, Event, Server, ServerConfig, Stats};
+use berth::proto::client::{ClientSession, ClientState};
+use berth::proto::server::{ClientIndex, DisconnectReason, Event, Shard, ShardConfig, Stats};
 use berth::proto::{DISCONNECT_PACKETS, Outbox};
 use berth::wire::packet::{ConnectionRequest, MAX_PAYLOAD_LEN, REQUEST_LEN};
 use berth::{ConnectToken, ConnectTokenBuilder, Key, Random};
@@ -500,8 +500,8 @@ struct Sent {
 
 struct Harness {
     now: Instant,
-    server: Server,
-    clients: Vec<Client>,
+    server: Shard,
+    clients: Vec<ClientSession>,
     /// Server datagrams not yet delivered.
     server_queue: VecDeque<(SocketAddr, Vec<u8>)>,
     to_server: VecDeque<Sent>,
@@ -521,17 +521,17 @@ struct Harness {
 impl Harness {
     fn new() -> Self {
         let now = Instant::now();
-        let config = ServerConfig::new(PROTOCOL_ID, Key::from_bytes(PRIVATE_KEY), server_addr())
+        let config = ShardConfig::new(PROTOCOL_ID, Key::from_bytes(PRIVATE_KEY), server_addr())
             .max_clients(MAX_CLIENTS)
             .max_pending(MAX_PENDING)
             .token_log_len(TOKEN_LOG_LEN)
             .pending_timeout(PENDING_TIMEOUT);
         let clock = WallClock::new(now, UNIX_START);
-        let server = Server::new(config, now, clock, &mut SplitMix64::new(7))
+        let server = Shard::new(config, now, clock, &mut SplitMix64::new(7))
             .expect("the fixed configuration is valid");
         let clients = (0..NUM_CLIENTS)
             .map(|k| {
-                let mut client = Client::new();
+                let mut client = ClientSession::new();
                 client.connect(now, tokens()[k].clone());
                 client
             })
@@ -818,7 +818,7 @@ impl Harness {
 
     /// Runs a server call that emits datagrams; they may only go to clients
     /// connected before the call.
-    fn server_call(&mut self, f: impl FnOnce(&mut Server, Instant, &mut dyn Outbox)) {
+    fn server_call(&mut self, f: impl FnOnce(&mut Shard, Instant, &mut dyn Outbox)) {
         let connected: Vec<SocketAddr> = self.slots.iter().flatten().map(|o| o.address).collect();
         let mut out = Vec::new();
         f(&mut self.server, self.now, &mut out);

@@ -10,7 +10,7 @@ use super::commands::{Command, OnFull, Outgoing};
 use super::{Delivery, MAX_BATCHES_PER_WAKE, Sends, Shared};
 use crate::proto::SendError;
 use crate::proto::channel::{ChannelId, Inbox};
-use crate::proto::server::{DisconnectReason, Event, Server as Shard};
+use crate::proto::server::{DisconnectReason, Event, Shard};
 use crossbeam_channel::{Sender, TrySendError};
 use std::time::Instant;
 use tracing::debug;

@@ -25,7 +25,7 @@ use super::handler::Handler;
 use super::transport::{Registration, Transport};
 use super::{PeerId, PortStats, ServerEvent};
 use crate::proto::channel::Inbox;
-use crate::proto::server::Server as Shard;
+use crate::proto::server::Shard;
 use crate::sync::{Arc, AtomicBool, Ordering};
 use crossbeam_channel::Sender;
 use io::{Io, push_event};

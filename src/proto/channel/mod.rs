@@ -49,7 +49,7 @@ pub use inbox::Inbox;
 pub use stats::ConnectionStats;
 pub use table::{
     ChannelKind, ChannelTable, DEFAULT_MAX_MESSAGE_LEN, DEFAULT_SEND_BUDGET, MAX_CHANNELS,
-    MAX_MESSAGE_LEN_LIMIT, RELAY_CONTROL, RELAY_UNRELIABLE, TableBuilder, TableError, standard,
+    MAX_MESSAGE_LEN_LIMIT, TableBuilder, TableError, standard,
 };
 
 use crate::wire::frame::MAX_FRAME_HEADER_LEN;

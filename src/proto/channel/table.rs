@@ -40,7 +40,8 @@ impl ChannelKind {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TableError {
-    /// The id is the engine's (0) or in the relay's reserved block.
+    /// The id is the engine's (0) or in the reserved block; or, for
+    /// [`TableBuilder::reserved_channel`], outside it.
     #[error("{0} is reserved; application channels are 1..0xff0000")]
     Reserved(ChannelId),
     /// Two channels share an id.
@@ -106,7 +107,8 @@ pub struct ChannelTable {
 #[must_use]
 pub struct TableBuilder {
     channels: Vec<(u32, ChannelKind)>,
-    relay: bool,
+    /// Channels from the reserved block.
+    reserved: Vec<(ChannelId, ChannelKind)>,
     max_message_len: usize,
     send_budget: usize,
 }
@@ -153,7 +155,7 @@ impl ChannelTable {
     pub fn new() -> TableBuilder {
         TableBuilder {
             channels: Vec::new(),
-            relay: false,
+            reserved: Vec::new(),
             max_message_len: DEFAULT_MAX_MESSAGE_LEN,
             send_budget: DEFAULT_SEND_BUDGET,
         }
@@ -195,14 +197,6 @@ impl ChannelTable {
     }
 }
 
-/// The relay layer's reliable-ordered channel (matchmaking, reliable proxying).
-pub const RELAY_CONTROL: ChannelId = ChannelId::RELAY_FIRST;
-/// The relay layer's unreliable channel (unreliable proxying).
-pub const RELAY_UNRELIABLE: ChannelId = match ChannelId::new(ChannelId::RELAY_FIRST.get() + 1) {
-    Some(id) => id,
-    None => ChannelId::MAX,
-};
-
 impl TableBuilder {
     /// Declares channel `id` (1..0xff0000) of `kind`.
     pub fn channel(mut self, id: u32, kind: ChannelKind) -> Self {
@@ -210,10 +204,11 @@ impl TableBuilder {
         self
     }
 
-    /// Adds the relay layer's two channels from the reserved block
-    /// ([`RELAY_CONTROL`], [`RELAY_UNRELIABLE`]), for [`crate::relay`].
-    pub fn relay_channels(mut self) -> Self {
-        self.relay = true;
+    /// Declares channel `id` of `kind` from the reserved block
+    /// ([`ChannelId::RESERVED_FIRST`] and up), for a protocol berth layers
+    /// on top of channels (the relay declares its two here).
+    pub fn reserved_channel(mut self, id: ChannelId, kind: ChannelKind) -> Self {
+        self.reserved.push((id, kind));
         self
     }
 
@@ -254,9 +249,11 @@ impl TableBuilder {
                     ))?;
             channels.push((channel, kind));
         }
-        if self.relay {
-            channels.push((RELAY_CONTROL, ChannelKind::ReliableOrdered));
-            channels.push((RELAY_UNRELIABLE, ChannelKind::Unreliable));
+        for (id, kind) in self.reserved {
+            if !id.is_reserved() {
+                return Err(TableError::Reserved(id));
+            }
+            channels.push((id, kind));
         }
         channels.sort_by_key(|(id, _)| *id);
         if let Some(pair) = channels
@@ -310,10 +307,20 @@ mod tests {
             .channel(0, ChannelKind::Unreliable)
             .build();
         assert_eq!(reserved, Err(TableError::Reserved(ChannelId::ENGINE)));
-        let relay = ChannelTable::new()
+        let in_the_block = ChannelTable::new()
             .channel(0xff_0001, ChannelKind::Unreliable)
             .build();
-        assert!(matches!(relay, Err(TableError::Reserved(_))));
+        assert!(matches!(in_the_block, Err(TableError::Reserved(_))));
+        let seven = ChannelId::new(7).unwrap();
+        let outside_the_block = ChannelTable::new()
+            .reserved_channel(seven, ChannelKind::Unreliable)
+            .build();
+        assert_eq!(outside_the_block, Err(TableError::Reserved(seven)));
+        let layered = ChannelTable::new()
+            .reserved_channel(ChannelId::RESERVED_FIRST, ChannelKind::ReliableOrdered)
+            .build()
+            .unwrap();
+        assert_eq!(layered.index_of(ChannelId::RESERVED_FIRST), Some(0));
         let too_wide = ChannelTable::new()
             .channel(1 << 24, ChannelKind::Unreliable)
             .build();

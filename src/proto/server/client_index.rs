@@ -6,7 +6,7 @@
 /// A slot is reused once its client leaves; the handle of the earlier
 /// client then names nobody, so a late send or disconnect cannot reach the
 /// next one. Handles come from [`super::Event::Connected`] and
-/// [`super::Server::client_in`].
+/// [`super::Shard::client_in`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ClientIndex {
     slot: u32,

@@ -1,4 +1,4 @@
-//! Server shard configuration.
+//! A shard's configuration.
 
 use crate::crypto::Key;
 use crate::proto::channel::ChannelTable;
@@ -30,15 +30,15 @@ pub enum ConfigError {
 ///
 /// ```
 /// use berth::Key;
-/// use berth::proto::server::ServerConfig;
+/// use berth::proto::server::ShardConfig;
 ///
-/// let config = ServerConfig::new(0x1122334455667788, Key::from_bytes([3; 32]), "127.0.0.1:40000".parse().unwrap())
+/// let config = ShardConfig::new(0x1122334455667788, Key::from_bytes([3; 32]), "127.0.0.1:40000".parse().unwrap())
 ///     .max_clients(64);
 /// assert_eq!(config.validate().unwrap().max_clients_value(), 64);
 /// ```
 #[derive(Debug, Clone)]
 #[must_use]
-pub struct ServerConfig {
+pub struct ShardConfig {
     pub(crate) protocol_id: u64,
     pub(crate) private_key: Key,
     pub(crate) addresses: Vec<SocketAddr>,
@@ -50,7 +50,7 @@ pub struct ServerConfig {
     pub(crate) channels: Option<ChannelTable>,
 }
 
-impl ServerConfig {
+impl ShardConfig {
     /// A server for `protocol_id`, opening tokens with `private_key`, that
     /// clients reach at `address` (the address tokens name, not necessarily
     /// the one bound).

@@ -2,7 +2,7 @@
 
 use super::ClientIndex;
 #[cfg(doc)]
-use super::Server;
+use super::Shard;
 use std::net::SocketAddr;
 
 /// Why a connection ended.
@@ -13,15 +13,15 @@ pub enum DisconnectReason {
     TimedOut,
     /// The client sent a disconnect packet.
     ClientDisconnected,
-    /// The server ended it ([`Server::disconnect`]).
+    /// The server ended it ([`Shard::disconnect`]).
     ServerDisconnected,
     /// The server ended it because the client was not keeping up: it did
     /// not ack fast enough to take messages it must not miss
-    /// ([`Server::disconnect_too_slow`]).
+    /// ([`Shard::disconnect_too_slow`]).
     TooSlow,
     /// The server's end failed: what carried the client's datagrams (a
     /// port's socket) stopped working, so the connection could not go on
-    /// ([`Server::disconnect_all_failed`]).
+    /// ([`Shard::disconnect_all_failed`]).
     TransportFailed,
 }
 

@@ -11,7 +11,7 @@
 //! unauthenticated sender answers a 1078-byte request that carried a
 //! private token sealed with the server's key, and is smaller than it
 //! (challenge 333 bytes at most, denied 25): the server cannot be used to
-//! amplify. Every table is bounded ([`ServerConfig`]); tables keyed by
+//! amplify. Every table is bounded ([`ShardConfig`]); tables keyed by
 //! sender-chosen values use randomly seeded hashing. Drops are counted in
 //! [`Stats`] and logged at `trace` only, so an attacker does not set the log
 //! volume.
@@ -27,7 +27,7 @@ mod stats;
 mod token_log;
 
 pub use client_index::ClientIndex;
-pub use config::{ConfigError, MAX_CLIENTS_LIMIT, ServerConfig};
+pub use config::{ConfigError, MAX_CLIENTS_LIMIT, ShardConfig};
 pub use event::{DisconnectReason, Event};
 pub use stats::{DropReason, Stats};
 
@@ -58,7 +58,7 @@ use tracing::trace;
 const GLOBAL_SEQUENCE_START: u64 = 1 << 63;
 /// How often expired handshakes are swept out.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
-/// Most channel packets one client writes per [`Server::poll_transmit`]
+/// Most channel packets one client writes per [`Shard::poll_transmit`]
 /// or deadline; the rest wait for the next.
 const MAX_PACKETS_PER_WRITE: usize = 64;
 /// The soonest a channel deadline may follow the work that set it, so a
@@ -78,7 +78,7 @@ type Dropped = DropReason;
 
 /// The server shard. See the [module docs](self).
 #[derive(Debug)]
-pub struct Server {
+pub struct Shard {
     protocol_id: u64,
     private_key: Key,
     addresses: Vec<SocketAddr>,
@@ -111,7 +111,7 @@ pub struct Server {
     next_keep_alive: Instant,
 }
 
-impl Server {
+impl Shard {
     /// A shard with every slot free, drawing its challenge key from `random`.
     ///
     /// `now` and `clock` anchor its time (see [`crate::proto`]).
@@ -120,7 +120,7 @@ impl Server {
     ///
     /// [`ConfigError`] when the configuration's limits are out of range.
     pub fn new(
-        config: ServerConfig,
+        config: ShardConfig,
         now: Instant,
         clock: WallClock,
         random: &mut dyn Random,
@@ -222,7 +222,7 @@ impl Server {
         self.events.pop_front()
     }
 
-    /// When [`Server::update`] next has work: a keep-alive, a timeout, a
+    /// When [`Shard::update`] next has work: a keep-alive, a timeout, a
     /// sweep, or a client's channels due (a resend, an owed ack).
     pub fn next_update(&mut self) -> Instant {
         self.deadlines
@@ -272,7 +272,7 @@ impl Server {
     /// to `out`.
     ///
     /// Returns the client whose payload released messages: take them with
-    /// [`Server::take_messages`] before the next datagram. Anything wrong
+    /// [`Shard::take_messages`] before the next datagram. Anything wrong
     /// with the datagram drops it and counts it in [`Stats`].
     pub fn handle_datagram(
         &mut self,
@@ -293,7 +293,7 @@ impl Server {
         }
     }
 
-    /// Moves the messages the last [`Server::handle_datagram`] released into
+    /// Moves the messages the last [`Shard::handle_datagram`] released into
     /// `into`, dropping what it held, and keeps `into`'s buffers: no copy
     /// and, once both have grown to the working size, no allocation. Read
     /// them with [`Inbox::iter`] and pass the inbox back next time.
@@ -506,7 +506,7 @@ impl Server {
     /// Sends `bytes` to `client` on `channel`.
     ///
     /// On channels it is queued, and goes out with the next
-    /// [`Server::poll_transmit`] (many messages share a packet); raw, it is
+    /// [`Shard::poll_transmit`] (many messages share a packet); raw, it is
     /// sealed into `out` at once as one payload. Until the client has
     /// confirmed its connection, a keep-alive goes first, so a client whose
     /// first keep-alive was lost still learns it is connected before the
@@ -558,7 +558,7 @@ impl Server {
     }
 
     /// Has the channels of the client in `slot` written by `due`: at once
-    /// (on the next [`Server::poll_transmit`]) if due now, else no sooner
+    /// (on the next [`Shard::poll_transmit`]) if due now, else no sooner
     /// than [`MIN_TICK`] from `now`.
     fn schedule(&mut self, slot: u32, due: Option<Instant>, now: Instant) {
         match due {
@@ -601,7 +601,7 @@ impl Server {
         self.end(client, DisconnectReason::ServerDisconnected, out);
     }
 
-    /// Ends the connection of `client` like [`Server::disconnect`],
+    /// Ends the connection of `client` like [`Shard::disconnect`],
     /// reporting [`DisconnectReason::TooSlow`]: for a client that cannot
     /// take messages it must not miss.
     pub fn disconnect_too_slow(&mut self, client: ClientIndex, out: &mut dyn Outbox) {

@@ -31,7 +31,7 @@ pub enum DropReason {
     /// A response whose challenge token does not open.
     ChallengeInvalid,
     /// A connection request from a source over its per-second limit
-    /// ([`super::ServerConfig::requests_per_source`]), dropped before its
+    /// ([`super::ShardConfig::requests_per_source`]), dropped before its
     /// token is opened.
     RateLimited,
 }

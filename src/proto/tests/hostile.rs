@@ -128,7 +128,7 @@ fn requests_for_another_protocol_or_server_or_key_are_dropped() {
 #[test]
 fn the_pending_table_is_bounded() {
     let config =
-        ServerConfig::new(PROTOCOL_ID, Key::from_bytes(PRIVATE_KEY), server_addr()).max_pending(8);
+        ShardConfig::new(PROTOCOL_ID, Key::from_bytes(PRIVATE_KEY), server_addr()).max_pending(8);
     let mut pair = Pair::with_config(config);
     for n in 0..20u16 {
         let token = pair.token(u64::from(n));
@@ -184,7 +184,7 @@ fn the_client_ignores_packets_from_other_addresses() {
 
 #[test]
 fn requests_over_a_sources_limit_are_dropped_before_their_token_is_opened() {
-    let config = ServerConfig::new(PROTOCOL_ID, Key::from_bytes(PRIVATE_KEY), server_addr())
+    let config = ShardConfig::new(PROTOCOL_ID, Key::from_bytes(PRIVATE_KEY), server_addr())
         .requests_per_source(3);
     let mut pair = Pair::with_config(config);
     let token = pair.token(1);

@@ -1,4 +1,4 @@
-//! Server and client driven together over in-memory queues with a fake clock.
+//! A shard and clients driven together over in-memory queues with a fake clock.
 //!
 //! Modelled on quinn-proto's `Pair`: a seeded network with latency and loss,
 //! `drive_until` that fails on livelock, `#[track_caller]` helpers.
@@ -8,8 +8,8 @@ mod hostile;
 mod lifecycle;
 mod sessions;
 
-use super::client::{Client, ClientState};
-use super::server::{ClientIndex, Event, Server, ServerConfig};
+use super::client::{ClientSession, ClientState};
+use super::server::{ClientIndex, Event, Shard, ShardConfig};
 use super::{Outbox, WallClock};
 use crate::crypto::{Key, Random};
 use crate::token_builder::ConnectTokenBuilder;
@@ -76,7 +76,7 @@ struct InFlight {
 /// One client of the pair, with what it received.
 #[derive(Debug)]
 pub(super) struct TestClient {
-    pub(super) client: Client,
+    pub(super) client: ClientSession,
     pub(super) addr: SocketAddr,
     pub(super) received: Vec<Vec<u8>>,
 }
@@ -86,7 +86,7 @@ pub(super) struct TestClient {
 pub(super) struct Pair {
     pub(super) epoch: Instant,
     pub(super) now: Instant,
-    pub(super) server: Server,
+    pub(super) server: Shard,
     pub(super) clients: Vec<TestClient>,
     /// Payloads the server received, with their sender.
     pub(super) server_received: Vec<(ClientIndex, Vec<u8>)>,
@@ -107,7 +107,7 @@ pub(super) struct Pair {
 
 impl Pair {
     pub(super) fn new() -> Self {
-        Self::with_config(ServerConfig::new(
+        Self::with_config(ShardConfig::new(
             PROTOCOL_ID,
             Key::from_bytes(PRIVATE_KEY),
             server_addr(),
@@ -117,16 +117,16 @@ impl Pair {
     /// A pair whose server has only `n` slots.
     pub(super) fn with_max_clients(n: usize) -> Self {
         Self::with_config(
-            ServerConfig::new(PROTOCOL_ID, Key::from_bytes(PRIVATE_KEY), server_addr())
+            ShardConfig::new(PROTOCOL_ID, Key::from_bytes(PRIVATE_KEY), server_addr())
                 .max_clients(n),
         )
     }
 
-    pub(super) fn with_config(config: ServerConfig) -> Self {
+    pub(super) fn with_config(config: ShardConfig) -> Self {
         let epoch = Instant::now();
         let mut rng = SeededRandom::new(7);
         let server =
-            Server::new(config, epoch, WallClock::new(epoch, UNIX_START), &mut rng).unwrap();
+            Shard::new(config, epoch, WallClock::new(epoch, UNIX_START), &mut rng).unwrap();
         Self {
             epoch,
             now: epoch,
@@ -173,7 +173,7 @@ impl Pair {
     pub(super) fn add_client(&mut self, token: ConnectToken) -> usize {
         let n = self.clients.len();
         // The server's table, as a matching build would have.
-        let mut client = Client::new().channels(self.server.channel_table().cloned());
+        let mut client = ClientSession::new().channels(self.server.channel_table().cloned());
         client.connect(self.now, token);
         self.clients.push(TestClient {
             client,
@@ -183,7 +183,7 @@ impl Pair {
         n
     }
 
-    pub(super) fn client(&self, n: usize) -> &Client {
+    pub(super) fn client(&self, n: usize) -> &ClientSession {
         &self.clients[n].client
     }
 
@@ -326,7 +326,7 @@ impl Pair {
     }
 
     /// Runs a server-side call that emits datagrams, and sends them.
-    pub(super) fn with_server_out(&mut self, f: impl FnOnce(&mut Server, &mut dyn Outbox)) {
+    pub(super) fn with_server_out(&mut self, f: impl FnOnce(&mut Shard, &mut dyn Outbox)) {
         let mut out = Vec::new();
         f(&mut self.server, &mut out);
         self.record_server_sends(&out);
@@ -337,7 +337,7 @@ impl Pair {
     pub(super) fn with_client_out(
         &mut self,
         n: usize,
-        f: impl FnOnce(&mut Client, &mut dyn Outbox),
+        f: impl FnOnce(&mut ClientSession, &mut dyn Outbox),
     ) {
         let mut out = Vec::new();
         f(&mut self.clients[n].client, &mut out);

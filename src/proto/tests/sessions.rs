@@ -5,11 +5,11 @@ use super::{PRIVATE_KEY, PROTOCOL_ID, Pair, server_addr};
 use crate::crypto::Key;
 use crate::proto::SendError;
 use crate::proto::channel::{ChannelId, ChannelTable, standard};
-use crate::proto::server::{ClientIndex, Event, ServerConfig};
+use crate::proto::server::{ClientIndex, Event, ShardConfig};
 
 fn channel_pair() -> Pair {
     Pair::with_config(
-        ServerConfig::new(PROTOCOL_ID, Key::from_bytes(PRIVATE_KEY), server_addr())
+        ShardConfig::new(PROTOCOL_ID, Key::from_bytes(PRIVATE_KEY), server_addr())
             .channels(Some(ChannelTable::standard())),
     )
 }

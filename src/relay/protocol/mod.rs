@@ -5,9 +5,17 @@
 //! with a type byte. All integers little-endian; see `docs/wire.md`,
 //! "Relay messages".
 
+use crate::proto::channel::ChannelId;
 use crate::wire::{Error, Reader, Writer};
 
-pub use crate::proto::channel::{RELAY_CONTROL as CONTROL, RELAY_UNRELIABLE as UNRELIABLE};
+/// The relay's reliable-ordered channel (matchmaking, reliable proxying):
+/// the first id of the reserved block.
+pub const CONTROL: ChannelId = ChannelId::RESERVED_FIRST;
+/// The relay's unreliable channel (unreliable proxying).
+pub const UNRELIABLE: ChannelId = match ChannelId::new(ChannelId::RESERVED_FIRST.get() + 1) {
+    Some(id) => id,
+    None => ChannelId::MAX,
+};
 /// Longest `match_data`.
 pub const MAX_MATCH_DATA_LEN: usize = 256;
 /// Most players in a room.
