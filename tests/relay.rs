@@ -41,6 +41,19 @@ fn info(players: u8, data: &[u8]) -> MatchInfo {
     }
 }
 
+/// The longest a loop sleeps on one client before it looks again.
+const WAIT_SLICE: Duration = Duration::from_millis(1);
+
+/// Sleeps until the first client has a datagram or a timer due, at most
+/// [`WAIT_SLICE`]: loops wake for real input instead of spinning.
+fn wait_any(clients: &mut [&mut RelayClient]) {
+    if let Some(client) = clients.first_mut() {
+        client
+            .wait(Instant::now() + WAIT_SLICE)
+            .expect("client wait");
+    }
+}
+
 /// Updates every client and hands `step` each event as `Some((client,
 /// event))`, then `None` after each round; done when `step(None)` is true.
 #[track_caller]
@@ -61,7 +74,7 @@ fn drive(
         if step(None) {
             return;
         }
-        std::thread::yield_now();
+        wait_any(clients);
     }
     panic!("{what}: not done within {DEADLINE:?}");
 }
@@ -74,7 +87,7 @@ fn connect(clients: &mut [&mut RelayClient]) {
         for client in clients.iter_mut() {
             client.update(Instant::now());
         }
-        std::thread::yield_now();
+        wait_any(clients);
     }
 }
 
@@ -316,7 +329,7 @@ fn exchange(players: &mut [&mut RelayClient], seats: &[u8], per_player: u32) {
                 }
             }
         }
-        std::thread::yield_now();
+        wait_any(players);
     }
 }
 
@@ -354,7 +367,7 @@ fn ten_thousand_reliable_messages_from_each_player_reach_every_other_once_in_ord
             Instant::now() < deadline,
             "only {received} datagrams counted"
         );
-        std::thread::yield_now();
+        wait_any(&mut refs);
     }
 }
 
@@ -471,7 +484,7 @@ fn a_player_too_slow_for_the_room_is_dropped_not_silently_shorted() {
                 }
             }
         }
-        std::thread::yield_now();
+        wait_any(live);
     }
     // Port stats are published every 100 ms.
     let deadline = Instant::now() + DEADLINE;
@@ -485,7 +498,7 @@ fn a_player_too_slow_for_the_room_is_dropped_not_silently_shorted() {
     };
     while too_slow() == 0 {
         assert!(Instant::now() < deadline, "the drop was not counted");
-        std::thread::yield_now();
+        wait_any(live);
     }
     assert_eq!(too_slow(), 1);
     // The two left keep exchanging.
@@ -499,7 +512,7 @@ fn a_player_too_slow_for_the_room_is_dropped_not_silently_shorted() {
         assert!(Instant::now() < deadline, "the slow player never heard");
         stalled.update(Instant::now());
         while stalled.poll_event().is_some() {}
-        std::thread::yield_now();
+        stalled.wait(Instant::now() + WAIT_SLICE).unwrap();
     }
     let mut back = player(&relay, 50);
     connect(&mut [&mut back]);
@@ -528,7 +541,7 @@ fn an_empty_room_is_removed() {
     while relay.stats().rooms != 0 {
         assert!(Instant::now() < deadline, "the room outlived its players");
         refs[0].update(Instant::now());
-        std::thread::yield_now();
+        wait_any(&mut refs);
     }
     assert_eq!(relay.stats().players, 0);
 }
@@ -548,7 +561,7 @@ fn hostile_requests_get_errors_or_are_dropped_and_counted() {
     while !raw.is_connected() {
         assert!(Instant::now() < deadline);
         raw.update(Instant::now());
-        std::thread::yield_now();
+        raw.wait(Instant::now() + WAIT_SLICE).unwrap();
     }
     let now = Instant::now();
     // Match data of 300 bytes (the cap is 256); an unknown type; a proxy
@@ -572,7 +585,7 @@ fn hostile_requests_get_errors_or_are_dropped_and_counted() {
                 errors.push(e);
             }
         }
-        std::thread::yield_now();
+        raw.wait(Instant::now() + WAIT_SLICE).unwrap();
     }
     assert_eq!(
         errors[..3],

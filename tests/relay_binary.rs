@@ -73,7 +73,9 @@ fn connect_with(token: &[u8]) {
     while !client.is_connected() {
         assert!(Instant::now() < deadline, "the client did not connect");
         client.update(Instant::now());
-        std::thread::yield_now();
+        client
+            .wait(Instant::now() + Duration::from_millis(1))
+            .unwrap();
     }
     client.disconnect(Instant::now());
 }
@@ -262,6 +264,29 @@ impl Drop for Reaper {
     }
 }
 
+impl Reaper {
+    /// Blocks until the process exits, for at most `limit`; past it the
+    /// process is killed and the test fails with `what`.
+    #[track_caller]
+    fn exit_within(self, limit: Duration, what: &str) -> std::process::ExitStatus {
+        let pid = self.0.id().to_string();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut reaper = self;
+            let _ = tx.send(reaper.0.wait());
+        });
+        match rx.recv_timeout(limit) {
+            Ok(status) => status.expect("wait for the process"),
+            Err(_) => {
+                let _ = std::process::Command::new("kill")
+                    .args(["-KILL", &pid])
+                    .status();
+                panic!("{what} within {limit:?}");
+            }
+        }
+    }
+}
+
 /// Starts the relay binary on two loopback ports with its key at `key`;
 /// returns it, its stdout lines after the start line, and its token
 /// service's address (read from the start line).
@@ -319,7 +344,7 @@ fn the_binary_serves_a_token_and_stops_cleanly_on_ctrl_c() {
         return;
     };
     let dir = scratch_dir("relay-binary");
-    let (mut child, lines, addr) = start_relay(&binary, &dir.join("relay.key"));
+    let (child, lines, addr) = start_relay(&binary, &dir.join("relay.key"));
     let (status, token) = post_token(addr);
     assert_eq!(status, 200);
     connect_with(&token);
@@ -332,17 +357,7 @@ fn the_binary_serves_a_token_and_stops_cleanly_on_ctrl_c() {
             .unwrap()
             .success()
     );
-    let deadline = Instant::now() + DEADLINE;
-    let status = loop {
-        if let Some(status) = child.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the relay did not stop on Ctrl-C"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let status = child.exit_within(DEADLINE, "the relay did not stop on Ctrl-C");
     assert!(status.success(), "{status}");
     let rest: Vec<String> = lines.try_iter().collect();
     assert!(
@@ -394,16 +409,10 @@ fn two_coins_bots_fetch_tokens_match_through_the_relay_and_agree_on_the_winner()
         .collect();
     let mut verdicts = Vec::new();
     for mut bot in bots {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let status = loop {
-            if let Some(status) = bot.0.try_wait().unwrap() {
-                break status;
-            }
-            assert!(Instant::now() < deadline, "a bot did not finish");
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let stdout = bot.0.stdout.take().unwrap();
+        let status = bot.exit_within(Duration::from_secs(60), "a bot did not finish");
         assert!(status.success(), "{status}");
-        let out = std::io::read_to_string(bot.0.stdout.take().unwrap()).unwrap();
+        let out = std::io::read_to_string(stdout).unwrap();
         verdicts.push(out.lines().last().unwrap_or_default().to_owned());
     }
     assert!(verdicts[0].contains("wins; scores"), "{verdicts:?}");

@@ -93,7 +93,9 @@ fn run(args: &Args) -> Result<(), String> {
                 client.state()
             ));
         }
-        std::thread::sleep(Duration::from_millis(5));
+        client
+            .wait(deadline)
+            .map_err(|e| format!("cannot wait on the socket: {e}"))?;
     }
     // Players only meet others who play to the same score.
     let mut match_data = MATCH_DATA.to_vec();
@@ -135,7 +137,9 @@ fn run(args: &Args) -> Result<(), String> {
         if Instant::now() > deadline || !client.is_connected() {
             return Err("no match".into());
         }
-        std::thread::sleep(Duration::from_millis(10));
+        client
+            .wait(deadline)
+            .map_err(|e| format!("cannot wait on the socket: {e}"))?;
     };
     play(&mut client, &mut game, args.bot)
 }

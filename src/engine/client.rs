@@ -1,10 +1,11 @@
 //! A non-blocking client endpoint for game loops.
 
 use super::memory::MemoryNetwork;
-use super::transport::{RecvBatch, SendBatch, Transport, UdpTransport};
+use super::transport::{RecvBatch, Registration, SendBatch, Transport, UdpTransport};
 use crate::proto::SendError;
 use crate::proto::channel::{ChannelId, ChannelTable, ConnectionStats, Message};
 use crate::proto::client::{ClientSession, ClientState};
+use crate::sync::Arc;
 use crate::wire::connect_token::ConnectToken;
 use std::io;
 use std::net::SocketAddr;
@@ -67,6 +68,30 @@ pub struct Client {
     proto: ClientSession,
     recv: RecvBatch,
     send: SendBatch,
+    /// The poll [`Client::wait`] sleeps on, made on first use.
+    sleeper: Option<Sleeper>,
+}
+
+/// A poll the client's transport is registered with.
+#[derive(Debug)]
+struct Sleeper {
+    poll: mio::Poll,
+    events: mio::Events,
+    /// Rung by transports without a file descriptor; kept alive here.
+    _waker: Arc<mio::Waker>,
+}
+
+impl Sleeper {
+    fn new(transport: &mut dyn Transport) -> io::Result<Self> {
+        let poll = mio::Poll::new()?;
+        let waker = Arc::new(mio::Waker::new(poll.registry(), mio::Token(0))?);
+        transport.register(&Registration::new(poll.registry(), mio::Token(1), &waker))?;
+        Ok(Self {
+            poll,
+            events: mio::Events::with_capacity(4),
+            _waker: waker,
+        })
+    }
 }
 
 impl Client {
@@ -101,6 +126,7 @@ impl Client {
             proto: ClientSession::new().channels(Some(ChannelTable::standard())),
             recv: RecvBatch::new(),
             send: SendBatch::new(),
+            sleeper: None,
         }
     }
 
@@ -149,6 +175,41 @@ impl Client {
         }
         self.proto.update(now, &mut self.send);
         self.flush(now);
+    }
+
+    /// Sleeps until a datagram arrives, the client's next timer
+    /// ([`Client::next_update`]) or `until`, whichever comes first; then
+    /// call [`Client::update`]. For loops with nothing else to do between
+    /// frames (bots, headless clients, tools), in place of spinning or a
+    /// fixed sleep. The first call registers the transport with a poll of
+    /// the client's own.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Io`] when the poll cannot be made or registered.
+    pub fn wait(&mut self, until: Instant) -> Result<(), ClientError> {
+        if self.sleeper.is_none() {
+            self.sleeper = Some(Sleeper::new(self.transport.as_mut())?);
+        }
+        let now = Instant::now();
+        let mut wake_at = until.min(self.next_update(now));
+        if let Some(arrival) = self.transport.next_arrival() {
+            wake_at = wake_at.min(arrival);
+        }
+        let Some(sleeper) = &mut self.sleeper else {
+            return Ok(());
+        };
+        let timeout = wake_at.saturating_duration_since(now);
+        match sleeper.poll.poll(&mut sleeper.events, Some(timeout)) {
+            Err(e) if e.kind() != io::ErrorKind::Interrupted => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+
+    /// When [`Client::update`] next has timer work: a handshake packet, a
+    /// keep-alive, a timeout, a resend or an owed ack.
+    pub fn next_update(&self, now: Instant) -> Instant {
+        self.proto.next_update(now)
     }
 
     /// Sends `bytes` on `channel`: queued for the next [`Client::update`] or

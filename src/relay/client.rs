@@ -143,6 +143,16 @@ impl RelayClient {
         self.inner.connect_bytes(now, token);
     }
 
+    /// Sleeps until a datagram arrives, a timer is due or `until`; then
+    /// call [`RelayClient::update`]. See [`EngineClient::wait`].
+    ///
+    /// # Errors
+    ///
+    /// As [`EngineClient::wait`].
+    pub fn wait(&mut self, until: Instant) -> Result<(), ClientError> {
+        self.inner.wait(until)
+    }
+
     /// Receives, turns relay messages into events, runs timers, sends.
     pub fn update(&mut self, now: Instant) {
         self.now = Some(now);

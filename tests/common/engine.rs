@@ -6,7 +6,7 @@ use berth::engine::{Client, Server, ServerConfig, ServerEvent};
 use berth::proto::channel::{ChannelId, standard};
 use std::collections::VecDeque;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The channel the engine tests talk on: the standard reliable-ordered one.
 pub const CHANNEL: ChannelId = standard::RELIABLE_ORDERED;
@@ -49,9 +49,23 @@ pub fn drive_clients(
         if done(clients) {
             return;
         }
-        std::thread::yield_now();
+        wait_any(clients);
     }
     panic!("{what}: not done within {DEADLINE:?}");
+}
+
+/// The longest a drive loop sleeps on one client before it looks at the
+/// others again.
+pub const WAIT_SLICE: Duration = Duration::from_millis(1);
+
+/// Sleeps until the first client has a datagram or a timer due, for at
+/// most [`WAIT_SLICE`]: the loop wakes for real input instead of spinning.
+pub fn wait_any(clients: &mut [Client]) {
+    if let Some(client) = clients.first_mut() {
+        client
+            .wait(Instant::now() + WAIT_SLICE)
+            .expect("client wait");
+    }
 }
 
 /// Connects every client.

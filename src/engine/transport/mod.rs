@@ -90,6 +90,9 @@ mod udp;
 
 pub use super::batch::{IoCount, RecvBatch, SendBatch, Sent};
 pub use super::memory::MemorySocket;
+/// The mio berth builds on, for transports to register with
+/// [`Registration::registry`] in the same version.
+pub use mio;
 pub use udp::UdpTransport;
 
 use crate::sync::Arc;
@@ -181,7 +184,9 @@ pub struct Registration<'a> {
 }
 
 impl<'a> Registration<'a> {
-    pub(crate) const fn new(
+    /// What a transport registers with: `registry` under `token`, and
+    /// `waker` for transports without a file descriptor.
+    pub const fn new(
         registry: &'a mio::Registry,
         token: mio::Token,
         waker: &'a Arc<mio::Waker>,
