@@ -3,14 +3,19 @@
 //! this harness.
 //!
 //! - `relay-load` drives the bulk players like a game at `rate` frames per
-//!   second: at each player's frame (spread evenly over the frame time) it
-//!   queues one message for all others and calls `update`, which receives,
-//!   acks and sends in one go. Its receive times are late by up to a frame,
-//!   so it gives no latency samples.
-//! - `relay-probe` drives the probe rooms: it calls `update` on every probe
-//!   player about every 50 µs (sleeps, not spins) and flushes each message
-//!   as soon as it is queued. Its latency samples include that polling
-//!   delay (tens of µs): berth's figures are slightly pessimistic.
+//!   second: on each pass it queues one message for all others on every
+//!   player whose frame has come (frames spread evenly over the frame
+//!   time), flushes those players back to back, then calls `update` on
+//!   them, which receives, acks and sends what is due. Its receive times
+//!   are late by up to a frame, so it gives no latency samples.
+//! - `relay-probe` drives the probe rooms the same way, but calls `update`
+//!   on every probe player about every 50 µs (sleeps, not spins). Its
+//!   latency samples include that polling delay (tens of µs): berth's
+//!   figures are slightly pessimistic.
+//!
+//! Sending a pass's messages back to back, before any receive work (in the
+//! floor's generator too, `load::drive`), keeps the generator's other work
+//! from spacing out the datagrams the relay sees.
 
 use super::load::{self, Player, Shared};
 use super::report::Cell;
@@ -90,6 +95,9 @@ pub(crate) fn run(settings: &Settings, rooms: usize, reliable: bool) -> Result<C
         (after.packets_out - before.packets_out) as f64
             / (after.send_syscalls - before.send_syscalls).max(1) as f64,
     );
+    cell.datagrams_in_per_wake = Some(
+        (after.packets_in - before.packets_in) as f64 / (after.wakes - before.wakes).max(1) as f64,
+    );
     cell.resends = Some(after.resends.saturating_sub(before.resends));
     let dwell = after.dwell.since(&before.dwell);
     let micros = |q| dwell.quantile(q).map(|d| d.as_secs_f64() * 1e6);
@@ -123,6 +131,8 @@ struct PortTotals {
     packets_out: u64,
     /// Send syscalls.
     send_syscalls: u64,
+    /// Wakes of the port threads.
+    wakes: u64,
     /// Reliable resends to the connected peers.
     resends: u64,
     /// How long datagrams waited in the ports.
@@ -137,6 +147,7 @@ impl PortTotals {
             totals.packets_in += port.packets_in;
             totals.packets_out += port.packets_out;
             totals.send_syscalls += port.send_syscalls;
+            totals.wakes += port.wakes;
             totals.dwell.merge(&port.dwell);
             totals.resends += port
                 .peer_channels
@@ -203,23 +214,16 @@ fn drive(
         probe,
         frame,
         shared,
-        |player, now, due, samples| {
+        |player| {
+            load::message(&mut buf, player.id);
+            let ok = player.io.send_to(Target::AllOthers, &buf, reliable).is_ok();
+            shared.count_send(ok);
+        },
+        |player| player.io.flush(Instant::now()),
+        |player, samples| {
             let client = &mut player.io;
-            if probe {
-                client.update(now);
-                drain(client, true, samples, shared);
-            }
-            if due {
-                load::message(&mut buf, player.id);
-                let ok = client.send_to(Target::AllOthers, &buf, reliable).is_ok();
-                shared.count_send(ok);
-                if probe {
-                    client.flush(Instant::now());
-                } else {
-                    client.update(now);
-                    drain(client, false, samples, shared);
-                }
-            }
+            client.update(Instant::now());
+            drain(client, probe, samples, shared);
         },
     );
     players

@@ -20,10 +20,11 @@
 //! QUIC cells (the two figures per room count also show the run's noise).
 //!
 //! Players: plain std UDP sockets connected to the relay, driven like
-//! berth's (`relay/berth_relay.rs`): `fload-bulk` sends each player's
-//! message at its frame (spread evenly over the frame time) and then reads
-//! that player's socket; `fload-probe` reads the probe players' sockets
-//! about every 50 µs (sleeps, not spins) and gives the latency samples.
+//! berth's (`relay/berth_relay.rs`): `fload-bulk` sends, back to back, the
+//! message of every player whose frame has come (frames spread evenly over
+//! the frame time), then reads those players' sockets; `fload-probe` does
+//! the same but reads the probe players' sockets about every 50 µs
+//! (sleeps, not spins) and gives the latency samples.
 //! The forwarded messages arrive back to back in one datagram, and the
 //! receiver splits them by the message size.
 
@@ -65,15 +66,18 @@ struct Counters {
     datagrams_in: AtomicU64,
     /// Datagrams queued to send (packed forwards).
     datagrams_out: AtomicU64,
+    /// Wakes of the forwarder's thread.
+    wakes: AtomicU64,
 }
 
 impl Counters {
-    /// Reads `(forwarded, datagrams_in, datagrams_out)`.
-    fn read(&self) -> (u64, u64, u64) {
+    /// Reads `(forwarded, datagrams_in, datagrams_out, wakes)`.
+    fn read(&self) -> (u64, u64, u64, u64) {
         (
             self.forwarded.load(Ordering::Relaxed),
             self.datagrams_in.load(Ordering::Relaxed),
             self.datagrams_out.load(Ordering::Relaxed),
+            self.wakes.load(Ordering::Relaxed),
         )
     }
 }
@@ -134,12 +138,13 @@ pub(crate) fn run(settings: &Settings, rooms: usize, reliable: bool) -> Result<C
 
     let mut cell = Cell::new("floor", rooms, reliable, settings);
     thread::sleep(settings.warmup);
-    let (_, in0, out0) = counters.read();
+    let (_, in0, out0, wakes0) = counters.read();
     cell.measure(settings, &shared, SERVER_THREAD, LOAD_THREADS, || {
         counters.forwarded.load(Ordering::Relaxed)
     });
-    let (_, in1, out1) = counters.read();
+    let (_, in1, out1, wakes1) = counters.read();
     cell.datagrams_out_per_fwd = Some((out1 - out0) as f64 / cell.forwarded.max(1) as f64);
+    cell.datagrams_in_per_wake = Some((in1 - in0) as f64 / (wakes1 - wakes0).max(1) as f64);
     cell.datagrams_in_per_sent = Some((in1 - in0) as f64 / cell.sent.max(1) as f64);
 
     shared.stop.store(true, Ordering::Relaxed);
@@ -211,6 +216,7 @@ impl Forwarder {
                 }
             }
             let (forwarded, datagrams_in, more) = self.drain()?;
+            counters.wakes.fetch_add(1, Ordering::Relaxed);
             more_to_read = more;
             let datagrams_out = self.queue_packed();
             self.socket.flush()?;
@@ -292,8 +298,9 @@ impl Forwarder {
     }
 }
 
-/// A load thread's loop: sends each player's message at its frame;
-/// bulk players then read their socket, probes read theirs on every pass.
+/// A load thread's loop: sends each player's message at its frame; then
+/// the players that sent read their socket (probes: every player, every
+/// pass).
 fn drive(
     mut players: Vec<Player<UdpSocket>>,
     probe: bool,
@@ -308,17 +315,15 @@ fn drive(
         probe,
         frame,
         shared,
-        |player, _, due, samples| {
-            if probe {
-                receive(&player.io, &mut incoming, size, Some(samples), shared);
-            }
-            if due {
-                load::message(&mut buf, player.id);
-                shared.count_send(player.io.send(&buf).is_ok());
-                if !probe {
-                    receive(&player.io, &mut incoming, size, None, shared);
-                }
-            }
+        // A raw message needs no preparing: stamped as it is sent.
+        |_| {},
+        |player| {
+            load::message(&mut buf, player.id);
+            shared.count_send(player.io.send(&buf).is_ok());
+        },
+        |player, samples| {
+            let samples = probe.then_some(samples);
+            receive(&player.io, &mut incoming, size, samples, shared);
         },
     );
 }

@@ -104,6 +104,8 @@ pub(crate) struct Player<T> {
     pub(crate) id: u32,
     /// When it sends next.
     next_send: Instant,
+    /// Whether it sent in the current pass.
+    sent: bool,
 }
 
 /// Players for `ios`, numbered in order, their frames spread evenly over
@@ -117,36 +119,51 @@ pub(crate) fn players<T>(ios: Vec<T>, frame: Duration) -> Vec<Player<T>> {
             io,
             id,
             next_send: t0 + frame.mul_f64(f64::from(id) / n),
+            sent: false,
         })
         .collect()
 }
 
-/// A load thread's loop, until the cell stops: on every pass each player
-/// gets `step(player, now, due, samples)`, `due` when its frame has come
-/// (the frame then moves on; frames missed in a stall are skipped, not
-/// sent in a burst). Between passes a probe thread sleeps [`PROBE_POLL`],
-/// a bulk one until the next frame of any of its players.
+/// A load thread's loop, until the cell stops. Each pass calls
+/// `queue(player)` for every player whose frame has come (the frame then
+/// moves on; frames missed in a stall are skipped, not sent in a burst),
+/// then `emit(player)` for each of them back to back (the send syscall
+/// and nothing else), then `receive(player, samples)` for them (a probe
+/// thread: for every player). Preparing first and receiving last keeps
+/// what a generator does besides sending from spacing out its datagrams:
+/// every system's relay sees a pass's messages arrive as close together
+/// as the send syscalls allow.
+/// Between passes a probe thread sleeps [`PROBE_POLL`], a bulk one until
+/// the next frame of any of its players.
 pub(crate) fn drive<T>(
     players: &mut [Player<T>],
     probe: bool,
     frame: Duration,
     shared: &Shared,
-    mut step: impl FnMut(&mut Player<T>, Instant, bool, &mut Vec<u64>),
+    mut queue: impl FnMut(&mut Player<T>),
+    mut emit: impl FnMut(&mut Player<T>),
+    mut receive: impl FnMut(&mut Player<T>, &mut Vec<u64>),
 ) {
     let mut samples = Vec::new();
     while !shared.stopped() {
         let now = Instant::now();
         let mut wake = now + frame;
         for player in players.iter_mut() {
-            let due = now >= player.next_send;
-            if due {
+            player.sent = now >= player.next_send;
+            if player.sent {
                 player.next_send += frame;
                 if player.next_send < now {
                     player.next_send = now + frame;
                 }
+                queue(player);
             }
-            step(player, now, due, &mut samples);
             wake = wake.min(player.next_send);
+        }
+        for player in players.iter_mut().filter(|p| p.sent) {
+            emit(player);
+        }
+        for player in players.iter_mut().filter(|p| probe || p.sent) {
+            receive(player, &mut samples);
         }
         shared.record(&mut samples);
         let pause = if probe {

@@ -63,6 +63,9 @@ pub(crate) struct Cell {
     pub(crate) datagrams_in_per_sent: Option<f64>,
     /// berth: datagrams per send syscall.
     pub(crate) datagrams_per_send_syscall: Option<f64>,
+    /// berth and floor: datagrams received per wake of the server thread
+    /// (how much each wake batches).
+    pub(crate) datagrams_in_per_wake: Option<f64>,
     /// berth: reliable resends by its ports while measured.
     pub(crate) resends: Option<u64>,
     /// berth: median time a datagram waited in the relay, from the
@@ -210,7 +213,8 @@ impl Cell {
             opt(self.steal_pct, 1),
             match (self.datagrams_out_per_fwd, self.datagrams_in_per_sent) {
                 (Some(out), Some(inn)) => format!(
-                    ", dgrams out/fwd {out:.2} in/msg {inn:.2} per sendmmsg {}, resends {}, in-relay p50/p99 {}/{} µs",
+                    ", dgrams out/fwd {out:.2} in/msg {inn:.2} in/wake {} per sendmmsg {}, resends {}, in-relay p50/p99 {}/{} µs",
+                    opt(self.datagrams_in_per_wake, 2),
                     opt(self.datagrams_per_send_syscall, 1),
                     opt(self.resends.map(|r| r as f64), 0),
                     opt(self.dwell_p50_us, 0),

@@ -23,6 +23,9 @@ pub struct PortStats {
     pub packets_out: u64,
     /// Bytes sent.
     pub bytes_out: u64,
+    /// Times the port's thread woke from its poll (for datagrams, commands
+    /// or timers): datagrams in per wake is how much each wake batches.
+    pub wakes: u64,
     /// Receive syscalls made.
     pub recv_syscalls: u64,
     /// Send syscalls made.

@@ -143,6 +143,7 @@ impl Port {
                     break;
                 }
             }
+            stats.wakes += 1;
             let now = Instant::now();
             let shutting_down = self.shared.shutdown.load(Ordering::Acquire);
             let mut io = Io {
