@@ -590,6 +590,10 @@ impl Shard {
             }
             self.stats.sent += packets;
         }
+        // What was written may have settled what an earlier deadline was
+        // for (an owed ack rode on data): the session's deadline becomes
+        // its next one, so the caller is not woken for nothing.
+        self.deadlines.clear(slot);
         if let Some(due) = session.channels_due(now) {
             self.deadlines.schedule(slot, due.max(now + MIN_TICK));
         }

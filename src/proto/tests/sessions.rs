@@ -209,3 +209,46 @@ fn each_session_takes_only_what_its_mode_carries() {
     framed.server.poll_transmit(now, &mut out);
     assert_eq!(out.len(), 1);
 }
+
+#[test]
+fn an_owed_ack_that_rides_on_data_leaves_no_deadline_behind() {
+    use super::client_addr;
+    let mut pair = channel_pair();
+    let token = pair.token(1);
+    pair.add_client(token);
+    pair.expect_connected(0);
+    pair.drive_until(10, |p| !p.events.is_empty());
+    let client = connected_index(&pair, 1);
+    pair.run(30); // past the handshake's packets and first keep-alives
+    let now = pair.now;
+
+    // A reliable message from the client: the shard owes an ack within 5 ms.
+    let mut from_client = Vec::new();
+    let session = &mut pair.clients[0].client;
+    session
+        .send(now, standard::RELIABLE_ORDERED, b"ping", &mut from_client)
+        .unwrap();
+    session.poll_transmit(now, &mut from_client);
+    let (_, mut datagram) = from_client.pop().expect("the client wrote a packet");
+    let mut out = Vec::new();
+    let delivered = pair
+        .server
+        .handle_datagram(now, client_addr(0), &mut datagram, &mut out);
+    assert_eq!(delivered, Some(client));
+    let ack_by = now + std::time::Duration::from_millis(5);
+    assert!(
+        pair.server.next_update() <= ack_by,
+        "no deadline for the owed ack"
+    );
+
+    // The shard answers at once: the ack rides on the reply.
+    pair.server
+        .send(now, client, standard::RELIABLE_ORDERED, b"pong", &mut out)
+        .unwrap();
+    pair.server.poll_transmit(now, &mut out);
+    assert_eq!(out.len(), 1, "one packet for the reply and the ack");
+    assert!(
+        pair.server.next_update() > ack_by,
+        "a deadline for an ack already sent would wake the caller for nothing"
+    );
+}
