@@ -3,19 +3,20 @@
 //! this harness.
 //!
 //! - `relay-load` drives the bulk players like a game at `rate` frames per
-//!   second: on each pass it queues one message for all others on every
-//!   player whose frame has come (frames spread evenly over the frame
-//!   time), flushes those players back to back, then calls `update` on
-//!   them, which receives, acks and sends what is due. Its receive times
-//!   are late by up to a frame, so it gives no latency samples.
-//! - `relay-probe` drives the probe rooms the same way, but calls `update`
-//!   on every probe player about every 50 µs (sleeps, not spins). Its
-//!   latency samples include that polling delay (tens of µs): berth's
-//!   figures are slightly pessimistic.
+//!   second: on each pass, for every player whose frame has come (frames
+//!   spread evenly over the frame time), it calls `receive` (read, run
+//!   timers, send nothing), queues one message for all others, and then
+//!   flushes those players back to back, so each message carries the
+//!   player's acks. Its receive times are late by up to a frame, so it
+//!   gives no latency samples.
+//! - `relay-probe` drives the probe rooms the same way, but receives on
+//!   every probe player about every 50 µs (sleeps, not spins). Its latency
+//!   samples include that polling delay (tens of µs): berth's figures are
+//!   slightly pessimistic.
 //!
-//! Sending a pass's messages back to back, before any receive work (in the
-//! floor's generator too, `load::drive`), keeps the generator's other work
-//! from spacing out the datagrams the relay sees.
+//! Flushing a pass's players back to back, after their receive work (in
+//! the floor's generator too, `load::drive`), keeps the generator's other
+//! work from spacing out the datagrams the relay sees.
 
 use super::load::{self, Player, Shared};
 use super::report::Cell;
@@ -214,17 +215,17 @@ fn drive(
         probe,
         frame,
         shared,
+        |player, samples| {
+            let client = &mut player.io;
+            client.receive(Instant::now());
+            drain(client, probe, samples, shared);
+        },
         |player| {
             load::message(&mut buf, player.id);
             let ok = player.io.send_to(Target::AllOthers, &buf, reliable).is_ok();
             shared.count_send(ok);
         },
         |player| player.io.flush(Instant::now()),
-        |player, samples| {
-            let client = &mut player.io;
-            client.update(Instant::now());
-            drain(client, probe, samples, shared);
-        },
     );
     players
 }

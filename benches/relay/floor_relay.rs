@@ -20,11 +20,11 @@
 //! QUIC cells (the two figures per room count also show the run's noise).
 //!
 //! Players: plain std UDP sockets connected to the relay, driven like
-//! berth's (`relay/berth_relay.rs`): `fload-bulk` sends, back to back, the
-//! message of every player whose frame has come (frames spread evenly over
-//! the frame time), then reads those players' sockets; `fload-probe` does
-//! the same but reads the probe players' sockets about every 50 µs
-//! (sleeps, not spins) and gives the latency samples.
+//! berth's (`relay/berth_relay.rs`): `fload-bulk` reads the socket of every
+//! player whose frame has come (frames spread evenly over the frame time),
+//! then sends their messages back to back; `fload-probe` does the same but
+//! reads the probe players' sockets about every 50 µs (sleeps, not spins)
+//! and gives the latency samples.
 //! The forwarded messages arrive back to back in one datagram, and the
 //! receiver splits them by the message size.
 
@@ -298,9 +298,8 @@ impl Forwarder {
     }
 }
 
-/// A load thread's loop: sends each player's message at its frame; then
-/// the players that sent read their socket (probes: every player, every
-/// pass).
+/// A load thread's loop: at each player's frame it reads its socket, then
+/// sends its message (probes read every player's socket on every pass).
 fn drive(
     mut players: Vec<Player<UdpSocket>>,
     probe: bool,
@@ -315,15 +314,15 @@ fn drive(
         probe,
         frame,
         shared,
+        |player, samples| {
+            let samples = probe.then_some(samples);
+            receive(&player.io, &mut incoming, size, samples, shared);
+        },
         // A raw message needs no preparing: stamped as it is sent.
         |_| {},
         |player| {
             load::message(&mut buf, player.id);
             shared.count_send(player.io.send(&buf).is_ok());
-        },
-        |player, samples| {
-            let samples = probe.then_some(samples);
-            receive(&player.io, &mut incoming, size, samples, shared);
         },
     );
 }

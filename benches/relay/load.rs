@@ -124,15 +124,15 @@ pub(crate) fn players<T>(ios: Vec<T>, frame: Duration) -> Vec<Player<T>> {
         .collect()
 }
 
-/// A load thread's loop, until the cell stops. Each pass calls
-/// `queue(player)` for every player whose frame has come (the frame then
-/// moves on; frames missed in a stall are skipped, not sent in a burst),
-/// then `emit(player)` for each of them back to back (the send syscall
-/// and nothing else), then `receive(player, samples)` for them (a probe
-/// thread: for every player). Preparing first and receiving last keeps
-/// what a generator does besides sending from spacing out its datagrams:
-/// every system's relay sees a pass's messages arrive as close together
-/// as the send syscalls allow.
+/// A load thread's loop, until the cell stops. Each pass, for the players
+/// whose frame has come (the frame then moves on; frames missed in a stall
+/// are skipped, not sent in a burst; a probe thread: for every player):
+/// `receive(player, samples)`, which reads and sends nothing; then
+/// `queue(player)` for each; then `emit(player)` for each, back to back
+/// (the send syscall and little else). A game reads at the start of a
+/// frame and sends at its end, so its messages carry its acks; emitting
+/// back to back keeps what a generator does besides sending from spacing
+/// out the datagrams every system's relay sees.
 /// Between passes a probe thread sleeps [`PROBE_POLL`], a bulk one until
 /// the next frame of any of its players.
 pub(crate) fn drive<T>(
@@ -140,9 +140,9 @@ pub(crate) fn drive<T>(
     probe: bool,
     frame: Duration,
     shared: &Shared,
+    mut receive: impl FnMut(&mut Player<T>, &mut Vec<u64>),
     mut queue: impl FnMut(&mut Player<T>),
     mut emit: impl FnMut(&mut Player<T>),
-    mut receive: impl FnMut(&mut Player<T>, &mut Vec<u64>),
 ) {
     let mut samples = Vec::new();
     while !shared.stopped() {
@@ -155,15 +155,17 @@ pub(crate) fn drive<T>(
                 if player.next_send < now {
                     player.next_send = now + frame;
                 }
-                queue(player);
             }
             wake = wake.min(player.next_send);
+            if probe || player.sent {
+                receive(player, &mut samples);
+            }
+        }
+        for player in players.iter_mut().filter(|p| p.sent) {
+            queue(player);
         }
         for player in players.iter_mut().filter(|p| p.sent) {
             emit(player);
-        }
-        for player in players.iter_mut().filter(|p| probe || p.sent) {
-            receive(player, &mut samples);
         }
         shared.record(&mut samples);
         let pause = if probe {

@@ -157,8 +157,19 @@ impl Client {
         self.proto.connect_bytes(now, token);
     }
 
-    /// Receives what arrived, runs timers, and sends what is due.
+    /// Receives what arrived, runs timers, and sends what is due:
+    /// [`Client::receive`] then [`Client::flush`].
     pub fn update(&mut self, now: Instant) {
+        self.receive(now);
+        self.flush(now);
+    }
+
+    /// Receives what arrived and runs timers, sending nothing: what they
+    /// produce (acks, keep-alives, handshake packets) waits for the next
+    /// [`Client::flush`]. For a game loop that reads at the start of a
+    /// frame and writes at its end (receive, send, flush), so the frame's
+    /// messages carry the acks in one packet.
+    pub fn receive(&mut self, now: Instant) {
         loop {
             match self.transport.recv(now, &mut self.recv) {
                 Ok(count) if count.datagrams > 0 => {}
@@ -174,7 +185,6 @@ impl Client {
             });
         }
         self.proto.update(now, &mut self.send);
-        self.flush(now);
     }
 
     /// Sleeps until a datagram arrives, the client's next timer

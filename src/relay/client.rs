@@ -153,10 +153,18 @@ impl RelayClient {
         self.inner.wait(until)
     }
 
-    /// Receives, turns relay messages into events, runs timers, sends.
+    /// Receives, turns relay messages into events, runs timers, sends:
+    /// [`RelayClient::receive`] then [`RelayClient::flush`].
     pub fn update(&mut self, now: Instant) {
+        self.receive(now);
+        self.flush(now);
+    }
+
+    /// Receives, turns relay messages into events and runs timers, sending
+    /// nothing until [`RelayClient::flush`] (see [`EngineClient::receive`]).
+    pub fn receive(&mut self, now: Instant) {
         self.now = Some(now);
-        self.inner.update(now);
+        self.inner.receive(now);
         while let Some(message) = self.inner.recv() {
             let reliable = message.channel == CONTROL;
             if !reliable && message.channel != UNRELIABLE {
