@@ -13,7 +13,7 @@ pub mod fuzz_bodies;
 use berth::proto::server::DropReason;
 use fuzz_bodies::server_shard::{
     MAX_ADVANCE_MS, MAX_CLIENTS, MAX_INJECT_LEN, MAX_OPS, Op, Summary, server_shard,
-    server_shard_run,
+    server_shard_channels, server_shard_channels_run, server_shard_run,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -80,6 +80,17 @@ proptest! {
     #[test]
     fn shard_holds_on_arbitrary_scripts(ops in vec(op(), 0..48)) {
         run(&ops);
+    }
+
+    #[test]
+    fn channel_sessions_hold_on_arbitrary_bytes(data in vec(any::<u8>(), 0..512)) {
+        server_shard_channels(&data);
+    }
+
+    #[test]
+    fn channel_sessions_hold_on_arbitrary_scripts(ops in vec(op(), 0..48)) {
+        let summary = server_shard_channels_run(&Op::encode_all(&ops));
+        prop_assert_eq!(summary.ops, ops.len());
     }
 }
 
@@ -178,6 +189,19 @@ fn garbage_script() -> Vec<Op> {
         Op::ClientSend { client: 1, len: 3 },
     ]);
     ops
+}
+
+#[test]
+fn channel_sessions_connect_exchange_messages_and_survive_garbage() {
+    let summary = server_shard_channels_run(&Op::encode_all(&garbage_script()));
+    assert_eq!(summary.connects, 2, "{summary:#?}");
+    assert_eq!(summary.disconnects, 0, "{summary:#?}");
+    // Reliable messages both ways, each delivery at least one message.
+    assert!(summary.payloads_in >= 3, "{summary:#?}");
+    assert!(summary.payloads_out >= 1, "{summary:#?}");
+    let stats = &summary.stats;
+    assert!(stats.dropped(DropReason::Replayed) >= 35, "{stats:#?}");
+    assert!(stats.dropped(DropReason::Malformed) >= 3, "{stats:#?}");
 }
 
 #[test]

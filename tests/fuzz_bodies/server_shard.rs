@@ -17,6 +17,12 @@
 //! datagram changes nothing a peer can see; and nothing the shard sends in
 //! reply to a source that is not connected is as large as what caused it.
 //!
+//! The same script runs against raw sessions ([`server_shard`], what
+//! standard netcode peers speak) and against sessions on the standard
+//! channel table ([`server_shard_channels`]): there sends are queued and
+//! written by `poll_transmit`, payloads carry acks and any number of
+//! messages, and reliable data is resent on the shard's own deadlines.
+//!
 //! Everything is fixed: keys and nonces come from a seeded SplitMix64, the
 //! wall clock is anchored at [`UNIX_START`], and time only moves forward, by
 //! [`Op::Advance`]. One body, two drivers: `tests/server_shard_properties.rs`
@@ -25,7 +31,7 @@
 
 use super::{PRIVATE_KEY, PROTOCOL_ID};
 use berth::proto::WallClock;
-use berth::proto::channel::{ChannelId, Inbox};
+use berth::proto::channel::{ChannelId, ChannelTable, Inbox, standard};
 use berth::proto::client::{ClientSession, ClientState};
 use berth::proto::server::{ClientIndex, DisconnectReason, Event, Shard, ShardConfig, Stats};
 use berth::proto::{DISCONNECT_PACKETS, Outbox};
@@ -58,6 +64,9 @@ const PENDING_TIMEOUT: Duration = Duration::from_secs(3);
 const HISTORY_LEN: usize = 16;
 /// Datagrams the server may have queued before the oldest is lost.
 const SERVER_QUEUE_LEN: usize = 64;
+/// Most packets one `poll_transmit` writes for one peer (the shard's and
+/// the client's bound), plus the keep-alive that may precede them.
+const MAX_PACKETS_PER_WRITE: usize = 64 + 1;
 
 /// The address the shard's tokens name.
 pub fn server_addr() -> SocketAddr {
@@ -465,14 +474,31 @@ pub struct Summary {
     pub stats: Stats,
 }
 
-/// Runs `data` as a script; panics if an invariant breaks.
+/// Runs `data` as a script against raw sessions; panics if an invariant breaks.
 pub fn server_shard(data: &[u8]) {
     let _ = server_shard_run(data);
 }
 
-/// Runs `data` as a script and says how far it got; panics if an invariant breaks.
+/// Runs `data` as a script against sessions on the standard channel
+/// table; panics if an invariant breaks.
+pub fn server_shard_channels(data: &[u8]) {
+    let _ = server_shard_channels_run(data);
+}
+
+/// Runs `data` against raw sessions and says how far it got; panics if an
+/// invariant breaks.
 pub fn server_shard_run(data: &[u8]) -> Summary {
-    let mut harness = Harness::new();
+    run(data, None)
+}
+
+/// Runs `data` against channel sessions and says how far it got; panics
+/// if an invariant breaks.
+pub fn server_shard_channels_run(data: &[u8]) -> Summary {
+    run(data, Some(ChannelTable::standard()))
+}
+
+fn run(data: &[u8], table: Option<ChannelTable>) -> Summary {
+    let mut harness = Harness::new(table);
     harness.check();
     for op in Op::decode_all(data) {
         harness.apply(&op);
@@ -499,6 +525,8 @@ struct Sent {
 }
 
 struct Harness {
+    /// Whether sessions carry channels (else raw payloads).
+    channels: bool,
     now: Instant,
     server: Shard,
     clients: Vec<ClientSession>,
@@ -519,24 +547,27 @@ struct Harness {
 }
 
 impl Harness {
-    fn new() -> Self {
+    fn new(table: Option<ChannelTable>) -> Self {
         let now = Instant::now();
+        let channels = table.is_some();
         let config = ShardConfig::new(PROTOCOL_ID, Key::from_bytes(PRIVATE_KEY), server_addr())
             .max_clients(MAX_CLIENTS)
             .max_pending(MAX_PENDING)
             .token_log_len(TOKEN_LOG_LEN)
-            .pending_timeout(PENDING_TIMEOUT);
+            .pending_timeout(PENDING_TIMEOUT)
+            .channels(table.clone());
         let clock = WallClock::new(now, UNIX_START);
         let server = Shard::new(config, now, clock, &mut SplitMix64::new(7))
             .expect("the fixed configuration is valid");
         let clients = (0..NUM_CLIENTS)
             .map(|k| {
-                let mut client = ClientSession::new();
+                let mut client = ClientSession::new().channels(table.clone());
                 client.connect(now, tokens()[k].clone());
                 client
             })
             .collect();
         Self {
+            channels,
             now,
             server,
             clients,
@@ -581,7 +612,7 @@ impl Harness {
                     self.deliver(from, sent.to, sent.bytes);
                 }
             }
-            Op::ServerUpdate => self.server_call(|server, now, out| server.update(now, out)),
+            Op::ServerUpdate => self.server_update(),
             Op::ServerSend { slot, len } => self.server_send(*slot, *len),
             Op::ServerDisconnect { slot } => self.server_disconnect(*slot),
             Op::ClientDisconnect { client, deliver } => {
@@ -608,14 +639,26 @@ impl Harness {
                 let len = usize::from(*len) % (MAX_PAYLOAD_LEN + 2);
                 let payload = payload(len);
                 let mut out = Vec::new();
-                let sent = self.clients[k].send(self.now, ChannelId::RAW, &payload, &mut out);
                 let connected = self.clients[k].state() == ClientState::Connected;
-                assert_eq!(
-                    sent.is_ok(),
-                    connected && (1..=MAX_PAYLOAD_LEN).contains(&len),
-                    "client send of {len} bytes: {sent:?}"
-                );
-                assert_eq!(out.len(), usize::from(sent.is_ok()));
+                let now = self.now;
+                if self.channels {
+                    // Reliable-ordered takes any length up to the table's
+                    // largest message, and the budget outlasts a script.
+                    let sent =
+                        self.clients[k].send(now, standard::RELIABLE_ORDERED, &payload, &mut out);
+                    assert_eq!(sent.is_ok(), connected, "client send: {sent:?}");
+                    assert!(out.is_empty(), "a channel send only queues");
+                    self.clients[k].poll_transmit(now, &mut out);
+                    assert_eq!(!out.is_empty(), connected, "queued but not written");
+                } else {
+                    let sent = self.clients[k].send(now, ChannelId::RAW, &payload, &mut out);
+                    assert_eq!(
+                        sent.is_ok(),
+                        connected && (1..=MAX_PAYLOAD_LEN).contains(&len),
+                        "client send of {len} bytes: {sent:?}"
+                    );
+                    assert_eq!(out.len(), usize::from(sent.is_ok()));
+                }
                 self.deliver_client_out(k, out, false);
             }
             Op::InjectRequest { source, token } => {
@@ -632,7 +675,7 @@ impl Harness {
             }
             Op::Pump { rounds } => {
                 for _ in 0..=rounds % 4 {
-                    self.server_call(|server, now, out| server.update(now, out));
+                    self.server_update();
                     for k in 0..NUM_CLIENTS {
                         self.client_update(k);
                     }
@@ -658,18 +701,28 @@ impl Harness {
     fn client_update(&mut self, k: usize) {
         let mut out = Vec::new();
         self.clients[k].update(self.now, &mut out);
+        self.clients[k].poll_transmit(self.now, &mut out);
         self.deliver_client_out(k, out, false);
+    }
+
+    /// The server's timers, then what its sessions have due.
+    fn server_update(&mut self) {
+        self.server_call(|server, now, out| {
+            server.update(now, out);
+            server.poll_transmit(now, out);
+        });
     }
 
     /// Delivers what client `k` sent to the server, unless `lose`. What is
     /// lost or went elsewhere is still remembered, for replay: an attacker
     /// on the path may have caught it.
     fn deliver_client_out(&mut self, k: usize, out: Vec<(SocketAddr, Vec<u8>)>, lose: bool) {
-        assert!(
-            out.len() <= DISCONNECT_PACKETS,
-            "a client burst of {}",
-            out.len()
-        );
+        let most = if self.channels {
+            MAX_PACKETS_PER_WRITE.max(DISCONNECT_PACKETS)
+        } else {
+            DISCONNECT_PACKETS
+        };
+        assert!(out.len() <= most, "a client burst of {}", out.len());
         for (to, bytes) in out {
             if to == server_addr() && !lose {
                 self.deliver_to_server(client_addr(k), bytes, true);
@@ -724,11 +777,19 @@ impl Harness {
         };
         let mut buf = bytes.to_vec();
         if self.clients[k].handle_datagram(self.now, from, &mut buf) {
-            let message = self.clients[k]
-                .recv()
-                .expect("a raw payload is one message");
-            assert_eq!(self.clients[k].recv(), None, "a raw payload is one message");
-            assert!((1..=MAX_PAYLOAD_LEN).contains(&message.bytes.len()));
+            if self.channels {
+                // Any number of messages, each one a whole message sent.
+                while let Some(message) = self.clients[k].recv() {
+                    assert_eq!(message.channel, standard::RELIABLE_ORDERED);
+                    assert!(message.bytes.len() <= MAX_PAYLOAD_LEN + 1);
+                }
+            } else {
+                let message = self.clients[k]
+                    .recv()
+                    .expect("a raw payload is one message");
+                assert_eq!(self.clients[k].recv(), None, "a raw payload is one message");
+                assert!((1..=MAX_PAYLOAD_LEN).contains(&message.bytes.len()));
+            }
             assert_eq!(
                 self.clients[k].state(),
                 ClientState::Connected,
@@ -746,16 +807,24 @@ impl Harness {
         let dropped_before = self.server.stats().dropped_total();
         let mut out: Vec<(SocketAddr, Vec<u8>)> = Vec::new();
         let mut buf = bytes.clone();
-        let server = &mut self.server;
+        let (server, channels) = (&mut self.server, self.channels);
         let payload = server
             .handle_datagram(self.now, from, &mut buf, &mut out)
             .map(|client| {
                 let mut messages = Inbox::new();
                 server.take_messages(&mut messages);
+                assert!(!messages.is_empty(), "a delivery without messages");
+                if channels {
+                    for (channel, bytes) in messages.iter() {
+                        assert_eq!(channel, standard::RELIABLE_ORDERED);
+                        assert!(bytes.len() <= MAX_PAYLOAD_LEN + 1);
+                    }
+                    return (client, None);
+                }
                 assert_eq!(messages.len(), 1, "a raw payload is one message");
                 let (channel, bytes) = messages.iter().next().unwrap();
                 assert_eq!(channel, ChannelId::RAW);
-                (client, bytes.len())
+                (client, Some(bytes.len()))
             });
         self.summary.handled += 1;
         let dropped = self.server.stats().dropped_total() - dropped_before;
@@ -799,8 +868,10 @@ impl Harness {
                 Some(client),
                 "payload from {from} in the wrong slot"
             );
-            assert!((1..=MAX_PAYLOAD_LEN).contains(&payload_len));
-            assert!(payload_len < len);
+            if let Some(payload_len) = payload_len {
+                assert!((1..=MAX_PAYLOAD_LEN).contains(&payload_len));
+                assert!(payload_len < len);
+            }
             self.summary.payloads_in += 1;
         }
         self.queue_server_out(out);
@@ -840,14 +911,34 @@ impl Harness {
         };
         let payload = payload(len);
         let mut result = Ok(());
+        let channels = self.channels;
+        let emitted_before = self.emitted;
         self.server_call(|server, now, out| {
-            result = server.send(now, client, ChannelId::RAW, &payload, out);
+            if channels {
+                let mut queued = Vec::new();
+                result = server.send(
+                    now,
+                    client,
+                    standard::RELIABLE_ORDERED,
+                    &payload,
+                    &mut queued,
+                );
+                assert!(queued.is_empty(), "a channel send only queues");
+                server.poll_transmit(now, out);
+            } else {
+                result = server.send(now, client, ChannelId::RAW, &payload, out);
+            }
         });
+        let written = self.emitted - emitted_before;
+        let len_ok = channels || (1..=MAX_PAYLOAD_LEN).contains(&len);
         assert_eq!(
             result.is_ok(),
-            occupant.is_some() && (1..=MAX_PAYLOAD_LEN).contains(&len),
+            occupant.is_some() && len_ok,
             "server send of {len} bytes to slot {slot}: {result:?}"
         );
+        if result.is_ok() {
+            assert!(written > 0, "a message sent, nothing written");
+        }
     }
 
     fn server_disconnect(&mut self, slot: u8) {
@@ -984,7 +1075,12 @@ impl Harness {
         assert_eq!(stats.dropped_total() + self.successes, stats.received);
         assert_eq!(stats.connects, self.summary.connects);
         assert_eq!(stats.disconnects, self.summary.disconnects);
-        assert_eq!(stats.payloads_in, self.summary.payloads_in);
+        if self.channels {
+            // A payload of acks alone releases no message.
+            assert!(stats.payloads_in >= self.summary.payloads_in);
+        } else {
+            assert_eq!(stats.payloads_in, self.summary.payloads_in);
+        }
         assert_eq!(stats.sent, self.emitted);
         assert!(stats.denied <= stats.sent);
 
