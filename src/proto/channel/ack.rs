@@ -161,34 +161,34 @@ impl Sent {
             largest = largest.checked_sub(1 << 32).ok_or(AckOfUnsent)?;
         }
         let mut sample = None;
-        for offset in 0..ACK_SPAN {
-            let covered = offset == 0 || ack.bits & (1 << (offset - 1)) != 0;
-            let Some(number) = largest.checked_sub(offset) else {
+        // Records are in send order, numbers rising: walk back from the
+        // newest the ack covers to the oldest within its span.
+        let oldest = largest.saturating_sub(ACK_SPAN - 1);
+        let mut at = self.records.partition_point(|r| r.number <= largest);
+        while let Some(previous) = at.checked_sub(1) {
+            at = previous;
+            let Some(record) = self.records.get_mut(at) else {
                 break;
             };
-            if !covered {
-                continue;
+            if record.number < oldest {
+                break;
             }
-            let Ok(at) = self.records.binary_search_by_key(&number, |r| r.number) else {
-                continue;
-            };
-            let Some(record) = self.records.get_mut(at) else {
-                continue;
-            };
-            if record.acked {
+            let offset = largest - record.number;
+            let covered = offset == 0 || ack.bits & (1 << (offset - 1)) != 0;
+            if !covered || record.acked {
                 continue;
             }
             record.acked = true;
             into.packets += 1;
+            if offset == 0 {
+                sample = Some(now.saturating_duration_since(record.sent_at));
+            }
             // A record's units stay until it retires from the front.
             let held = self.units.len();
             let start = usize::try_from(record.first_unit.saturating_sub(self.units_base))
                 .map_or(held, |start| start.min(held));
             let end = start.saturating_add(record.unit_count as usize).min(held);
             into.units.extend(self.units.range(start..end));
-            if offset == 0 {
-                sample = Some(now.saturating_duration_since(record.sent_at));
-            }
         }
         // Records older than the ack's reach can never be acked now.
         let horizon = largest.saturating_sub(ACK_SPAN);
@@ -237,6 +237,9 @@ impl Sent {
 pub(crate) struct Rtt {
     smoothed: Option<Duration>,
     variance: Duration,
+    /// The resend timeout the estimates give, kept with them: it is read
+    /// for every packet written, and changes only with a sample.
+    resend_timeout: Duration,
 }
 
 impl Default for Rtt {
@@ -244,6 +247,7 @@ impl Default for Rtt {
         Self {
             smoothed: None,
             variance: Duration::ZERO,
+            resend_timeout: INITIAL_RTO,
         }
     }
 }
@@ -261,6 +265,11 @@ impl Rtt {
                 self.smoothed = Some((smoothed * 7 + rtt) / 8);
             }
         }
+        // The peer may hold its ack for ACK_DELAY (QUIC's PTO adds
+        // max_ack_delay the same way), or every delayed ack would look
+        // like a loss.
+        let smoothed = self.smoothed.unwrap_or_default();
+        self.resend_timeout = (smoothed + 4 * self.variance + ACK_DELAY).clamp(MIN_RTO, MAX_RTO);
     }
 
     /// The smoothed RTT; zero before the first sample.
@@ -269,14 +278,8 @@ impl Rtt {
     }
 
     /// How long to wait for an ack before resending.
-    pub(crate) fn resend_timeout(&self) -> Duration {
-        match self.smoothed {
-            None => INITIAL_RTO,
-            // The peer may hold its ack for ACK_DELAY (QUIC's PTO adds
-            // max_ack_delay the same way), or every delayed ack would look
-            // like a loss.
-            Some(smoothed) => (smoothed + 4 * self.variance + ACK_DELAY).clamp(MIN_RTO, MAX_RTO),
-        }
+    pub(crate) const fn resend_timeout(&self) -> Duration {
+        self.resend_timeout
     }
 }
 
