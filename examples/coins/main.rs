@@ -3,7 +3,7 @@
 //! Start a relay, then one `coins` per player, in separate terminals:
 //!
 //! ```text
-//! cargo run --release --example relay -- --bind 127.0.0.1:40000 --ports 2 --public 127.0.0.1:40000 --key-file relay.key --token-http 127.0.0.1:8080
+//! cargo run --release --example relay -- --bind 127.0.0.1:40000 --ports 2 --public 127.0.0.1:40000 --http 127.0.0.1:8080
 //! cargo run --release --example coins -- --token-http 127.0.0.1:8080 --players 2
 //! cargo run --release --example coins -- --token-http 127.0.0.1:8080 --players 2
 //! ```

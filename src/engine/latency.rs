@@ -39,12 +39,15 @@ pub struct LatencyHistogram {
     // Inline, not boxed: port stats are copied every 100 ms, and a copy
     // must not allocate (the port threads allocate nothing in steady state).
     counts: [u64; BUCKETS],
+    /// All counted durations added up, in microseconds.
+    total_micros: u64,
 }
 
 impl Default for LatencyHistogram {
     fn default() -> Self {
         Self {
             counts: [0; BUCKETS],
+            total_micros: 0,
         }
     }
 }
@@ -66,6 +69,24 @@ impl LatencyHistogram {
         if let Some(count) = self.counts.get_mut(bucket(us)) {
             *count = count.saturating_add(n);
         }
+        self.total_micros = self.total_micros.saturating_add(us.saturating_mul(n));
+    }
+
+    /// All counted durations added up (for a mean, or a Prometheus `_sum`).
+    pub fn total(&self) -> Duration {
+        Duration::from_micros(self.total_micros)
+    }
+
+    /// How many counted durations were at most `limit`, to the buckets'
+    /// resolution: a bucket counts when all of it is at most `limit` (so a
+    /// bound between bucket edges counts a little less than it could).
+    pub fn count_up_to(&self, limit: Duration) -> u64 {
+        let limit = u64::try_from(limit.as_micros()).unwrap_or(u64::MAX);
+        self.counts
+            .iter()
+            .enumerate()
+            .take_while(|&(index, _)| upper_edge(index) <= limit)
+            .fold(0, |sum, (_, &count)| sum.saturating_add(count))
     }
 
     /// How many durations were counted.
@@ -100,6 +121,7 @@ impl LatencyHistogram {
         for (count, &old) in window.counts.iter_mut().zip(earlier.counts.iter()) {
             *count = count.saturating_sub(old);
         }
+        window.total_micros = window.total_micros.saturating_sub(earlier.total_micros);
         window
     }
 
@@ -108,6 +130,7 @@ impl LatencyHistogram {
         for (count, &more) in self.counts.iter_mut().zip(other.counts.iter()) {
             *count = count.saturating_add(more);
         }
+        self.total_micros = self.total_micros.saturating_add(other.total_micros);
     }
 }
 
@@ -138,6 +161,26 @@ fn upper_edge(index: usize) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::{BUCKETS, LatencyHistogram, bucket, upper_edge};
+
+    #[test]
+    fn totals_and_counts_up_to_a_bound_follow_what_was_recorded() {
+        use std::time::Duration;
+        let mut h = LatencyHistogram::default();
+        h.record(Duration::from_micros(5), 2);
+        h.record(Duration::from_micros(100), 1);
+        h.record(Duration::from_millis(3), 1);
+        assert_eq!(h.total(), Duration::from_micros(5 * 2 + 100 + 3000));
+        assert_eq!(h.count_up_to(Duration::from_micros(10)), 2);
+        assert_eq!(h.count_up_to(Duration::from_micros(120)), 3);
+        assert_eq!(h.count_up_to(Duration::from_secs(1)), 4);
+        let earlier = h.clone();
+        h.record(Duration::from_micros(7), 1);
+        let window = h.since(&earlier);
+        assert_eq!(
+            (window.count(), window.total()),
+            (1, Duration::from_micros(7))
+        );
+    }
     use std::time::Duration;
 
     #[test]

@@ -354,6 +354,15 @@ impl Server {
         self.issuer.public.get(transport).map(Vec::as_slice)
     }
 
+    /// Whether port `port`'s thread is still running: false once its
+    /// transport has failed (see [`ServerEvent::PortFailed`]), after
+    /// [`Server::shutdown`], or for a port the server does not have.
+    pub fn is_port_running(&self, port: u16) -> bool {
+        self.threads
+            .get(usize::from(port))
+            .is_some_and(|thread| !thread.is_finished())
+    }
+
     /// Connected plus reserved peers, per port.
     pub fn loads(&self) -> Vec<usize> {
         self.shared.placement.loads()

@@ -132,6 +132,11 @@ impl RelayServer {
         self.shared.matchmaker.write().drain();
     }
 
+    /// Whether [`RelayServer::drain`] was called: no new matches or lobbies.
+    pub fn is_draining(&self) -> bool {
+        self.shared.matchmaker.read().is_draining()
+    }
+
     /// Disconnects every player (each gets the disconnect packets), stops
     /// the ports, and returns their final counters.
     pub fn shutdown(self) -> Vec<PortStats> {

@@ -1,15 +1,18 @@
-//! The token service: `POST /token` answers with a 2048-byte connect token.
+//! The relay's HTTP service: `POST /token` answers with a 2048-byte connect
+//! token, `GET /metrics` with Prometheus (OpenMetrics) text, `GET /healthz`
+//! and `GET /readyz` with 200 or 503 and the reason.
 //!
 //! HTTP/1.1 by hyper on a one-thread tokio runtime of its own, so a slow
 //! or hostile client costs a task, never a thread. Every request is
-//! bounded: headers within 8 KiB and [`TokenHttpConfig::header_timeout`],
+//! bounded: headers within 8 KiB and [`HttpConfig::header_timeout`],
 //! bodies (ignored) within 1 KiB, one request per connection, each
-//! connection within [`TokenHttpConfig::connection_timeout`], and at most
-//! [`TokenHttpConfig::max_connections`] at once (past that, new
-//! connections wait in the kernel's backlog). Tokens are rate-limited per
-//! client address ([`crate::rate_limit`]).
+//! connection within [`HttpConfig::connection_timeout`], and at most
+//! [`HttpConfig::max_connections`] at once (past that, new connections
+//! wait in the kernel's backlog). Tokens are rate-limited per client
+//! address ([`crate::rate_limit`]); a scrape or a health check is bounded
+//! by the same connection limits and costs one snapshot of the counters.
 //!
-//! It knows nothing of the relay: it calls an [`Issuer`] for each token.
+//! It knows nothing of the relay: it asks an [`Operator`] for each answer.
 
 use crate::rate_limit::RateLimiter;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
@@ -28,8 +31,16 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, oneshot};
 
-/// The only path served.
-pub(crate) const TOKEN_PATH: &str = "/token";
+/// Where players get tokens (POST).
+pub const TOKEN_PATH: &str = "/token";
+/// Where Prometheus scrapes (GET).
+pub const METRICS_PATH: &str = "/metrics";
+/// Liveness: every port thread running (GET).
+pub const HEALTH_PATH: &str = "/healthz";
+/// Readiness: taking new players (GET).
+pub const READY_PATH: &str = "/readyz";
+/// The OpenMetrics text format's content type.
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 /// Most request-body bytes read (and thrown away); more is refused with 413.
 const MAX_BODY_LEN: usize = 1024;
 /// hyper's smallest allowed read buffer, and our cap on request headers.
@@ -37,36 +48,63 @@ const MAX_HEADER_LEN: usize = 8192;
 /// Most request headers.
 const MAX_HEADERS: usize = 32;
 
-/// Why the issuer made no token.
+/// Why no token was made.
 #[derive(Debug)]
-pub(crate) enum Refusal {
-    /// Every port is full: answered with 503.
+pub enum Refusal {
+    /// Every port is full, or the relay is draining: answered with 503.
     Full,
     /// Something else went wrong (logged, answered with 500).
     Failed(String),
 }
 
-/// Makes one token's 2048 bytes; called once per allowed request.
-pub(crate) type Issuer = dyn Fn() -> Result<Vec<u8>, Refusal> + Send + Sync;
+/// What the service asks of the relay behind it.
+pub trait Operator: Send + Sync {
+    /// One player's connect token: its 2048 bytes. Called once per
+    /// request the rate limit allows.
+    ///
+    /// # Errors
+    ///
+    /// [`Refusal`] when no token can be made.
+    fn issue(&self) -> Result<Vec<u8>, Refusal>;
 
-/// Limits of the token service.
-#[derive(Debug, Clone)]
-pub(crate) struct TokenHttpConfig {
-    /// Tokens per second one address (an IPv4 address or an IPv6 /64) may have.
-    pub(crate) per_addr_per_sec: u32,
-    /// Tokens one address may have at once before the rate applies.
-    pub(crate) burst: u32,
-    /// Addresses the rate limiter tracks; past it, new ones get 429.
-    pub(crate) max_addrs: usize,
-    /// Connections served at once.
-    pub(crate) max_connections: usize,
-    /// Time a client has to send its request headers.
-    pub(crate) header_timeout: Duration,
-    /// Time a connection may last in all.
-    pub(crate) connection_timeout: Duration,
+    /// The metrics, as OpenMetrics text; `tokens` are this service's own
+    /// counters, to include.
+    fn metrics(&self, tokens: TokenStats) -> String;
+
+    /// Whether the relay is alive: every port thread running.
+    ///
+    /// # Errors
+    ///
+    /// Why not, for the 503's body.
+    fn health(&self) -> Result<(), String>;
+
+    /// Whether the relay takes new players: not draining, some port
+    /// running.
+    ///
+    /// # Errors
+    ///
+    /// Why not, for the 503's body.
+    fn readiness(&self) -> Result<(), String>;
 }
 
-impl Default for TokenHttpConfig {
+/// Limits of the HTTP service.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Tokens per second one address (an IPv4 address or an IPv6 /64) may have.
+    pub per_addr_per_sec: u32,
+    /// Tokens one address may have at once before the rate applies.
+    pub burst: u32,
+    /// Addresses the rate limiter tracks; past it, new ones get 429.
+    pub max_addrs: usize,
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// Time a client has to send its request headers.
+    pub header_timeout: Duration,
+    /// Time a connection may last in all.
+    pub connection_timeout: Duration,
+}
+
+impl Default for HttpConfig {
     fn default() -> Self {
         Self {
             per_addr_per_sec: 5,
@@ -79,12 +117,12 @@ impl Default for TokenHttpConfig {
     }
 }
 
-/// Could not start the token service.
+/// Could not start the HTTP service.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub(crate) enum TokenHttpError {
+pub enum HttpError {
     /// The listening socket could not be opened.
-    #[error("cannot listen for token requests on {addr}")]
+    #[error("cannot listen for HTTP requests on {addr}")]
     Bind {
         /// The address asked for.
         addr: SocketAddr,
@@ -93,7 +131,7 @@ pub(crate) enum TokenHttpError {
         source: std::io::Error,
     },
     /// The runtime or its thread could not be started.
-    #[error("cannot start the token service")]
+    #[error("cannot start the HTTP service")]
     Start(#[source] std::io::Error),
 }
 
@@ -106,29 +144,29 @@ struct Counters {
     refused: AtomicU64,
 }
 
-/// A snapshot of the token service's counters.
+/// A snapshot of the token requests answered, by outcome.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct TokenHttpStats {
+pub struct TokenStats {
     /// Tokens handed out (200).
-    pub(crate) issued: u64,
+    pub issued: u64,
     /// Requests over their address's rate (429).
-    pub(crate) rate_limited: u64,
-    /// Requests met with every port full (503).
-    pub(crate) full: u64,
+    pub rate_limited: u64,
+    /// Requests met with every port full or the relay draining (503).
+    pub full: u64,
     /// Other requests: wrong path, method or body, or a failed issue.
-    pub(crate) refused: u64,
+    pub refused: u64,
 }
 
 /// What every connection shares.
 struct State {
-    issuer: Arc<Issuer>,
+    operator: Arc<dyn Operator>,
     limiter: Mutex<RateLimiter>,
     counters: Counters,
 }
 
-/// The running token service; [`TokenHttp::stop`] (or drop) ends it.
+/// The running HTTP service; [`HttpService::stop`] (or drop) ends it.
 #[derive(Debug)]
-pub(crate) struct TokenHttp {
+pub struct HttpService {
     local_addr: SocketAddr,
     state: Arc<State>,
     stop: Option<oneshot::Sender<()>>,
@@ -141,19 +179,19 @@ impl std::fmt::Debug for State {
     }
 }
 
-impl TokenHttp {
-    /// Listens on `bind` and serves tokens from `issuer` on a thread of its own.
+impl HttpService {
+    /// Listens on `bind` and answers from `operator` on a thread of its own.
     ///
     /// # Errors
     ///
-    /// [`TokenHttpError`] when the address cannot be bound or the runtime
+    /// [`HttpError`] when the address cannot be bound or the runtime
     /// cannot start.
-    pub(crate) fn start(
+    pub fn start(
         bind: SocketAddr,
-        config: TokenHttpConfig,
-        issuer: Arc<Issuer>,
-    ) -> Result<Self, TokenHttpError> {
-        let bind_error = |source| TokenHttpError::Bind { addr: bind, source };
+        config: HttpConfig,
+        operator: Arc<dyn Operator>,
+    ) -> Result<Self, HttpError> {
+        let bind_error = |source| HttpError::Bind { addr: bind, source };
         let listener = std::net::TcpListener::bind(bind).map_err(bind_error)?;
         listener.set_nonblocking(true).map_err(bind_error)?;
         let local_addr = listener.local_addr().map_err(bind_error)?;
@@ -161,13 +199,13 @@ impl TokenHttp {
             .enable_io()
             .enable_time()
             .build()
-            .map_err(TokenHttpError::Start)?;
+            .map_err(HttpError::Start)?;
         let listener = {
             let _context = runtime.enter();
             tokio::net::TcpListener::from_std(listener).map_err(bind_error)?
         };
         let state = Arc::new(State {
-            issuer,
+            operator,
             limiter: Mutex::new(RateLimiter::new(
                 config.per_addr_per_sec,
                 config.burst,
@@ -178,9 +216,9 @@ impl TokenHttp {
         let (stop_tx, stop_rx) = oneshot::channel();
         let served = state.clone();
         let thread = std::thread::Builder::new()
-            .name("token-http".into())
+            .name("berth-http".into())
             .spawn(move || runtime.block_on(serve(listener, served, config, stop_rx)))
-            .map_err(TokenHttpError::Start)?;
+            .map_err(HttpError::Start)?;
         Ok(Self {
             local_addr,
             state,
@@ -190,23 +228,17 @@ impl TokenHttp {
     }
 
     /// The address it listens on (with the port the OS chose, for port 0).
-    pub(crate) const fn local_addr(&self) -> SocketAddr {
+    pub const fn local_addr(&self) -> SocketAddr {
         self.local_addr
     }
 
-    /// Requests answered so far.
-    pub(crate) fn stats(&self) -> TokenHttpStats {
-        let c = &self.state.counters;
-        TokenHttpStats {
-            issued: c.issued.load(Ordering::Relaxed),
-            rate_limited: c.rate_limited.load(Ordering::Relaxed),
-            full: c.full.load(Ordering::Relaxed),
-            refused: c.refused.load(Ordering::Relaxed),
-        }
+    /// Token requests answered so far.
+    pub fn stats(&self) -> TokenStats {
+        self.state.stats()
     }
 
     /// Stops listening, drops connections in progress, and waits for the thread.
-    pub(crate) fn stop(mut self) {
+    pub fn stop(mut self) {
         self.halt();
     }
 
@@ -216,13 +248,13 @@ impl TokenHttp {
         }
         if let Some(thread) = self.thread.take() {
             if thread.join().is_err() {
-                tracing::error!("the token service thread panicked");
+                tracing::error!("the HTTP service thread panicked");
             }
         }
     }
 }
 
-impl Drop for TokenHttp {
+impl Drop for HttpService {
     fn drop(&mut self) {
         self.halt();
     }
@@ -232,7 +264,7 @@ impl Drop for TokenHttp {
 async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<State>,
-    config: TokenHttpConfig,
+    config: HttpConfig,
     mut stop: oneshot::Receiver<()>,
 ) {
     let permits = Arc::new(Semaphore::new(config.max_connections.max(1)));
@@ -250,7 +282,7 @@ async fn serve(
                 Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of descriptors, say: back off rather than spin.
-                    tracing::warn!(error = %e, "token service cannot accept");
+                    tracing::warn!(error = %e, "HTTP service cannot accept");
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
@@ -275,28 +307,55 @@ async fn serve(
             let connection = builder.serve_connection(TokioIo::new(stream), service);
             match tokio::time::timeout(limit, connection).await {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "token request failed"),
-                Err(_) => tracing::debug!(%peer, "token connection timed out"),
+                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "HTTP request failed"),
+                Err(_) => tracing::debug!(%peer, "HTTP connection timed out"),
             }
         });
     }
-    tracing::debug!("token service stopped");
+    tracing::debug!("HTTP service stopped");
 }
 
 impl State {
+    fn stats(&self) -> TokenStats {
+        let c = &self.counters;
+        TokenStats {
+            issued: c.issued.load(Ordering::Relaxed),
+            rate_limited: c.rate_limited.load(Ordering::Relaxed),
+            full: c.full.load(Ordering::Relaxed),
+            refused: c.refused.load(Ordering::Relaxed),
+        }
+    }
+
     /// Answers one request from `ip`.
     async fn respond(&self, request: Request<Incoming>, ip: IpAddr) -> Response<Full<Bytes>> {
-        if request.uri().path() != TOKEN_PATH {
+        let path = request.uri().path();
+        if matches!(path, METRICS_PATH | HEALTH_PATH | READY_PATH) {
+            if request.method() != Method::GET {
+                return method_not_allowed("GET");
+            }
+            return match path {
+                METRICS_PATH => {
+                    let text = self.operator.metrics(self.stats());
+                    let mut response = Response::new(Full::new(Bytes::from(text)));
+                    response
+                        .headers_mut()
+                        .insert(header::CONTENT_TYPE, HeaderValue::from_static(OPENMETRICS));
+                    response
+                }
+                HEALTH_PATH => check(self.operator.health(), "ok\n"),
+                _ => check(self.operator.readiness(), "ready\n"),
+            };
+        }
+        if path != TOKEN_PATH {
             self.counters.refused.fetch_add(1, Ordering::Relaxed);
-            return reply(StatusCode::NOT_FOUND, "not found; POST /token\n");
+            return reply(
+                StatusCode::NOT_FOUND,
+                "not found; POST /token, GET /metrics, /healthz or /readyz\n",
+            );
         }
         if request.method() != Method::POST {
             self.counters.refused.fetch_add(1, Ordering::Relaxed);
-            let mut response = reply(StatusCode::METHOD_NOT_ALLOWED, "use POST\n");
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("POST"));
-            return response;
+            return method_not_allowed("POST");
         }
         if !self.limiter.lock().allow(ip, Instant::now()) {
             self.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
@@ -324,7 +383,7 @@ impl State {
                 reply(StatusCode::BAD_REQUEST, "unreadable request body\n")
             };
         }
-        match (self.issuer)() {
+        match self.operator.issue() {
             Ok(token) => {
                 self.counters.issued.fetch_add(1, Ordering::Relaxed);
                 let mut response = Response::new(Full::new(Bytes::from(token)));
@@ -349,6 +408,36 @@ impl State {
                 tracing::warn!(error = %e, "cannot issue a token");
                 reply(StatusCode::INTERNAL_SERVER_ERROR, "cannot issue a token\n")
             }
+        }
+    }
+}
+
+/// 405, naming the one method `allowed`.
+fn method_not_allowed(allowed: &'static str) -> Response<Full<Bytes>> {
+    let text = if allowed == "GET" {
+        "use GET\n"
+    } else {
+        "use POST\n"
+    };
+    let mut response = reply(StatusCode::METHOD_NOT_ALLOWED, text);
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allowed));
+    response
+}
+
+/// 200 with `ok`, or 503 with the reason.
+fn check(result: Result<(), String>, ok: &'static str) -> Response<Full<Bytes>> {
+    match result {
+        Ok(()) => reply(StatusCode::OK, ok),
+        Err(reason) => {
+            let mut response = Response::new(Full::new(Bytes::from(format!("{reason}\n"))));
+            *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+            response
         }
     }
 }

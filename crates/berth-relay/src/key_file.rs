@@ -10,12 +10,12 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 /// Bytes in a key file: the key, raw.
-pub(crate) const KEY_FILE_LEN: usize = 32;
+pub const KEY_FILE_LEN: usize = 32;
 
 /// Why the key file could not be used.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub(crate) enum KeyFileError {
+pub enum KeyFileError {
     /// Opening or reading an existing file failed.
     #[error("cannot read key file {}", path.display())]
     Read {
@@ -68,7 +68,7 @@ pub(crate) enum KeyFileError {
 
 /// Whether [`load_or_create`] found the key or made it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum KeyOrigin {
+pub enum KeyOrigin {
     /// Read from an existing file.
     Loaded,
     /// Generated and written to a new file.
@@ -83,7 +83,13 @@ pub(crate) enum KeyOrigin {
 /// [`KeyFileError`] when the file cannot be read or created, has the
 /// wrong length, is not a regular file, or (on Unix) is open to group or
 /// others.
-pub(crate) fn load_or_create(path: &Path) -> Result<(Key, KeyOrigin), KeyFileError> {
+pub fn load_or_create(path: &Path) -> Result<(Key, KeyOrigin), KeyFileError> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        create_private_dir(parent).map_err(|source| KeyFileError::Create {
+            path: path.to_owned(),
+            source,
+        })?;
+    }
     match create(path) {
         Ok(key) => Ok((key, KeyOrigin::Created)),
         // Someone else's file, or one from an earlier run: read it.
@@ -95,6 +101,16 @@ pub(crate) fn load_or_create(path: &Path) -> Result<(Key, KeyOrigin), KeyFileErr
             source,
         }),
     }
+}
+
+/// Creates `dir` and its missing parents, the new ones readable by their
+/// owner only (the default key's folder is made on first run).
+fn create_private_dir(dir: &Path) -> io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
 }
 
 /// Creates `path` (never an existing file, nor through a symlink), writes

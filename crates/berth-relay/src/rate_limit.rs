@@ -28,7 +28,7 @@ struct Bucket {
 /// place on a relay port, so a flood from many addresses must not turn
 /// into a flood of tokens.
 #[derive(Debug)]
-pub(crate) struct RateLimiter {
+pub struct RateLimiter {
     per_sec: f64,
     burst: f64,
     max_addrs: usize,
@@ -40,7 +40,7 @@ pub(crate) struct RateLimiter {
 impl RateLimiter {
     /// A limiter allowing `per_sec` requests per second per address, with
     /// bursts of `burst`, tracking at most `max_addrs` addresses.
-    pub(crate) fn new(per_sec: u32, burst: u32, max_addrs: usize) -> Self {
+    pub fn new(per_sec: u32, burst: u32, max_addrs: usize) -> Self {
         Self {
             per_sec: f64::from(per_sec.max(1)),
             burst: f64::from(burst.max(1)),
@@ -52,7 +52,7 @@ impl RateLimiter {
 
     /// Takes one token from `ip`'s bucket at `now`; false when it is empty
     /// (or the table is full of active addresses and `ip` is new).
-    pub(crate) fn allow(&mut self, ip: IpAddr, now: Instant) -> bool {
+    pub fn allow(&mut self, ip: IpAddr, now: Instant) -> bool {
         let key = bucket_key(ip);
         if !self.buckets.contains_key(&key) && self.buckets.len() >= self.max_addrs {
             self.prune(now);

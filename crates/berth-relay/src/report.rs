@@ -1,7 +1,7 @@
 //! What the relay binary tells its operator: the start line, the periodic
 //! stats line, the final counters, and error chains.
 
-use crate::token_http::{TOKEN_PATH, TokenHttp, TokenHttpStats};
+use crate::http::{HttpService, METRICS_PATH, TOKEN_PATH, TokenStats};
 use berth::engine::{LatencyHistogram, PortStats};
 use berth::proto::server::DropReason;
 use berth::relay::{RelayServer, RelayStats};
@@ -28,24 +28,50 @@ fn join<T: ToString>(items: impl IntoIterator<Item = T>) -> String {
 }
 
 /// Says where the relay listens, on stdout (one line, for scripts) and in the log.
-pub(crate) fn started(relay: &RelayServer, http: &TokenHttp) {
+pub(crate) fn started(relay: &RelayServer, http: &HttpService) {
     let server = relay.server();
     let bound = join(server.local_addrs());
     let public = join(server.public_addrs());
     tracing::info!(%bound, %public, "relay running; Ctrl-C drains and stops it");
     println!(
-        "relay on {bound} (tokens name {public}); token service on http://{}{TOKEN_PATH}",
-        http.local_addr()
+        "relay on {bound} (tokens name {public}); token service on http://{addr}{TOKEN_PATH}, metrics on http://{addr}{METRICS_PATH}",
+        addr = http.local_addr()
     );
+}
+
+/// What the stats line reports, to tell whether anything changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StatsKey {
+    relay: RelayStats,
+    packets: (u64, u64),
+    peers: Vec<usize>,
+    tokens: TokenStats,
 }
 
 /// Logs rooms, players, messages, peers and packets per port, players
 /// dropped as too slow, how long datagrams wait in the relay (since start,
-/// from the kernel's arrival stamp to the send that followed), and tokens.
-pub(crate) fn stats_line(relay: &RelayServer, http: &TokenHttp) {
+/// from the kernel's arrival stamp to the send that followed), and tokens;
+/// only when something changed since `last`, what the last line said.
+/// Returns what this one says.
+pub(crate) fn stats_line(
+    relay: &RelayServer,
+    http: &HttpService,
+    last: Option<StatsKey>,
+) -> Option<StatsKey> {
     let relay_stats = relay.stats();
     let ports = relay.server().stats();
     let tokens = http.stats();
+    let key = StatsKey {
+        relay: relay_stats,
+        packets: ports
+            .iter()
+            .fold((0, 0), |(i, o), p| (i + p.packets_in, o + p.packets_out)),
+        peers: ports.iter().map(|p| p.peers).collect(),
+        tokens,
+    };
+    if last.as_ref() == Some(&key) {
+        return last;
+    }
     let mut dwell = LatencyHistogram::default();
     for port in &ports {
         dwell.merge(&port.dwell);
@@ -66,10 +92,11 @@ pub(crate) fn stats_line(relay: &RelayServer, http: &TokenHttp) {
         rate_limited = tokens.rate_limited,
         "stats"
     );
+    Some(key)
 }
 
 /// Prints the counters at shutdown on stdout.
-pub(crate) fn final_stats(relay: RelayStats, tokens: TokenHttpStats, ports: &[PortStats]) {
+pub(crate) fn final_stats(relay: RelayStats, tokens: TokenStats, ports: &[PortStats]) {
     println!(
         "final: rooms {}, players {}, forwarded {}, dropped {}; tokens issued {}, rate-limited {}, refused as full {}, other refusals {}",
         relay.rooms,

@@ -131,6 +131,10 @@ impl Matchmaker {
     }
 
     /// Stops new matches and lobbies; rooms already made carry on.
+    pub(crate) const fn is_draining(&self) -> bool {
+        self.draining
+    }
+
     pub(crate) fn drain(&mut self) {
         self.draining = true;
     }

@@ -1,0 +1,180 @@
+//! The `berth-relay` binary end to end: configured from `BERTH_*`
+//! variables, it serves a token a player connects with, answers health
+//! checks, logs JSON when asked, exits 0 on Ctrl-C with its final counters,
+//! and refuses a bad key file with a clear error and a non-zero exit.
+
+#![cfg(unix)]
+
+mod common;
+
+use common::{DEADLINE, Reaper, connect_with, get, post_token, scratch_dir};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::mpsc::Receiver;
+use std::time::Instant;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_berth-relay");
+
+/// Lines of a child's pipe, as they come.
+fn lines(pipe: impl std::io::Read + Send + 'static) -> Receiver<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// The relay started with only environment variables (`vars`) and its key
+/// at `key`: the child, its stdout and stderr lines after the start line,
+/// its bound addresses and its HTTP address (read from the start line).
+fn start(
+    key: &Path,
+    vars: &[(&str, &str)],
+) -> (
+    Reaper,
+    Receiver<String>,
+    Receiver<String>,
+    Vec<SocketAddr>,
+    SocketAddr,
+) {
+    let mut child = Reaper(
+        Command::new(BINARY)
+            .env("BERTH_BIND", "127.0.0.1:0")
+            .env("BERTH_HTTP", "127.0.0.1:0")
+            .env("BERTH_KEY_FILE", key)
+            .env("RUST_LOG", "info")
+            .envs(vars.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the relay binary"),
+    );
+    let stdout = lines(child.0.stdout.take().unwrap());
+    let stderr = lines(child.0.stderr.take().unwrap());
+    let ready = stdout
+        .recv_timeout(DEADLINE)
+        .expect("the relay's start line");
+    // "relay on A,B (tokens name ...); token service on http://H/token, ..."
+    let bound = ready
+        .strip_prefix("relay on ")
+        .and_then(|rest| rest.split(' ').next())
+        .expect("the bound addresses");
+    let bound = bound.split(',').map(|a| a.parse().unwrap()).collect();
+    let http = ready
+        .split("token service on http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .expect("the HTTP address")
+        .parse()
+        .unwrap();
+    (child, stdout, stderr, bound, http)
+}
+
+fn interrupt(child: &Reaper) {
+    let pid = child.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+}
+
+#[test]
+fn configured_from_the_environment_it_serves_a_player_and_stops_cleanly_on_ctrl_c() {
+    let dir = scratch_dir("relay-env");
+    let (child, stdout, _stderr, bound, http) =
+        start(&dir.join("relay.key"), &[("BERTH_PORTS", "3")]);
+    assert_eq!(bound.len(), 3, "BERTH_PORTS took effect: {bound:?}");
+    assert_eq!(get(http, "/healthz").0, 200);
+    assert_eq!(get(http, "/readyz").0, 200);
+    let (status, token) = post_token(http);
+    assert_eq!(status, 200);
+    let mut player = connect_with(&token);
+    player.disconnect(Instant::now());
+
+    interrupt(&child);
+    let status = child.exit_within(DEADLINE, "the relay did not stop on Ctrl-C");
+    assert!(status.success(), "{status}");
+    let rest: Vec<String> = stdout.try_iter().collect();
+    assert!(
+        rest.iter()
+            .any(|l| l.starts_with("final:") && l.contains("tokens issued 1")),
+        "{rest:?}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn log_format_json_writes_one_object_per_line() {
+    let dir = scratch_dir("relay-json");
+    let (child, _stdout, stderr, _, _) =
+        start(&dir.join("relay.key"), &[("BERTH_LOG_FORMAT", "json")]);
+    interrupt(&child);
+    assert!(
+        child
+            .exit_within(DEADLINE, "the relay did not stop")
+            .success()
+    );
+    let logged: Vec<String> = stderr.iter().collect();
+    assert!(
+        logged.iter().any(|l| l.contains("relay running")),
+        "{logged:?}"
+    );
+    for line in &logged {
+        assert!(
+            line.starts_with('{') && line.ends_with('}') && line.contains("\"level\":"),
+            "not a JSON log line: {line}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_key_file_others_can_read_is_a_clear_error_not_a_panic() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch_dir("relay-open-key");
+    let key = dir.join("relay.key");
+    std::fs::write(&key, [7u8; 32]).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let output = Command::new(BINARY)
+        .env("BERTH_BIND", "127.0.0.1:0")
+        .env("BERTH_HTTP", "127.0.0.1:0")
+        .env("BERTH_KEY_FILE", &key)
+        .output()
+        .expect("run the relay binary");
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("error: key file") && stderr.contains("chmod 600"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn help_names_the_environment_variables() {
+    let output = Command::new(BINARY).arg("--help").output().unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    for var in [
+        "BERTH_BIND",
+        "BERTH_PORTS",
+        "BERTH_PUBLIC",
+        "BERTH_KEY_FILE",
+        "BERTH_HTTP",
+        "BERTH_MAX_PEERS",
+        "BERTH_MAX_PEERS_PER_IP",
+        "BERTH_LOG_FORMAT",
+    ] {
+        assert!(help.contains(var), "--help does not name {var}");
+    }
+}
