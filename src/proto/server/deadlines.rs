@@ -94,7 +94,7 @@ impl Deadlines {
 #[cfg(test)]
 mod tests {
     use super::Deadlines;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
@@ -102,7 +102,7 @@ mod tests {
 
     #[test]
     fn due_slots_come_out_earliest_first_and_once() {
-        let t = Instant::now();
+        let t = crate::proto::tests::epoch();
         let mut d = Deadlines::new(8);
         d.schedule(3, t + ms(5));
         d.schedule(1, t + ms(2));
@@ -116,7 +116,7 @@ mod tests {
 
     #[test]
     fn the_earlier_deadline_wins_and_a_later_one_is_ignored() {
-        let t = Instant::now();
+        let t = crate::proto::tests::epoch();
         let mut d = Deadlines::new(2);
         d.schedule(0, t + ms(10));
         d.schedule(0, t + ms(4));
@@ -130,7 +130,7 @@ mod tests {
 
     #[test]
     fn a_cleared_slot_is_never_due() {
-        let t = Instant::now();
+        let t = crate::proto::tests::epoch();
         let mut d = Deadlines::new(2);
         d.schedule(1, t + ms(1));
         d.clear(1);
@@ -142,7 +142,7 @@ mod tests {
 
     #[test]
     fn stale_entries_stay_bounded() {
-        let t = Instant::now();
+        let t = crate::proto::tests::epoch();
         let mut d = Deadlines::new(4);
         for i in 0..10_000u64 {
             // Ever earlier: each pushes, the previous goes stale.
