@@ -5,16 +5,19 @@
 //! attacker cannot fill the table without valid tokens; it is bounded all
 //! the same, and entries expire.
 
-use crate::crypto::PacketCipher;
+use crate::crypto::Key;
 use ahash::RandomState;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+/// A handshake's keys, raw: a cipher is made from them when a packet
+/// needs one, so an entry is 100 bytes, not a kilobyte (the table may hold
+/// thousands during a rush of connections, and its memory stays).
 #[derive(Debug)]
 pub(crate) struct Pending {
-    pub(crate) send: PacketCipher,
-    pub(crate) recv: PacketCipher,
+    pub(crate) send_key: Key,
+    pub(crate) recv_key: Key,
     pub(crate) timeout: Option<Duration>,
     pub(crate) expire_at: Instant,
     pub(crate) last_access: Instant,

@@ -304,3 +304,22 @@ pub(crate) struct SealKey {
     pub(crate) slot: u32,
     pub(crate) max_clients: u32,
 }
+
+#[cfg(test)]
+mod tests {
+    use std::mem::size_of;
+
+    /// What one connected peer costs inline (its boxed slot), so a change
+    /// that grows it is seen: scale (10,000 peers) depends on it.
+    #[test]
+    fn a_session_is_mostly_its_two_keys() {
+        let keys = 2 * size_of::<crate::crypto::PacketCipher>();
+        let session = size_of::<super::Session>();
+        assert!(
+            session <= keys + 800,
+            "a session is {session} bytes, {keys} of them keys"
+        );
+        assert!(size_of::<crate::proto::ReplayWindow>() <= 48);
+        assert!(size_of::<crate::proto::server::pending::Pending>() <= 128);
+    }
+}
