@@ -75,6 +75,8 @@ mod cpu;
 mod floor_relay;
 #[path = "relay/load.rs"]
 mod load;
+#[path = "common/plot.rs"]
+mod plot;
 #[path = "relay/quic_relay.rs"]
 mod quic_relay;
 #[path = "relay/report.rs"]
@@ -180,6 +182,42 @@ fn main() {
         Ok(()) => println!("\nwrote {} in {elapsed:.0} s", settings.out),
         Err(e) => eprintln!("\ncould not write {}: {e}", settings.out),
     }
+    let svg = std::path::Path::new(&settings.out).with_extension("svg");
+    match plot_cells(&svg, &cells) {
+        Ok(()) => println!("wrote {}", svg.display()),
+        Err(e) => eprintln!("could not plot {}: {e}", svg.display()),
+    }
+}
+
+/// Forwarded messages per server CPU-second by room count, one line per
+/// relay and mode.
+fn plot_cells(path: &std::path::Path, cells: &[Cell]) -> Result<(), Box<dyn std::error::Error>> {
+    let mut series: Vec<plot::Series> = Vec::new();
+    for system in ["berth", "quic", "floor"] {
+        for mode in ["reliable", "unreliable"] {
+            let points: Vec<(f64, f64)> = cells
+                .iter()
+                .filter(|c| c.system == system && c.mode == mode)
+                .filter_map(|c| Some((c.rooms as f64, c.forwarded_per_cpu_s?)))
+                .collect();
+            if !points.is_empty() {
+                series.push(plot::Series {
+                    label: format!("{system} {mode}"),
+                    points,
+                });
+            }
+        }
+    }
+    plot::lines(
+        path,
+        &plot::Chart {
+            title: "relay: forwarded messages per server CPU-second (higher is better)",
+            x: "rooms of four (R)",
+            y: "forwards per CPU-second",
+            x_names: None,
+        },
+        &series,
+    )
 }
 
 /// `reliable,unreliable` or one of them.

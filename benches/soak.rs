@@ -230,18 +230,30 @@ fn main() {
     let mut samples = Vec::new();
     let mut next_sample = start;
     let (mut leaves, mut rejoins, mut messages) = (0u64, 0u64, 0u64);
+    let mut errors: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
     let message = [0x5au8; 48];
     while start.elapsed() < length {
         let now = Instant::now();
         for player in &mut players {
             player.client.update(now);
             while let Some(event) = player.client.poll_event() {
-                if let RelayEvent::Matched { rejoin_secret, .. } = event {
-                    player.stage = Stage::Playing {
-                        secret: rejoin_secret,
-                        leave_at: now + dice.secs(20, 80),
-                        next_send: now + dice.secs(0, 1),
-                    };
+                match event {
+                    RelayEvent::Matched { rejoin_secret, .. } => {
+                        player.stage = Stage::Playing {
+                            secret: rejoin_secret,
+                            leave_at: now + dice.secs(20, 80),
+                            next_send: now + dice.secs(0, 1),
+                        };
+                    }
+                    RelayEvent::Error(error) => {
+                        // A refused request (say, over its budget, or a
+                        // rejoin past the grace): ask again, as a game would.
+                        *errors.entry(format!("{error:?}")).or_insert(0u64) += 1;
+                        if matches!(player.stage, Stage::Waiting) {
+                            player.asked = false;
+                        }
+                    }
+                    _ => {}
                 }
             }
             if !player.client.is_connected() {
@@ -315,7 +327,7 @@ fn main() {
                 connected_here: players.iter().filter(|p| p.client.is_connected()).count(),
             };
             println!(
-                "{:>5.0} s: relay {:.1} MiB, {} rooms, {} seated; {} of {count} connected; {leaves} leaves, {rejoins} rejoins, {messages} messages",
+                "{:>5.0} s: relay {:.1} MiB, {} rooms, {} seated; {} of {count} connected; {leaves} leaves, {rejoins} rejoins, {messages} messages; refusals {errors:?}",
                 sample.secs,
                 sample.rss_bytes as f64 / 1048576.0,
                 sample.rooms,
@@ -356,7 +368,7 @@ fn main() {
     }
     let json = serde_json::json!({
         "players": count, "secs": length.as_secs(), "leaves": leaves, "rejoins": rejoins,
-        "messages": messages, "samples": samples,
+        "messages": messages, "refusals": errors, "samples": samples,
     });
     match std::fs::write(
         &out_path,

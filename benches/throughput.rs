@@ -33,6 +33,8 @@
 mod cpu;
 #[path = "throughput/loadgen.rs"]
 mod loadgen;
+#[path = "common/plot.rs"]
+mod plot;
 #[path = "throughput/report.rs"]
 mod report;
 #[path = "throughput/servers.rs"]
@@ -95,6 +97,49 @@ fn main() {
         ),
         Err(e) => eprintln!("\ncould not write {}: {e}", path.display()),
     }
+    let svg = path.with_extension("svg");
+    match plot_cells(&svg, &settings, &cells) {
+        Ok(()) => println!("wrote {}", svg.display()),
+        Err(e) => eprintln!("could not plot {}: {e}", svg.display()),
+    }
+}
+
+/// Server CPU per packet by server, one line per payload size (and K).
+fn plot_cells(
+    path: &Path,
+    settings: &Settings,
+    cells: &[report::Cell],
+) -> Result<(), Box<dyn std::error::Error>> {
+    let names: Vec<String> = settings.kinds.iter().map(|k| k.name()).collect();
+    let mut series = Vec::new();
+    for &k in &settings.clients {
+        for &size in &settings.sizes {
+            let points: Vec<(f64, f64)> = names
+                .iter()
+                .enumerate()
+                .filter_map(|(i, name)| {
+                    let cell = cells
+                        .iter()
+                        .find(|c| c.server == *name && c.clients == k && c.payload_bytes == size)?;
+                    Some((i as f64, cell.server_cpu_ns_per_pkt?))
+                })
+                .collect();
+            series.push(plot::Series {
+                label: format!("{size} B, K = {k}"),
+                points,
+            });
+        }
+    }
+    plot::lines(
+        path,
+        &plot::Chart {
+            title: "echo: server CPU per received packet (lower is better)",
+            x: "server",
+            y: "ns per packet",
+            x_names: Some(names),
+        },
+        &series,
+    )
 }
 
 /// Every cell, K first, then size, then server: the servers compared with
