@@ -32,12 +32,16 @@ use berth::proto::channel::ChannelTable;
 use berth::proto::client::{ClientSession, ClientState};
 use berth::{ConnectTokenBuilder, Key};
 use plotters::prelude::*;
+use proc::{env_or, rss};
 use std::io::{BufRead, BufReader, ErrorKind, Write};
 use std::net::{SocketAddr, UdpSocket};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const PROTOCOL_ID: u64 = 0x5ca1_ab1e_0000_0001;
+#[path = "common/proc.rs"]
+mod proc;
+
 const KEY: [u8; 32] = [0x5c; 32];
 /// Longest a stage may take before the bench gives up on it.
 const STAGE_LIMIT: Duration = Duration::from_secs(60);
@@ -47,13 +51,6 @@ const SETTLE: Duration = Duration::from_secs(1);
 const CONNECT_TARGET: Duration = Duration::from_secs(2);
 /// Target: resident bytes per idle connected peer.
 const BYTES_PER_PEER_TARGET: f64 = 2048.0;
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// The child: a berth server on loopback that prints its port addresses,
 /// then serves until its stdin closes.
@@ -79,22 +76,6 @@ fn serve(ports: u16, peers: usize) {
     let mut line = String::new();
     let _ = std::io::stdin().read_line(&mut line);
     drop(server);
-}
-
-/// Resident memory of `pid`, bytes.
-fn rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| {
-            rest.trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse::<u64>()
-                .ok()
-        })
-        .map_or(0, |kib| kib * 1024)
 }
 
 /// User plus system CPU time of `pid`.

@@ -24,20 +24,17 @@ use berth::relay::{
 };
 use berth::{ConnectTokenBuilder, Key};
 use plotters::prelude::*;
+use proc::{env_or, rss};
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "common/proc.rs"]
+mod proc;
+
 const KEY: [u8; 32] = [0x50; 32];
 const SAMPLE_EVERY: Duration = Duration::from_secs(10);
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// The child: a relay on 2 loopback ports; prints its addresses, then
 /// prints `rooms players` for each line it reads, until stdin closes.
@@ -66,21 +63,6 @@ fn serve(players: usize) {
         println!("{} {}", stats.rooms, stats.players);
         let _ = std::io::stdout().flush();
     }
-}
-
-fn rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| {
-            rest.trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse::<u64>()
-                .ok()
-        })
-        .map_or(0, |kib| kib * 1024)
 }
 
 /// Where one player is.

@@ -12,9 +12,9 @@ use berth::proto::WallClock;
 use berth::proto::channel::ChannelId;
 use berth::proto::channel::standard;
 use berth::proto::client::{ClientSession, ClientState};
-use berth::proto::server::{DisconnectReason, Event, Shard, ShardConfig};
+use berth::proto::server::{Event, Shard, ShardConfig};
 use berth::{ConnectTokenBuilder, Key, OsRandom};
-use common::engine::{drive_clients, echo_events, echo_round, message};
+use common::engine::{drive_clients, echo_events, echo_round, expect_port_failure, message};
 use common::{PRIVATE_KEY, PROTOCOL_ID};
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -289,24 +289,7 @@ fn a_failed_port_disconnects_its_peers_leaves_placement_and_the_rest_play_on() {
     assert!(network.fail(failed_addr));
 
     // Every peer of port 0 is reported gone, with the reason, and then the port.
-    let mut disconnected = HashSet::new();
-    let error = loop {
-        match server
-            .events()
-            .recv_timeout(Duration::from_secs(10))
-            .unwrap()
-        {
-            ServerEvent::Disconnected { peer, reason } => {
-                assert_eq!(reason, DisconnectReason::TransportFailed);
-                disconnected.insert(peer);
-            }
-            ServerEvent::PortFailed { port, error } => {
-                assert_eq!(port, 0);
-                break error;
-            }
-            other => panic!("unexpected event after the failure: {other:?}"),
-        }
-    };
+    let (disconnected, error) = expect_port_failure(server.events(), 0);
     assert_eq!(disconnected, on_port_0);
     assert!(error.contains("failed on demand"), "{error}");
     let stats = server.stats();

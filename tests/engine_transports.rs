@@ -9,8 +9,7 @@ use berth::engine::transport::{
     IoCount, PortWaker, RecvBatch, Registration, SendBatch, Sent, Transport,
 };
 use berth::engine::{Client, MemoryNetwork, PeerId, Server, ServerConfig, ServerEvent};
-use berth::proto::server::DisconnectReason;
-use common::engine::{CHANNEL, drive_clients};
+use common::engine::{CHANNEL, drive_clients, expect_port_failure};
 use common::{DEADLINE, PRIVATE_KEY, PROTOCOL_ID};
 use parking_lot::Mutex;
 use std::collections::{HashSet, VecDeque};
@@ -252,20 +251,7 @@ fn an_added_transport_that_fails_stops_its_port_for_the_peers_of_every_transport
         seen,
     } = rig();
     assert!(network.fail(memory_addr));
-    let mut disconnected = HashSet::new();
-    let error = loop {
-        match seen.recv_timeout(DEADLINE).expect("the port reports") {
-            ServerEvent::Disconnected { peer, reason } => {
-                assert_eq!(reason, DisconnectReason::TransportFailed);
-                disconnected.insert(peer);
-            }
-            ServerEvent::PortFailed { port, error } => {
-                assert_eq!(port, 0);
-                break error;
-            }
-            other => panic!("unexpected event after the failure: {other:?}"),
-        }
-    };
+    let (disconnected, error) = expect_port_failure(&seen, 0);
     assert_eq!(disconnected, connected);
     assert!(error.contains("failed on demand"), "{error}");
     // The UDP and queue clients hear the disconnect packets sent on the

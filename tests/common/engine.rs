@@ -2,8 +2,10 @@
 
 use super::{DEADLINE, PRIVATE_KEY, PROTOCOL_ID};
 use berth::Key;
-use berth::engine::{Client, Server, ServerConfig, ServerEvent};
+use berth::engine::{Client, PeerId, Server, ServerConfig, ServerEvent};
 use berth::proto::channel::{ChannelId, standard};
+use berth::proto::server::DisconnectReason;
+use std::collections::HashSet;
 use std::collections::VecDeque;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -127,4 +129,31 @@ pub fn echo_round(clients: &mut [Client], per_client: u32, window: u32, len: usi
         }
         received == total
     });
+}
+
+/// Reads `events` after port `port`'s transport was failed: every peer it
+/// held reported gone with `TransportFailed`, then the port itself. Returns
+/// the peers reported and the port's error text.
+#[track_caller]
+pub fn expect_port_failure(
+    events: &crossbeam_channel::Receiver<ServerEvent>,
+    port: u16,
+) -> (HashSet<PeerId>, String) {
+    let mut disconnected = HashSet::new();
+    loop {
+        match events.recv_timeout(DEADLINE).expect("the port reports") {
+            ServerEvent::Disconnected { peer, reason } => {
+                assert_eq!(reason, DisconnectReason::TransportFailed);
+                disconnected.insert(peer);
+            }
+            ServerEvent::PortFailed {
+                port: failed,
+                error,
+            } => {
+                assert_eq!(failed, port);
+                return (disconnected, error);
+            }
+            other => panic!("unexpected event after the failure: {other:?}"),
+        }
+    }
 }
