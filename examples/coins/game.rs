@@ -1,6 +1,17 @@
 //! The rules: an arena, a coin sequence every player derives from the
 //! match seed, and scores that the authority (the lowest player still in
 //! the match) decides.
+//!
+//! Fairness: the authority does not take a coin the moment it stands on
+//! it. Every player, the authority included, claims a coin with how long
+//! it took to reach it, counted from when that player saw the coin; the
+//! authority waits [`CLAIM_WINDOW_MS`] after the first claim and gives the
+//! coin to the quickest (an [`Arbiter`]). What the network delays, learning
+//! of the coin and the claim's trip, counts for nobody.
+
+/// How long the authority waits for other claims after the first, ms:
+/// longer than a claim's trip between players on a relay.
+pub(crate) const CLAIM_WINDOW_MS: u64 = 200;
 
 /// Arena width, in cells.
 pub(crate) const WIDTH: u8 = 40;
@@ -110,5 +121,44 @@ impl Game {
             p.x = x;
             p.y = y;
         }
+    }
+}
+
+/// Decides who took each coin, on the authority (see the module docs).
+#[derive(Debug, Default)]
+pub(crate) struct Arbiter {
+    /// The coin being claimed, when the first claim came, and the best
+    /// claim so far: (elapsed ms, player).
+    open: Option<(u16, u64, (u64, u8))>,
+}
+
+impl Arbiter {
+    /// `player` reached coin `k` `elapsed_ms` after it saw it; the claim
+    /// reached the authority at `now_ms`. Claims for another coin than the
+    /// one open (or the current `coin`, if none is) are ignored.
+    pub(crate) fn claim(&mut self, coin: u16, k: u16, player: u8, elapsed_ms: u64, now_ms: u64) {
+        match &mut self.open {
+            None if k == coin => self.open = Some((k, now_ms, (elapsed_ms, player))),
+            Some((open, _, best)) if *open == k => {
+                // Quicker wins; a tie goes to the player the coin's number
+                // favours, so ties alternate.
+                let rank = |(elapsed, p): (u64, u8)| (elapsed, (u16::from(p) + k) % 251);
+                if rank((elapsed_ms, player)) < rank(*best) {
+                    *best = (elapsed_ms, player);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The coin and its winner, once the window after its first claim has
+    /// passed by `now_ms`.
+    pub(crate) fn decide(&mut self, now_ms: u64) -> Option<(u16, u8)> {
+        let (k, first, (_, player)) = self.open?;
+        if now_ms < first + CLAIM_WINDOW_MS {
+            return None;
+        }
+        self.open = None;
+        Some((k, player))
     }
 }

@@ -25,7 +25,7 @@ mod wire;
 use berth::relay::{MatchInfo, RelayClient, RelayEvent, Target};
 use clap::Parser;
 use crossterm::event::{self, Event, KeyCode, KeyEventKind};
-use game::Game;
+use game::{Arbiter, Game};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -39,8 +39,6 @@ const TICK: Duration = Duration::from_millis(16);
 const POSITION_EVERY: Duration = Duration::from_millis(50);
 /// How often an unanswered coin claim is sent again.
 const CLAIM_EVERY: Duration = Duration::from_millis(250);
-/// How often the bot steps.
-const BOT_STEP_EVERY: Duration = Duration::from_millis(60);
 
 #[derive(Parser)]
 #[command(about = "coins: a 2-4 player game through berth's relay")]
@@ -54,6 +52,11 @@ struct Args {
     /// Play by itself and print a status line a second instead of drawing.
     #[arg(long)]
     bot: bool,
+    /// The bot's difficulty: it moves one cell every this many ms, straight
+    /// for the coin. The default, 60, is beatable by a player holding an
+    /// arrow key (key repeat is usually 25-35 moves a second).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(10..=1000))]
+    bot_step_ms: u64,
     /// Coins that win (every player of a match must agree).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
     first_to: u32,
@@ -141,24 +144,56 @@ fn run(args: &Args) -> Result<(), String> {
             .wait(deadline)
             .map_err(|e| format!("cannot wait on the socket: {e}"))?;
     };
-    play(&mut client, &mut game, args.bot)
+    let bot = args.bot.then(|| Duration::from_millis(args.bot_step_ms));
+    play(&mut client, &mut game, bot)
+}
+
+/// Where this client is with the coin on the board.
+#[derive(Debug)]
+struct CoinClock {
+    /// The coin this is about.
+    coin: u16,
+    /// When this client saw it: the game's start, or the previous coin's award.
+    seen: Instant,
+    /// How long after `seen` this client reached it, once it has.
+    reached: Option<Duration>,
+    /// When this client last sent its claim to the authority.
+    last_claim: Option<Instant>,
+}
+
+impl CoinClock {
+    fn new(coin: u16, now: Instant) -> Self {
+        Self {
+            coin,
+            seen: now,
+            reached: None,
+            last_claim: None,
+        }
+    }
 }
 
 /// The game loop: input, messages, drawing, until someone wins or `q`.
-fn play(client: &mut RelayClient, game: &mut Game, bot: bool) -> Result<(), String> {
-    let mut screen = if bot {
+/// `bot`: play by itself, one step every that long.
+fn play(client: &mut RelayClient, game: &mut Game, bot: Option<Duration>) -> Result<(), String> {
+    let mut screen = if bot.is_some() {
         None
     } else {
         Some(screen::Screen::enter().map_err(|e| e.to_string())?)
     };
-    let mut last_position = Instant::now();
-    let mut last_claim: Option<(u16, Instant)> = None;
-    let mut last_bot_step = Instant::now();
-    let mut last_status = Instant::now();
+    let start = Instant::now();
+    let mut last_position = start;
+    let mut clock = CoinClock::new(game.coin, start);
+    let mut arbiter = Arbiter::default();
+    let mut last_bot_step = start;
+    let mut last_status = start;
     loop {
         let now = Instant::now();
-        if bot {
-            if now - last_bot_step >= BOT_STEP_EVERY {
+        let now_ms = now.duration_since(start).as_millis() as u64;
+        if game.coin != clock.coin {
+            clock = CoinClock::new(game.coin, now);
+        }
+        if let Some(step_every) = bot {
+            if now - last_bot_step >= step_every {
                 last_bot_step = now;
                 let (cx, cy) = game.coin_at(game.coin);
                 let me = game.players[usize::from(game.me)];
@@ -184,7 +219,12 @@ fn play(client: &mut RelayClient, game: &mut Game, bot: bool) -> Result<(), Stri
                 }
             }
         }
-        claim(client, game, &mut last_claim, now)?;
+        claim(client, game, &mut clock, &mut arbiter, now, now_ms)?;
+        if game.is_authority() {
+            if let Some((k, winner)) = arbiter.decide(now_ms) {
+                award(client, game, k, winner)?;
+            }
+        }
         if now - last_position >= POSITION_EVERY {
             last_position = now;
             let me = game.players[usize::from(game.me)];
@@ -195,7 +235,7 @@ fn play(client: &mut RelayClient, game: &mut Game, bot: bool) -> Result<(), Stri
         }
         client.update(now);
         while let Some(event) = client.poll_event() {
-            handle(client, game, event)?;
+            handle(game, &mut arbiter, event, now_ms);
         }
         if !client.is_connected() {
             return Err(format!("lost the relay: {:?}", client.state()));
@@ -225,38 +265,50 @@ fn play(client: &mut RelayClient, game: &mut Game, bot: bool) -> Result<(), Stri
     }
 }
 
-/// On the coin: take it (as the authority) or claim it from the authority.
+/// On the coin: claim it, with how long this client took to reach it
+/// since it saw it; the authority's own claim goes to its arbiter, like
+/// everyone else's.
 fn claim(
     client: &mut RelayClient,
-    game: &mut Game,
-    last_claim: &mut Option<(u16, Instant)>,
+    game: &Game,
+    clock: &mut CoinClock,
+    arbiter: &mut Arbiter,
     now: Instant,
+    now_ms: u64,
 ) -> Result<(), String> {
-    if !game.on_coin() {
+    if !game.on_coin() && clock.reached.is_none() {
         return Ok(());
     }
-    let k = game.coin;
+    let elapsed = *clock.reached.get_or_insert(now - clock.seen);
+    let k = clock.coin;
+    let elapsed_ms = u32::try_from(elapsed.as_millis()).unwrap_or(u32::MAX);
     if game.is_authority() {
-        let me = game.me;
-        return award(client, game, k, me);
-    }
-    if last_claim.is_some_and(|(c, at)| c == k && now - at < CLAIM_EVERY) {
+        if clock.last_claim.is_none() {
+            clock.last_claim = Some(now);
+            arbiter.claim(game.coin, k, game.me, u64::from(elapsed_ms), now_ms);
+        }
         return Ok(());
     }
-    *last_claim = Some((k, now));
+    if clock.last_claim.is_some_and(|at| now - at < CLAIM_EVERY) {
+        return Ok(());
+    }
+    clock.last_claim = Some(now);
     let authority = game.players.iter().position(|p| p.present).unwrap_or(0) as u8;
-    let message = GameMessage::Claim { k }.to_bytes();
+    let message = GameMessage::Claim { k, elapsed_ms }.to_bytes();
     client
         .send_to(Target::Player(authority), &message, true)
         .map_err(|e| e.to_string())
 }
 
-/// Applies one relay event to the game.
-fn handle(client: &mut RelayClient, game: &mut Game, event: RelayEvent) -> Result<(), String> {
+/// Applies one relay event to the game; claims go to the arbiter when this
+/// client is the authority.
+fn handle(game: &mut Game, arbiter: &mut Arbiter, event: RelayEvent, now_ms: u64) {
     match event {
         RelayEvent::Received { from, data, .. } => match GameMessage::parse(&data) {
             Some(GameMessage::Position { x, y }) => game.place(from, x, y),
-            Some(GameMessage::Claim { k }) if game.is_authority() => award(client, game, k, from)?,
+            Some(GameMessage::Claim { k, elapsed_ms }) if game.is_authority() => {
+                arbiter.claim(game.coin, k, from, u64::from(elapsed_ms), now_ms);
+            }
             Some(GameMessage::Award { k, player }) => {
                 game.award(k, player);
             }
@@ -274,7 +326,6 @@ fn handle(client: &mut RelayClient, game: &mut Game, event: RelayEvent) -> Resul
         }
         _ => {}
     }
-    Ok(())
 }
 
 /// As the authority: gives coin `k` to `player` and tells everyone.
