@@ -51,7 +51,7 @@ mod token_builder;
 pub mod wire;
 
 pub use crypto::{Key, OsRandom, Random};
-pub use protocol_id::ProtocolId;
+pub use protocol_id::{Protocol, ProtocolId};
 pub use token_builder::{ConnectTokenBuilder, TokenError};
 pub use wire::connect_token::ConnectToken;
 

@@ -63,10 +63,64 @@ impl ProtocolId {
         self.part(&table.describe())
     }
 
+    /// Adds `table` and keeps it with the id: the [`Protocol`] a game
+    /// hands to its server's config, its clients and its token issuer, so
+    /// a custom table is written in one place.
+    pub fn with_channels(self, table: crate::proto::channel::ChannelTable) -> Protocol {
+        Protocol {
+            id: self.channels(&table).finish(),
+            table,
+        }
+    }
+
     /// The 64-bit id for the connect token and every packet's AAD.
     #[must_use]
     pub const fn finish(self) -> u64 {
         self.state
+    }
+}
+
+/// What every build of a game shares: its protocol id and the channel
+/// table that id hashes. Made once with [`ProtocolId::with_channels`], then
+/// given to [`crate::engine::ServerConfig::protocol`],
+/// [`crate::engine::Client::protocol`] and, as [`Protocol::id`], to the
+/// token builder.
+///
+/// # Examples
+///
+/// ```
+/// use berth::ProtocolId;
+/// use berth::engine::{Client, ServerConfig};
+/// use berth::proto::channel::{ChannelKind, ChannelTable};
+///
+/// let protocol = ProtocolId::new("space-duel").version(1, 0).with_channels(
+///     ChannelTable::new()
+///         .channel(1, ChannelKind::ReliableOrdered)
+///         .channel(2, ChannelKind::Unreliable)
+///         .build()
+///         .unwrap(),
+/// );
+/// let config = ServerConfig::new("0.0.0.0:40000".parse().unwrap(), 0, berth::Key::from_bytes([1; 32]))
+///     .protocol(&protocol);
+/// let client = Client::bind("127.0.0.1:0".parse().unwrap()).unwrap().protocol(&protocol);
+/// let token = berth::ConnectTokenBuilder::new(protocol.id(), 42);
+/// # let _ = (config, client, token);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Protocol {
+    id: u64,
+    table: crate::proto::channel::ChannelTable,
+}
+
+impl Protocol {
+    /// The protocol id: for connect tokens, and every packet's AAD.
+    pub const fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The channel table both sides use.
+    pub const fn table(&self) -> &crate::proto::channel::ChannelTable {
+        &self.table
     }
 }
 

@@ -392,3 +392,51 @@ fn a_must_arrive_message_that_finds_the_other_port_full_disconnects_its_peer() {
     });
     assert!(clients[0].is_connected());
 }
+
+#[test]
+fn a_protocol_made_once_gives_server_client_and_tokens_the_same_table() {
+    use berth::ProtocolId;
+    use berth::proto::channel::{ChannelKind, ChannelTable};
+    let protocol = ProtocolId::new("table-once").version(1, 0).with_channels(
+        ChannelTable::new()
+            .channel(7, ChannelKind::ReliableOrdered)
+            .channel(9, ChannelKind::Unreliable)
+            .build()
+            .unwrap(),
+    );
+    let server = Server::bind(config(1).protocol(&protocol)).unwrap();
+    let token = server.issue_token(1, [0; 256]).unwrap();
+    assert_eq!(
+        token.protocol_id,
+        protocol.id(),
+        "tokens carry the protocol's id"
+    );
+    let echo = echo_events(&server);
+    let mut client = Client::bind("127.0.0.1:0".parse().unwrap())
+        .unwrap()
+        .protocol(&protocol);
+    client.connect(Instant::now(), token);
+    let mut clients = [client];
+    drive_clients("the client connects", &mut clients, |cs| {
+        cs[0].is_connected()
+    });
+    let seven = ChannelId::new(7).unwrap();
+    clients[0].send(Instant::now(), seven, b"on seven").unwrap();
+    assert!(
+        clients[0]
+            .send(Instant::now(), ChannelId::new(8).unwrap(), b"x")
+            .is_err(),
+        "a channel the protocol does not have"
+    );
+    let mut echoed = None;
+    drive_clients("the echo comes back on its channel", &mut clients, |cs| {
+        if let Some(m) = cs[0].recv() {
+            echoed = Some((m.channel, m.bytes));
+        }
+        echoed.is_some()
+    });
+    assert_eq!(echoed, Some((seven, b"on seven".to_vec())));
+    drop(clients);
+    server.shutdown();
+    let _ = echo.join();
+}

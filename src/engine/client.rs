@@ -138,6 +138,14 @@ impl Client {
         self
     }
 
+    /// Uses `protocol`'s channel table (see [`crate::Protocol`]); its id is
+    /// in the tokens the client is given. Takes effect from the next
+    /// connection.
+    #[must_use]
+    pub fn protocol(self, protocol: &crate::Protocol) -> Self {
+        self.channels(protocol.table().clone())
+    }
+
     /// Raw mode: each message is one netcode payload, as plain netcode.io
     /// servers expect. Takes effect from the next connection.
     #[must_use]

@@ -146,6 +146,15 @@ impl ServerConfig {
         self
     }
 
+    /// Speaks `protocol`: its id and its channel table, in one call (see
+    /// [`crate::Protocol`]). Replaces what [`ServerConfig::new`] and
+    /// [`ServerConfig::channels`] set.
+    pub fn protocol(mut self, protocol: &crate::Protocol) -> Self {
+        self.protocol_id = protocol.id();
+        self.channels = Some(protocol.table().clone());
+        self
+    }
+
     /// Frames messages on `table`'s channels (reliable and unreliable, see
     /// [`crate::proto::channel`]). Default: [`ChannelTable::standard`]. Both
     /// sides must use the same table; feed it to
