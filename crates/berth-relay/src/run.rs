@@ -45,8 +45,10 @@ pub(crate) fn run(cli: Cli) -> Result<(), String> {
     let http = HttpService::start(cli.http, HttpConfig::default(), operator)
         .map_err(|e| report::chain(&e))?;
 
-    report::started(&relay, &http);
+    // Caught before the start line goes out: whoever reads that line may
+    // send Ctrl-C at once, and it must drain, not kill.
     let stop = catch_ctrl_c()?;
+    report::started(&relay, &http);
     let mut next_stats = Instant::now() + STATS_INTERVAL;
     let mut last_line = None;
     loop {

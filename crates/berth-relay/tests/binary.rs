@@ -178,3 +178,51 @@ fn help_names_the_environment_variables() {
         assert!(help.contains(var), "--help does not name {var}");
     }
 }
+
+/// Runs the binary with `vars` to completion; its exit code and stderr.
+fn run_to_exit(vars: &[(&str, &std::ffi::OsStr)]) -> (Option<i32>, String) {
+    let output = Command::new(BINARY)
+        .envs(vars.iter().copied())
+        .output()
+        .expect("run the relay binary");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_port_already_taken_or_a_key_path_that_is_a_folder_is_a_clear_error() {
+    let dir = scratch_dir("relay-bad-setup");
+    let key = dir.join("relay.key");
+    // Something holds the UDP port the relay wants.
+    let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().to_string();
+    let (code, stderr) = run_to_exit(&[
+        ("BERTH_BIND", port.as_ref()),
+        ("BERTH_HTTP", "127.0.0.1:0".as_ref()),
+        ("BERTH_KEY_FILE", key.as_os_str()),
+    ]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error: cannot bind") && stderr.contains(&port),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    // The key path names a folder.
+    let folder = dir.join("a-folder");
+    std::fs::create_dir_all(&folder).unwrap();
+    let (code, stderr) = run_to_exit(&[
+        ("BERTH_BIND", "127.0.0.1:0".as_ref()),
+        ("BERTH_HTTP", "127.0.0.1:0".as_ref()),
+        ("BERTH_KEY_FILE", folder.as_os_str()),
+    ]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error:") && stderr.contains("a-folder"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
