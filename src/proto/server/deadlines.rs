@@ -82,12 +82,30 @@ impl Deadlines {
         None
     }
 
-    /// Drops every stale entry.
+    /// `slot` wants attention at `at` (or not at all), whatever it wanted
+    /// before, earlier or later: after its work was done, its next deadline.
+    pub(crate) fn reschedule(&mut self, slot: u32, at: Option<Instant>) {
+        let Some(wanted) = self.wanted.get_mut(slot as usize) else {
+            return;
+        };
+        if *wanted == at {
+            return;
+        }
+        *wanted = at;
+        if let Some(at) = at {
+            self.heap.push(Reverse((at, slot)));
+            if self.heap.len() > 2 * self.wanted.len() + 16 {
+                self.rebuild();
+            }
+        }
+    }
+
+    /// Drops every stale entry, in place: the heap keeps its capacity, so
+    /// a port thread allocates nothing here in steady state.
     fn rebuild(&mut self) {
-        self.heap = (0u32..)
-            .zip(&self.wanted)
-            .filter_map(|(slot, at)| Some(Reverse(((*at)?, slot))))
-            .collect();
+        let wanted = &self.wanted;
+        self.heap
+            .retain(|Reverse((at, slot))| wanted.get(*slot as usize) == Some(&Some(*at)));
     }
 }
 
@@ -155,5 +173,29 @@ mod tests {
         }
         due.sort_unstable();
         assert_eq!(due, vec![0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn a_rescheduled_slot_is_due_at_its_new_deadline_only() {
+        let t = crate::proto::tests::epoch();
+        let mut d = Deadlines::new(2);
+        d.schedule(0, t + ms(5));
+        // Its work was done early; the next deadline is later.
+        d.reschedule(0, Some(t + ms(50)));
+        assert_eq!(d.pop_due(t + ms(10)), None, "woken at the old deadline");
+        assert_eq!(d.next(), Some(t + ms(50)));
+        d.reschedule(0, None);
+        assert_eq!(d.pop_due(t + ms(100)), None);
+        // Back and forth many times: the heap stays within its bound, and
+        // rebuilding it keeps its capacity.
+        for i in 0..10_000u64 {
+            d.reschedule((i % 2) as u32, Some(t + ms(1 + i % 97)));
+        }
+        let capacity = d.heap.capacity();
+        for i in 0..10_000u64 {
+            d.reschedule((i % 2) as u32, Some(t + ms(1 + i % 89)));
+        }
+        assert!(d.heap.len() <= 2 * 2 + 16 + 1, "{}", d.heap.len());
+        assert_eq!(d.heap.capacity(), capacity, "a rebuild reallocated");
     }
 }

@@ -595,10 +595,8 @@ impl Shard {
         // What was written may have settled what an earlier deadline was
         // for (an owed ack rode on data): the session's deadline becomes
         // its next one, so the caller is not woken for nothing.
-        self.deadlines.clear(slot);
-        if let Some(due) = session.channels_due(now) {
-            self.deadlines.schedule(slot, due.max(now + MIN_TICK));
-        }
+        let next = session.channels_due(now).map(|due| due.max(now + MIN_TICK));
+        self.deadlines.reschedule(slot, next);
     }
 
     /// Ends the connection of `client`: sends the redundant disconnect
