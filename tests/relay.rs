@@ -606,3 +606,76 @@ fn hostile_requests_get_errors_or_are_dropped_and_counted() {
     assert!(relay.stats().dropped >= 80, "{:?}", relay.stats());
     assert_eq!(relay.stats().rooms, 1);
 }
+
+/// A waiting count that reaches a player after its match (ports do not
+/// order their messages to one player with each other's) is stale: the
+/// client drops it, and reports counts again once it asks for a room.
+#[test]
+fn a_waiting_count_after_the_match_is_not_reported() {
+    use berth::engine::{Server, ServerConfig, ServerEvent};
+    use berth::relay::channel_table;
+    use berth::relay::protocol::{CONTROL, RelayMessage};
+    let config = ServerConfig::new(
+        "127.0.0.1:0".parse().unwrap(),
+        protocol_id(),
+        Key::from_bytes(PRIVATE_KEY),
+    )
+    .channels(channel_table().unwrap());
+    let server = Server::bind(config).unwrap();
+    let mut player = RelayClient::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    player.connect(Instant::now(), server.issue_token(1, [0; 256]).unwrap());
+    connect(&mut [&mut player]);
+    let peer = loop {
+        if let ServerEvent::Connected { peer, .. } = server.events().recv_timeout(DEADLINE).unwrap()
+        {
+            break peer;
+        }
+    };
+    let success = RelayMessage::Success {
+        random_seed: 7,
+        player_idx: 1,
+        player_count: 4,
+        rejoin_secret: [3; 16],
+    };
+    server.send(peer, CONTROL, &success.to_vec()).unwrap();
+    server
+        .send(peer, CONTROL, &RelayMessage::WaitingCount(2).to_vec())
+        .unwrap();
+    server
+        .send(peer, CONTROL, &RelayMessage::WaitingCount(3).to_vec())
+        .unwrap();
+    let mut seen = Vec::new();
+    drive(
+        "the match and the stale counts arrive",
+        &mut [&mut player],
+        |e| {
+            if let Some((_, event)) = e {
+                seen.push(event);
+                return false;
+            }
+            // Three messages sent, reliable and ordered: all have arrived once
+            // the server has no more in flight for this peer.
+            server
+                .peer_stats(peer)
+                .is_some_and(|s| s.packets_in_flight == 0)
+                && !seen.is_empty()
+        },
+    );
+    assert!(
+        matches!(seen[..], [RelayEvent::Matched { player_idx: 1, .. }]),
+        "{seen:?}"
+    );
+    // Asking for a room again: counts are news again.
+    player.leave().unwrap();
+    server
+        .send(peer, CONTROL, &RelayMessage::WaitingCount(2).to_vec())
+        .unwrap();
+    let mut waiting = None;
+    drive("a count after a new request", &mut [&mut player], |e| {
+        if let Some((_, RelayEvent::Waiting(n))) = e {
+            waiting = Some(n);
+        }
+        waiting.is_some()
+    });
+    assert_eq!(waiting, Some(2));
+}

@@ -23,7 +23,10 @@ const MAX_EVENTS: usize = 65_536;
 pub enum RelayEvent {
     /// The match request was taken.
     Accepted,
-    /// Players in the waiting room or lobby now.
+    /// Players in the waiting room or lobby now. Not reported once
+    /// matched: a count sent by another port before the match was made may
+    /// arrive after it (ports do not order their messages to one player
+    /// with each other's), and would be stale.
     Waiting(u8),
     /// The lobby this player created is open under this code.
     LobbyCreated(LobbyCode),
@@ -99,6 +102,9 @@ pub struct RelayClient {
     events: VecDeque<RelayEvent>,
     now: Option<Instant>,
     dropped: u64,
+    /// Matched since the last request to join a room: stale waiting counts
+    /// are dropped.
+    matched: bool,
 }
 
 impl RelayClient {
@@ -130,6 +136,7 @@ impl RelayClient {
             events: VecDeque::new(),
             now: None,
             dropped: 0,
+            matched: false,
         }
     }
 
@@ -176,6 +183,7 @@ impl RelayClient {
             };
             let event = match parsed {
                 RelayMessage::Accepted => RelayEvent::Accepted,
+                RelayMessage::WaitingCount(_) if self.matched => continue,
                 RelayMessage::WaitingCount(n) => RelayEvent::Waiting(n),
                 RelayMessage::LobbyCreated(code) => RelayEvent::LobbyCreated(code),
                 RelayMessage::LobbyList(entries) => RelayEvent::Lobbies(entries),
@@ -184,12 +192,15 @@ impl RelayClient {
                     player_idx,
                     player_count,
                     rejoin_secret,
-                } => RelayEvent::Matched {
-                    random_seed,
-                    player_idx,
-                    player_count,
-                    rejoin_secret,
-                },
+                } => {
+                    self.matched = true;
+                    RelayEvent::Matched {
+                        random_seed,
+                        player_idx,
+                        player_count,
+                        rejoin_secret,
+                    }
+                }
                 RelayMessage::RecvProxy { from, data } => RelayEvent::Received {
                     from,
                     data: data.to_vec(),
@@ -213,6 +224,16 @@ impl RelayClient {
     }
 
     fn control(&mut self, message: &ClientMessage<'_>) -> Result<(), ClientError> {
+        if matches!(
+            message,
+            ClientMessage::RequestMatch(_)
+                | ClientMessage::CreateLobby { .. }
+                | ClientMessage::JoinLobby(_)
+                | ClientMessage::LeaveRoom
+                | ClientMessage::Rejoin(_)
+        ) {
+            self.matched = false;
+        }
         let now = self.now.unwrap_or_else(Instant::now);
         self.inner.send(now, CONTROL, &message.to_vec())
     }
