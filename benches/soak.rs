@@ -14,8 +14,10 @@
 //! - one leave in four is instead a disconnect, followed by a new
 //!   connection that rejoins the seat with its secret.
 //!
-//! Every 10 s it samples the relay's resident memory (`/proc/<pid>/status`)
-//! and its rooms and players, and at the end reports the growth over the
+//! Every 10 s it samples the relay's resident memory (`/proc/<pid>/status`),
+//! the bytes its heap holds live (counted by a tracking global allocator:
+//! allocated minus freed, so fragmentation shows as RSS above it), and its
+//! rooms and players; at the end it reports the growth of both over the
 //! last 80% of the run. Results: `results/soak.json` and `results/soak.svg`
 //! (`SOAK_OUT`).
 
@@ -28,7 +30,36 @@ use proc::{env_or, rss};
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
+use tracking_allocator::{AllocationGroupId, AllocationRegistry, AllocationTracker, Allocator};
+
+#[global_allocator]
+static GLOBAL: Allocator<std::alloc::System> = Allocator::system();
+
+/// Heap bytes allocated and not yet freed, once tracking is on (the relay
+/// process only).
+static LIVE_BYTES: AtomicI64 = AtomicI64::new(0);
+
+/// Counts live heap bytes.
+struct LiveBytes;
+
+impl AllocationTracker for LiveBytes {
+    fn allocated(&self, _addr: usize, size: usize, _wrapped: usize, _group: AllocationGroupId) {
+        LIVE_BYTES.fetch_add(size as i64, Ordering::Relaxed);
+    }
+
+    fn deallocated(
+        &self,
+        _addr: usize,
+        size: usize,
+        _wrapped: usize,
+        _source: AllocationGroupId,
+        _current: AllocationGroupId,
+    ) {
+        LIVE_BYTES.fetch_sub(size as i64, Ordering::Relaxed);
+    }
+}
 
 #[path = "common/proc.rs"]
 mod proc;
@@ -37,8 +68,12 @@ const KEY: [u8; 32] = [0x50; 32];
 const SAMPLE_EVERY: Duration = Duration::from_secs(10);
 
 /// The child: a relay on 2 loopback ports; prints its addresses, then
-/// prints `rooms players` for each line it reads, until stdin closes.
+/// prints `rooms players live-heap-bytes` for each line it reads, until
+/// stdin closes.
 fn serve(players: usize) {
+    if AllocationRegistry::set_global_tracker(LiveBytes).is_ok() {
+        AllocationRegistry::enable_tracking();
+    }
     let config = berth::engine::ServerConfig::new(
         "127.0.0.1:0".parse().unwrap(),
         protocol_id(),
@@ -60,7 +95,8 @@ fn serve(players: usize) {
             break;
         }
         let stats = relay.stats();
-        println!("{} {}", stats.rooms, stats.players);
+        let live = LIVE_BYTES.load(Ordering::Relaxed);
+        println!("{} {} {live}", stats.rooms, stats.players);
         let _ = std::io::stdout().flush();
     }
 }
@@ -115,6 +151,9 @@ fn token(id: u64, servers: &[SocketAddr]) -> berth::ConnectToken {
 struct Sample {
     secs: f64,
     rss_bytes: u64,
+    /// Heap bytes allocated and not freed (since tracking started, just
+    /// after the process began).
+    heap_bytes: u64,
     rooms: u64,
     players: u64,
     connected_here: usize,
@@ -306,12 +345,14 @@ fn main() {
                 rss_bytes: rss(pid),
                 rooms: fields.next().unwrap_or(0),
                 players: fields.next().unwrap_or(0),
+                heap_bytes: fields.next().unwrap_or(0),
                 connected_here: players.iter().filter(|p| p.client.is_connected()).count(),
             };
             println!(
-                "{:>5.0} s: relay {:.1} MiB, {} rooms, {} seated; {} of {count} connected; {leaves} leaves, {rejoins} rejoins, {messages} messages; refusals {errors:?}",
+                "{:>5.0} s: relay {:.1} MiB ({:.1} MiB live heap), {} rooms, {} seated; {} of {count} connected; {leaves} leaves, {rejoins} rejoins, {messages} messages; refusals {errors:?}",
                 sample.secs,
                 sample.rss_bytes as f64 / 1048576.0,
+                sample.heap_bytes as f64 / 1048576.0,
                 sample.rooms,
                 sample.players,
                 sample.connected_here
@@ -343,6 +384,12 @@ fn main() {
             last.rss_bytes as f64 / 1048576.0,
             100.0 * growth,
             max as f64 / 1048576.0
+        );
+        println!(
+            "live heap over the same span: {:.2} -> {:.2} MiB ({:+.1}%)",
+            first.heap_bytes as f64 / 1048576.0,
+            last.heap_bytes as f64 / 1048576.0,
+            100.0 * (last.heap_bytes as f64 / first.heap_bytes.max(1) as f64 - 1.0)
         );
     }
     if let Some(dir) = out_path.parent() {
