@@ -318,3 +318,11 @@ impl Client {
         self.proto.channel_stats()
     }
 }
+
+/// A client can live in anything that needs `Send + Sync` (a game
+/// engine's resource, a static): checked at compile time.
+const _: fn() = || {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Client>();
+    shareable::<crate::engine::Server>();
+};

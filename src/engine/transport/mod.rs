@@ -104,11 +104,13 @@ use std::time::Instant;
 /// sends and receives through. See the [module docs](self) for the
 /// contract and an example.
 ///
-/// Calls come from one thread, the port's, and never block: a transport
+/// `Sync` too, so a client or server holding one can sit where shared data
+/// must (a game engine's resources); the engine still calls it from one
+/// thread at a time, the port's, and calls never block: a transport
 /// that cannot take more datagrams now leaves them queued in the batch
 /// ([`Sent::Later`]), and one with nothing to hand over returns an empty
 /// batch.
-pub trait Transport: Send + std::fmt::Debug {
+pub trait Transport: Send + Sync + std::fmt::Debug {
     /// The address the transport is bound to: what tokens name for it,
     /// unless the server is configured with a public address.
     ///
