@@ -13,7 +13,12 @@
 //!   frame's messages share packets. Run conditions: [`client_connected`],
 //!   [`client_just_connected`].
 //!
-//! Both end cleanly on `AppExit`: the client sends its disconnect packets,
+//! - [`BerthRelayPlugin`] puts a relay player in the world as
+//!   [`BerthRelay`], with its [`MatchState`]; the match, other players
+//!   leaving and rejoining, and their messages arrive as [`RelayMatched`],
+//!   [`RelayPlayerLeft`], [`RelayPlayerRejoined`] and [`RelayReceived`].
+//!
+//! All end cleanly on `AppExit`: the client sends its disconnect packets,
 //! the server disconnects its peers and stops its threads. Errors (a bind
 //! that failed, a message refused) are logged and sent as [`BerthError`].
 //!
@@ -40,6 +45,13 @@
 //!     .add_systems(Update, echo)
 //!     .run();
 //! ```
+
+mod relay;
+
+pub use relay::{
+    BerthRelay, BerthRelayPlugin, MatchState, RelayMatched, RelayPlayerLeft, RelayPlayerRejoined,
+    RelayReceived,
+};
 
 use berth::ConnectToken;
 use berth::engine::{Client, ClientError, PeerId, Server, ServerConfig, ServerEvent};
@@ -142,7 +154,7 @@ impl Plugin for BerthServerPlugin {
 }
 
 /// Bevy apps log through `tracing`, as berth does.
-fn tracing_error(error: &str) {
+pub(crate) fn tracing_error(error: &str) {
     tracing::error!("{error}");
 }
 
