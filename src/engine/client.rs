@@ -2,6 +2,7 @@
 
 use super::memory::MemoryNetwork;
 use super::transport::{RecvBatch, Registration, SendBatch, Transport, UdpTransport};
+use crate::proto::Outbox;
 use crate::proto::SendError;
 use crate::proto::channel::{ChannelId, ChannelTable, ConnectionStats, Message};
 use crate::proto::client::{ClientSession, ClientState};
@@ -178,6 +179,19 @@ impl Client {
     /// frame and writes at its end (receive, send, flush), so the frame's
     /// messages carry the acks in one packet.
     pub fn receive(&mut self, now: Instant) {
+        self.receive_with(now, |_, _, _| {});
+    }
+
+    /// Receives like [`Client::receive`], handing each datagram that did
+    /// not come from the server to `other`, with the client's outbox for
+    /// any answer (sent on the next [`Client::flush`]). What shares the
+    /// client's socket with its server connection, such as the relay
+    /// client's direct paths to other players, reads its datagrams here.
+    pub fn receive_with(
+        &mut self,
+        now: Instant,
+        mut other: impl FnMut(SocketAddr, &mut [u8], &mut dyn Outbox),
+    ) {
         loop {
             match self.transport.recv(now, &mut self.recv) {
                 Ok(count) if count.datagrams > 0 => {}
@@ -187,9 +201,14 @@ impl Client {
                     break;
                 }
             }
-            let proto = &mut self.proto;
+            let (proto, send) = (&mut self.proto, &mut self.send);
+            let server = proto.server_address();
             self.recv.for_each(|from, bytes| {
-                proto.handle_datagram(now, from, bytes);
+                if Some(from) == server {
+                    proto.handle_datagram(now, from, bytes);
+                } else {
+                    other(from, bytes, send);
+                }
             });
         }
         self.proto.update(now, &mut self.send);
@@ -249,6 +268,12 @@ impl Client {
             self.flush(now);
         }
         Ok(())
+    }
+
+    /// Where datagrams to other addresses than the server are queued, to go
+    /// out from the client's socket on the next [`Client::flush`].
+    pub fn outbox(&mut self) -> &mut dyn Outbox {
+        &mut self.send
     }
 
     /// Writes and sends what the channels have queued, now.

@@ -7,6 +7,7 @@ use crate::proto::channel::{ChannelId, ChannelTable, ConnectionStats};
 use crate::proto::server::{DisconnectReason, Shard};
 use crate::wire::connect_token::UserData;
 use crate::wire::packet::MAX_PAYLOAD_LEN;
+use std::net::SocketAddr;
 use std::time::Instant;
 
 /// Application code that runs on each port's thread.
@@ -136,6 +137,16 @@ impl Context<'_> {
             return None;
         }
         self.shard.client_stats(peer.client())
+    }
+
+    /// The address `peer`'s packets come from, as this port sees it (after
+    /// any NAT on the way): `None` for a peer elsewhere or gone. A relay
+    /// shows it to other players only with the peer's consent.
+    pub fn peer_addr(&self, peer: PeerId) -> Option<SocketAddr> {
+        if peer.port() != self.port {
+            return None;
+        }
+        self.shard.address(peer.client())
     }
 
     /// Ends `peer`'s connection, on any port.
