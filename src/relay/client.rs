@@ -1,5 +1,8 @@
 //! The game side of the relay: match, then talk to the other players.
 
+use super::direct::peers::DirectPeers;
+use super::direct::{DirectConfig, PeerPath};
+use super::protocol::MAX_LAN_CANDIDATES;
 use super::protocol::{
     CONTROL, ClientMessage, LeaveReason, LobbyCode, LobbyEntry, MatchInfo, REJOIN_SECRET_LEN,
     RelayError, RelayMessage, Target, UNRELIABLE,
@@ -105,6 +108,10 @@ pub struct RelayClient {
     /// Matched since the last request to join a room: stale waiting counts
     /// are dropped.
     matched: bool,
+    /// This player's index and the match's player count, once matched.
+    seat: Option<(u8, u8)>,
+    /// Paths to introduced peers, when direct play is allowed.
+    direct: DirectPeers,
 }
 
 impl RelayClient {
@@ -137,6 +144,8 @@ impl RelayClient {
             now: None,
             dropped: 0,
             matched: false,
+            seat: None,
+            direct: DirectPeers::default(),
         }
     }
 
@@ -157,6 +166,7 @@ impl RelayClient {
     ///
     /// As [`EngineClient::wait`].
     pub fn wait(&mut self, until: Instant) -> Result<(), ClientError> {
+        let until = self.direct.poll_timeout().map_or(until, |t| t.min(until));
         self.inner.wait(until)
     }
 
@@ -171,7 +181,10 @@ impl RelayClient {
     /// nothing until [`RelayClient::flush`] (see [`EngineClient::receive`]).
     pub fn receive(&mut self, now: Instant) {
         self.now = Some(now);
-        self.inner.receive(now);
+        let direct = &mut self.direct;
+        self.inner.receive_with(now, |from, datagram, out| {
+            direct.handle_direct(now, from, datagram, out);
+        });
         while let Some(message) = self.inner.recv() {
             let reliable = message.channel == CONTROL;
             if !reliable && message.channel != UNRELIABLE {
@@ -194,6 +207,7 @@ impl RelayClient {
                     rejoin_secret,
                 } => {
                     self.matched = true;
+                    self.seat = Some((player_idx, player_count));
                     RelayEvent::Matched {
                         random_seed,
                         player_idx,
@@ -206,16 +220,44 @@ impl RelayClient {
                     data: data.to_vec(),
                     reliable,
                 },
-                RelayMessage::PlayerLeft { idx, reason } => RelayEvent::PlayerLeft { idx, reason },
+                RelayMessage::PlayerLeft { idx, reason } => {
+                    self.direct.remove(idx);
+                    RelayEvent::PlayerLeft { idx, reason }
+                }
                 RelayMessage::PlayerRejoined(idx) => RelayEvent::PlayerRejoined(idx),
                 RelayMessage::Error(error) => RelayEvent::Error(error),
+                RelayMessage::Introduce(introduction) => {
+                    if let Some((me, count)) = self.seat.filter(|_| self.matched) {
+                        self.direct.introduce(now, me, count, &introduction);
+                    }
+                    continue;
+                }
+                RelayMessage::RecvPair { from, data } => {
+                    self.direct.handle_relayed(now, from, data);
+                    continue;
+                }
             };
-            if self.events.len() >= MAX_EVENTS {
-                self.events.pop_front();
-                self.dropped += 1;
-            }
-            self.events.push_back(event);
+            self.push_event(event);
         }
+        let mut direct = Vec::new();
+        self.direct.drain(|from, message| {
+            direct.push(RelayEvent::Received {
+                from,
+                reliable: message.channel == CONTROL,
+                data: message.bytes,
+            });
+        });
+        for event in direct {
+            self.push_event(event);
+        }
+    }
+
+    fn push_event(&mut self, event: RelayEvent) {
+        if self.events.len() >= MAX_EVENTS {
+            self.events.pop_front();
+            self.dropped += 1;
+        }
+        self.events.push_back(event);
     }
 
     /// The next event, oldest first.
@@ -233,6 +275,8 @@ impl RelayClient {
                 | ClientMessage::Rejoin(_)
         ) {
             self.matched = false;
+            self.seat = None;
+            self.direct.clear();
         }
         let now = self.now.unwrap_or_else(Instant::now);
         self.inner.send(now, CONTROL, &message.to_vec())
@@ -304,8 +348,10 @@ impl RelayClient {
         self.control(&ClientMessage::Rejoin(secret))
     }
 
-    /// Sends `data` to `target` through the relay: reliable-ordered (per
-    /// sender) or unreliable. Goes out on the next update or flush.
+    /// Sends `data` to `target`: reliable-ordered (per sender) or
+    /// unreliable. Goes out on the next update or flush: through the
+    /// relay, or on a peer's direct path when there is one (see
+    /// [`RelayClient::allow_direct`]).
     ///
     /// # Errors
     ///
@@ -319,12 +365,78 @@ impl RelayClient {
     ) -> Result<(), ClientError> {
         let now = self.now.unwrap_or_else(Instant::now);
         let channel = if reliable { CONTROL } else { UNRELIABLE };
+        match target {
+            Target::Player(peer) => {
+                if let Some(sent) = self.direct.send(peer, channel, data) {
+                    return Ok(sent?);
+                }
+            }
+            Target::AllOthers if !self.direct.is_empty() => {
+                // Some peers have paths of their own: one send per peer.
+                let (me, count) = self.seat.unwrap_or((0, 0));
+                for peer in (0..count).filter(|p| *p != me) {
+                    self.send_to(Target::Player(peer), data, reliable)?;
+                }
+                return Ok(());
+            }
+            Target::AllOthers => {}
+        }
         let message = ClientMessage::SendProxy { target, data };
         self.inner.send(now, channel, &message.to_vec())
     }
 
+    /// Consents to direct play for this connection, with `config`'s
+    /// timings: the relay may show this player's address (and its LAN
+    /// address) to the other consenting players of its next rooms, and
+    /// introduce them. Call once connected, before asking for a room.
+    ///
+    /// The relay introduces two players only if both consented and the
+    /// relay allows it ([`crate::relay::RelayConfig::direct_play`]). Then
+    /// their messages go straight between them whenever the two can punch
+    /// through their NATs, and through the relay whenever they cannot; the
+    /// game sends the same way either way, and
+    /// [`RelayClient::peer_path`] tells which path a peer is on.
+    ///
+    /// # Errors
+    ///
+    /// As [`RelayClient::request_match`].
+    pub fn allow_direct(&mut self, config: DirectConfig) -> Result<(), ClientError> {
+        let lan = self.lan_addresses();
+        self.direct.allow(config);
+        self.control(&ClientMessage::AllowDirect { lan })
+    }
+
+    /// This socket's LAN address: its own, or, when bound to a wildcard,
+    /// the one the OS would send to the relay from (no packet is sent).
+    fn lan_addresses(&self) -> Vec<SocketAddr> {
+        let (Ok(local), Some(server)) = (self.inner.local_addr(), self.inner.server_addr()) else {
+            return Vec::new();
+        };
+        let ip = if local.ip().is_unspecified() {
+            let wildcard = SocketAddr::new(local.ip(), 0);
+            let probe = std::net::UdpSocket::bind(wildcard)
+                .and_then(|s| s.connect(server).and_then(|()| s.local_addr()));
+            match probe {
+                Ok(addr) => addr.ip(),
+                Err(_) => return Vec::new(),
+            }
+        } else {
+            local.ip()
+        };
+        let mut lan = vec![SocketAddr::new(ip, local.port())];
+        lan.truncate(MAX_LAN_CANDIDATES);
+        lan
+    }
+
+    /// How this player reaches `peer`: `None` when the relay did not
+    /// introduce them (every message goes through the relay).
+    pub fn peer_path(&self, peer: u8) -> Option<PeerPath> {
+        self.direct.report(peer)
+    }
+
     /// Sends what is queued now, without waiting for the next update.
     pub fn flush(&mut self, now: Instant) {
+        self.direct.poll_transmit(now, &mut self.inner);
         self.inner.flush(now);
     }
 
@@ -351,5 +463,11 @@ impl RelayClient {
     /// Events dropped: unreadable relay messages, or too many unpolled.
     pub const fn dropped(&self) -> u64 {
         self.dropped
+    }
+
+    /// Datagrams from other players that no direct path took (unknown
+    /// sender, failed authentication, replayed), and introductions refused.
+    pub const fn direct_dropped(&self) -> u64 {
+        self.direct.dropped()
     }
 }

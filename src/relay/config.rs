@@ -11,6 +11,7 @@ pub struct RelayConfig {
     pub(crate) rejoin_grace: Duration,
     pub(crate) requests_per_sec: u32,
     pub(crate) request_burst: u32,
+    pub(crate) direct_play: bool,
 }
 
 impl Default for RelayConfig {
@@ -21,6 +22,7 @@ impl Default for RelayConfig {
             rejoin_grace: Duration::from_secs(30),
             requests_per_sec: 5,
             request_burst: 20,
+            direct_play: false,
         }
     }
 }
@@ -36,6 +38,15 @@ impl RelayConfig {
     /// How long a dropped player's seat stays open for a rejoin. Default 30 s.
     pub const fn rejoin_grace(mut self, grace: Duration) -> Self {
         self.rejoin_grace = grace;
+        self
+    }
+
+    /// Whether players may play directly: the relay then introduces the
+    /// consenting players of a room opened by a consenting player (see
+    /// [`crate::relay::RelayClient::allow_direct`]), showing each the
+    /// other's address. Off by default: the relay shows no one's address.
+    pub const fn direct_play(mut self, allowed: bool) -> Self {
+        self.direct_play = allowed;
         self
     }
 

@@ -11,7 +11,9 @@
 
 use super::budgets::{FAILED_JOIN_COST, RequestBudgets};
 use super::matchmaker::{Matchmaker, Outbound};
-use super::protocol::{CONTROL, ClientMessage, LeaveReason, RelayError, RelayMessage, UNRELIABLE};
+use super::protocol::{
+    CONTROL, ClientMessage, LeaveReason, RelayError, RelayMessage, Target, UNRELIABLE,
+};
 use super::routes::{RouteFeed, Routes};
 use crate::engine::{Context, Handler, PeerId, SendError};
 use crate::proto::channel::ChannelId;
@@ -124,12 +126,14 @@ impl RelayHandler {
         channel: ChannelId,
         message: &ClientMessage<'_>,
     ) {
-        let ClientMessage::SendProxy { target, data } = message else {
-            return;
+        let (target, data, pair) = match message {
+            ClientMessage::SendProxy { target, data } => (*target, *data, false),
+            ClientMessage::SendPair { to, data } => (Target::Player(*to), *data, true),
+            _ => return,
         };
         self.targets.clear();
         self.sync_routes();
-        let routed = self.routes.route(peer, *target, &mut self.targets);
+        let routed = self.routes.route(peer, target, &mut self.targets);
         let from = match routed {
             Ok(from) => from,
             Err(error) => {
@@ -140,7 +144,11 @@ impl RelayHandler {
                 return;
             }
         };
-        RelayMessage::RecvProxy { from, data }.write_over(&mut self.forward);
+        if pair {
+            RelayMessage::RecvPair { from, data }.write_over(&mut self.forward);
+        } else {
+            RelayMessage::RecvProxy { from, data }.write_over(&mut self.forward);
+        }
         let bytes = &self.forward;
         let mut sent = 0;
         for target in &self.targets {
@@ -180,7 +188,10 @@ impl Handler for RelayHandler {
                 return;
             }
         };
-        if matches!(message, ClientMessage::SendProxy { .. }) {
+        if matches!(
+            message,
+            ClientMessage::SendProxy { .. } | ClientMessage::SendPair { .. }
+        ) {
             self.proxy(ctx, peer, channel, &message);
             self.flush(ctx);
             return;
@@ -190,6 +201,7 @@ impl Handler for RelayHandler {
             return;
         }
         let now = ctx.now();
+        let (observed, rtt) = (ctx.peer_addr(peer), ctx.peer_stats(peer).map(|s| s.rtt));
         // Over budget: dropped here, without touching the matchmaker.
         if !self.budgets.admit(peer, now, 1, &mut self.out) {
             Self::count(&self.shared.dropped, self.port, 1);
@@ -209,6 +221,11 @@ impl Handler for RelayHandler {
                 ClientMessage::LeaveRoom => matchmaker.leave(peer, LeaveReason::Left, now, out),
                 ClientMessage::StartMatch => matchmaker.start(peer, out),
                 ClientMessage::Rejoin(secret) => matchmaker.rejoin(peer, secret, now, out),
+                ClientMessage::AllowDirect { lan } => {
+                    if let Some(observed) = observed {
+                        matchmaker.allow_direct(peer, observed, &lan, rtt.unwrap_or_default());
+                    }
+                }
                 _ => out.push((peer, RelayMessage::Error(RelayError::BadRequest).to_vec())),
             }
             true
@@ -227,7 +244,10 @@ impl Handler for RelayHandler {
             LeaveReason::Disconnected
         };
         self.budgets.forget(peer);
-        self.matchmake(|matchmaker, out| matchmaker.leave(peer, reason, now, out));
+        self.matchmake(|matchmaker, out| {
+            matchmaker.forget(peer);
+            matchmaker.leave(peer, reason, now, out);
+        });
         self.flush(ctx);
     }
 }

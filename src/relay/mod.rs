@@ -25,6 +25,7 @@
 mod budgets;
 mod client;
 mod config;
+mod direct;
 mod handler;
 mod matchmaker;
 pub mod protocol;
@@ -33,5 +34,6 @@ mod server;
 
 pub use client::{RelayClient, RelayEvent};
 pub use config::RelayConfig;
+pub use direct::{DirectConfig, PathCounters, PeerPath, Route};
 pub use protocol::{LeaveReason, LobbyCode, LobbyEntry, MatchInfo, RelayError, Target};
 pub use server::{RelayServer, RelayStats, channel_table, protocol_id};

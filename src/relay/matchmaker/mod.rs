@@ -17,8 +17,12 @@ use super::routes::{RouteSeat, RouteUpdate, Routes};
 use crate::crypto::{OsRandom, Random};
 use crate::engine::PeerId;
 use ahash::RandomState;
+use direct::Consents;
 use std::collections::HashMap;
-use std::time::Instant;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+mod direct;
 
 /// A message for one peer, on the control channel.
 pub(crate) type Outbound = (PeerId, Vec<u8>);
@@ -67,6 +71,8 @@ struct Room {
     seats: Vec<Seat>,
     started: bool,
     seed: u64,
+    /// Consenting players of this room are introduced to each other.
+    direct: bool,
 }
 
 impl Room {
@@ -89,9 +95,9 @@ impl Room {
 pub(crate) struct Matchmaker {
     config: RelayConfig,
     rooms: HashMap<u64, Room, RandomState>,
-    /// Open waiting rooms by what they match on. Keyed by peer-chosen
-    /// bytes: randomly seeded hashing.
-    waiting: HashMap<MatchInfo, u64, RandomState>,
+    /// Open waiting rooms by what they match on, and whether they allow
+    /// direct play. Keyed by peer-chosen bytes: randomly seeded hashing.
+    waiting: HashMap<(MatchInfo, bool), u64, RandomState>,
     lobbies: HashMap<LobbyCode, u64, RandomState>,
     players: HashMap<PeerId, u64, RandomState>,
     /// Each seat's rejoin secret: room and index.
@@ -102,6 +108,7 @@ pub(crate) struct Matchmaker {
     next_room: u64,
     draining: bool,
     random: OsRandom,
+    consents: Consents,
 }
 
 impl Matchmaker {
@@ -117,6 +124,7 @@ impl Matchmaker {
             next_room: 0,
             draining: false,
             random: OsRandom,
+            consents: Consents::default(),
         }
     }
 
@@ -162,7 +170,32 @@ impl Matchmaker {
         Ok(())
     }
 
-    fn new_room(&mut self, info: MatchInfo, kind: RoomKind) -> u64 {
+    /// Whether a room `peer` opens allows direct play: the relay allows
+    /// it and `peer` consented.
+    fn allows_direct(&self, peer: PeerId) -> bool {
+        self.config.direct_play && self.consents.contains(peer)
+    }
+
+    /// `peer`, seen at `observed` with round trip `rtt`, consents to direct
+    /// play and reports `lan`; ignored when the relay does not allow it.
+    pub(crate) fn allow_direct(
+        &mut self,
+        peer: PeerId,
+        observed: SocketAddr,
+        lan: &[SocketAddr],
+        rtt: Duration,
+    ) {
+        if self.config.direct_play {
+            self.consents.allow(peer, observed, lan, rtt);
+        }
+    }
+
+    /// Forgets what `peer`'s connection consented to; call when it ends.
+    pub(crate) fn forget(&mut self, peer: PeerId) {
+        self.consents.forget(peer);
+    }
+
+    fn new_room(&mut self, info: MatchInfo, kind: RoomKind, direct: bool) -> u64 {
         let id = self.next_room;
         self.next_room += 1;
         let mut seed = [0u8; 8];
@@ -175,6 +208,7 @@ impl Matchmaker {
                 seats: Vec::new(),
                 started: false,
                 seed: u64::from_le_bytes(seed),
+                direct,
             },
         );
         id
@@ -185,11 +219,13 @@ impl Matchmaker {
         if let Err(e) = self.check_new(peer, &info) {
             return Self::error(peer, e, out);
         }
-        let id = match self.waiting.get(&info) {
+        // Consenting players wait apart: their rooms allow direct play.
+        let key = (info, self.allows_direct(peer));
+        let id = match self.waiting.get(&key) {
             Some(id) => *id,
             None => {
-                let id = self.new_room(info.clone(), RoomKind::Waiting);
-                self.waiting.insert(info, id);
+                let id = self.new_room(key.0.clone(), RoomKind::Waiting, key.1);
+                self.waiting.insert(key, id);
                 id
             }
         };
@@ -211,6 +247,7 @@ impl Matchmaker {
         let Some(code) = self.fresh_code() else {
             return Self::error(peer, RelayError::Full, out);
         };
+        let direct = self.allows_direct(peer);
         let id = self.new_room(
             info,
             RoomKind::Lobby {
@@ -218,6 +255,7 @@ impl Matchmaker {
                 public,
                 host: peer,
             },
+            direct,
         );
         self.lobbies.insert(code, id);
         out.push((peer, RelayMessage::LobbyCreated(code).to_vec()));
@@ -325,7 +363,7 @@ impl Matchmaker {
         self.changed.push(id);
         match &room.kind {
             RoomKind::Waiting => {
-                self.waiting.remove(&room.info);
+                self.waiting.remove(&(room.info.clone(), room.direct));
             }
             RoomKind::Lobby { code, .. } => {
                 self.lobbies.remove(code);
@@ -333,10 +371,18 @@ impl Matchmaker {
         }
         let player_count = room.seats.len() as u8;
         let seed = room.seed;
+        let direct = room.direct;
         let seated: Vec<(u8, PeerId)> = room.taken().collect();
-        for (idx, peer) in seated {
+        for &(idx, peer) in &seated {
             let success = self.success(id, idx, seed, player_count);
             out.push((peer, success));
+        }
+        if direct {
+            for (n, &player) in seated.iter().enumerate() {
+                let later = seated.get(n + 1..).unwrap_or_default().iter().copied();
+                self.consents
+                    .introduce(player, later, &mut self.random, out);
+            }
         }
     }
 
@@ -409,8 +455,9 @@ impl Matchmaker {
             }
             match room.kind {
                 RoomKind::Waiting => {
-                    if self.waiting.get(&room.info) == Some(&id) {
-                        self.waiting.remove(&room.info);
+                    let key = (room.info, room.direct);
+                    if self.waiting.get(&key) == Some(&id) {
+                        self.waiting.remove(&key);
                     }
                 }
                 RoomKind::Lobby { code, .. } => {
@@ -446,19 +493,19 @@ impl Matchmaker {
         }
         *seat = Seat::Taken(peer);
         self.changed.push(id);
-        let (seed, player_count) = (room.seed, room.seats.len() as u8);
-        let others: Vec<PeerId> = room
-            .taken()
-            .filter(|(i, _)| *i != idx)
-            .map(|(_, p)| p)
-            .collect();
+        let (seed, player_count, direct) = (room.seed, room.seats.len() as u8, room.direct);
+        let others: Vec<(u8, PeerId)> = room.taken().filter(|(i, _)| *i != idx).collect();
         self.players.insert(peer, id);
         // A secret opens its seat once.
         self.secrets.remove(&secret);
         let success = self.success(id, idx, seed, player_count);
         out.push((peer, success));
         let rejoined = RelayMessage::PlayerRejoined(idx).to_vec();
-        out.extend(others.into_iter().map(|p| (p, rejoined.clone())));
+        out.extend(others.iter().map(|(_, p)| (*p, rejoined.clone())));
+        if direct {
+            self.consents
+                .introduce((idx, peer), others, &mut self.random, out);
+        }
     }
 
     /// Where `peer`'s proxied message goes: its index and the peers targeted.
@@ -519,6 +566,8 @@ impl Matchmaker {
     }
 }
 
+#[cfg(test)]
+mod direct_tests;
 #[cfg(test)]
 mod model_tests;
 #[cfg(test)]

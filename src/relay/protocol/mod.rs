@@ -5,8 +5,16 @@
 //! with a type byte. All integers little-endian; see `docs/wire.md`,
 //! "Relay messages".
 
+mod direct;
+
+pub use direct::{
+    DIRECT_HEADER_LEN, DIRECT_MARKER, DIRECTION_BIT, DirectHeader, Introduction, MAX_CANDIDATES,
+    MAX_LAN_CANDIDATES, PAIR_KEY_LEN,
+};
+
 use crate::proto::channel::ChannelId;
 use crate::wire::{Error, Reader, Writer};
+use std::net::SocketAddr;
 
 /// The relay's reliable-ordered channel (matchmaking, reliable proxying):
 /// the first id of the reserved block.
@@ -225,6 +233,21 @@ pub enum ClientMessage<'a> {
     },
     /// Take back a seat held open after a disconnect.
     Rejoin([u8; REJOIN_SECRET_LEN]),
+    /// This player consents to direct play: the relay may show its address,
+    /// and these LAN addresses, to the other consenting players of a room
+    /// that allows it. Holds for this connection; send it before joining.
+    AllowDirect {
+        /// Its LAN addresses, at most [`MAX_LAN_CANDIDATES`].
+        lan: Vec<SocketAddr>,
+    },
+    /// Relay a sealed direct datagram to player `to`: the path between two
+    /// introduced players while they have no direct one.
+    SendPair {
+        /// The receiver's index.
+        to: u8,
+        /// The datagram, as it would go direct.
+        data: &'a [u8],
+    },
 }
 
 /// What the relay sends a game.
@@ -269,6 +292,15 @@ pub enum RelayMessage<'a> {
     PlayerRejoined(u8),
     /// A request was refused.
     Error(RelayError),
+    /// Another consenting player, to try reaching directly.
+    Introduce(Introduction),
+    /// A sealed direct datagram another player sent through the relay.
+    RecvPair {
+        /// The sender's index.
+        from: u8,
+        /// The datagram.
+        data: &'a [u8],
+    },
 }
 
 mod kind {
@@ -280,6 +312,8 @@ mod kind {
     pub(super) const START_MATCH: u8 = 6;
     pub(super) const SEND_PROXY: u8 = 7;
     pub(super) const REJOIN: u8 = 8;
+    pub(super) const ALLOW_DIRECT: u8 = 9;
+    pub(super) const SEND_PAIR: u8 = 10;
     pub(super) const ACCEPTED: u8 = 0x81;
     pub(super) const WAITING_COUNT: u8 = 0x82;
     pub(super) const LOBBY_CREATED: u8 = 0x83;
@@ -289,6 +323,8 @@ mod kind {
     pub(super) const PLAYER_LEFT: u8 = 0x87;
     pub(super) const PLAYER_REJOINED: u8 = 0x88;
     pub(super) const ERROR: u8 = 0x89;
+    pub(super) const INTRODUCE: u8 = 0x8A;
+    pub(super) const RECV_PAIR: u8 = 0x8B;
 }
 
 const ALL_OTHERS: u8 = 0xff;
@@ -364,6 +400,16 @@ impl<'a> ClientMessage<'a> {
                 });
             }
             kind::REJOIN => Self::Rejoin(*r.array::<REJOIN_SECRET_LEN>()?),
+            kind::ALLOW_DIRECT => Self::AllowDirect {
+                lan: direct::parse_addresses(&mut r, MAX_LAN_CANDIDATES)?,
+            },
+            kind::SEND_PAIR => {
+                let to = r.u8()?;
+                return Ok(Self::SendPair {
+                    to,
+                    data: r.into_rest(),
+                });
+            }
             other => return Err(Error::BadFrameKind(other)),
         };
         finish(&r, message)
@@ -408,6 +454,15 @@ impl<'a> ClientMessage<'a> {
                 w.u8(kind::REJOIN)?;
                 w.bytes(secret)
             }
+            Self::AllowDirect { lan } => {
+                w.u8(kind::ALLOW_DIRECT)?;
+                direct::emit_addresses(lan, MAX_LAN_CANDIDATES, w)
+            }
+            Self::SendPair { to, data } => {
+                w.u8(kind::SEND_PAIR)?;
+                w.u8(*to)?;
+                w.bytes(data)
+            }
         }
     }
 
@@ -421,6 +476,8 @@ impl<'a> ClientMessage<'a> {
             Self::LeaveRoom | Self::StartMatch => 0,
             Self::SendProxy { data, .. } => 1 + data.len(),
             Self::Rejoin(_) => REJOIN_SECRET_LEN,
+            Self::AllowDirect { lan } => direct::addresses_len(lan),
+            Self::SendPair { data, .. } => 1 + data.len(),
         }
     }
 
@@ -483,6 +540,14 @@ impl<'a> RelayMessage<'a> {
             }
             kind::PLAYER_REJOINED => Self::PlayerRejoined(r.u8()?),
             kind::ERROR => Self::Error(RelayError::from_code(r.u8()?)?),
+            kind::INTRODUCE => Self::Introduce(Introduction::parse(&mut r)?),
+            kind::RECV_PAIR => {
+                let from = r.u8()?;
+                return Ok(Self::RecvPair {
+                    from,
+                    data: r.into_rest(),
+                });
+            }
             other => return Err(Error::BadFrameKind(other)),
         };
         finish(&r, message)
@@ -552,6 +617,15 @@ impl<'a> RelayMessage<'a> {
                 w.u8(kind::ERROR)?;
                 w.u8(error.code())
             }
+            Self::Introduce(introduction) => {
+                w.u8(kind::INTRODUCE)?;
+                introduction.emit(w)
+            }
+            Self::RecvPair { from, data } => {
+                w.u8(kind::RECV_PAIR)?;
+                w.u8(*from)?;
+                w.bytes(data)
+            }
         }
     }
 
@@ -563,8 +637,9 @@ impl<'a> RelayMessage<'a> {
             Self::LobbyCreated(_) => LOBBY_CODE_LEN,
             Self::LobbyList(entries) => 1 + entries.len() * (LOBBY_CODE_LEN + 2),
             Self::Success { .. } => 10 + REJOIN_SECRET_LEN,
-            Self::RecvProxy { data, .. } => 1 + data.len(),
+            Self::RecvProxy { data, .. } | Self::RecvPair { data, .. } => 1 + data.len(),
             Self::PlayerLeft { .. } => 2,
+            Self::Introduce(introduction) => introduction.encoded_len(),
         }
     }
 

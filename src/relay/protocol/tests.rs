@@ -31,6 +31,17 @@ fn client_messages_round_trip() {
             data: b"",
         },
         ClientMessage::Rejoin([9; REJOIN_SECRET_LEN]),
+        ClientMessage::AllowDirect { lan: vec![] },
+        ClientMessage::AllowDirect {
+            lan: vec![
+                "10.0.1.2:4000".parse().unwrap(),
+                "[fe80::1]:4000".parse().unwrap(),
+            ],
+        },
+        ClientMessage::SendPair {
+            to: 1,
+            data: b"sealed",
+        },
     ];
     for message in messages {
         let bytes = message.to_vec();
@@ -71,6 +82,19 @@ fn relay_messages_round_trip() {
         },
         RelayMessage::PlayerRejoined(0),
         RelayMessage::Error(RelayError::Full),
+        RelayMessage::Introduce(Introduction {
+            peer: 1,
+            key: [3; PAIR_KEY_LEN],
+            delay_ms: 40,
+            candidates: vec![
+                "203.0.113.20:61000".parse().unwrap(),
+                "10.0.2.2:5000".parse().unwrap(),
+            ],
+        }),
+        RelayMessage::RecvPair {
+            from: 0,
+            data: b"sealed",
+        },
     ];
     for message in messages {
         let bytes = message.to_vec();
@@ -104,6 +128,46 @@ fn hostile_messages_are_errors() {
         .to_vec();
         assert!(RelayMessage::parse(&full[..len]).is_err());
     }
+}
+
+#[test]
+fn hostile_direct_messages_are_errors() {
+    // Five LAN addresses, one over the limit.
+    let mut five = vec![9, 5];
+    for _ in 0..5 {
+        five.extend_from_slice(&[1, 10, 0, 0, 1, 0x10, 0x27]);
+    }
+    assert_eq!(
+        ClientMessage::parse(&five),
+        Err(Error::BadLength { len: 5 })
+    );
+    // An address of an unknown type.
+    assert!(ClientMessage::parse(&[9, 1, 7, 0, 0]).is_err());
+    let introduction = RelayMessage::Introduce(Introduction {
+        peer: 0,
+        key: [0; PAIR_KEY_LEN],
+        delay_ms: 0,
+        candidates: vec!["203.0.113.10:1".parse().unwrap()],
+    })
+    .to_vec();
+    for len in 0..introduction.len() {
+        assert!(RelayMessage::parse(&introduction[..len]).is_err());
+    }
+    // No candidates at all.
+    let mut empty = introduction[..1 + 3 + PAIR_KEY_LEN].to_vec();
+    empty.push(0);
+    assert_eq!(
+        RelayMessage::parse(&empty),
+        Err(Error::BadLength { len: 0 })
+    );
+    // A direct datagram with another first byte, or cut short.
+    assert!(DirectHeader::parse(&[0x01; 20]).is_err());
+    assert!(DirectHeader::parse(&[DIRECT_MARKER, 0, 1, 0]).is_err());
+    let (header, rest) = DirectHeader::parse(&[DIRECT_MARKER, 2, 1, 0, 0, 0x80, 9]).unwrap();
+    assert_eq!(
+        (header.from, header.sequence, rest),
+        (2, DIRECTION_BIT | 1, &[9][..])
+    );
 }
 
 #[test]
