@@ -6,6 +6,8 @@
 #![allow(dead_code, unreachable_pub)] // Each test binary uses a different subset.
 
 pub mod engine;
+#[cfg(target_os = "linux")]
+pub mod netns;
 
 use berth::proto::WallClock;
 use berth::proto::channel::{ChannelId, Inbox};
