@@ -59,6 +59,12 @@ pub struct Cli {
     /// one NAT share an address, so leave room for a household or a LAN party.
     #[arg(long, env = "BERTH_MAX_PEERS_PER_IP", value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_peers_per_ip: u32,
+    /// Allow direct play: introduce players who both consented (and whose
+    /// room allows it) to each other, showing each the other's address, so
+    /// they can punch through their NATs and stop using the relay's
+    /// bandwidth. Without it, the relay shows no one's address.
+    #[arg(long, env = "BERTH_DIRECT_PLAY")]
+    pub direct_play: bool,
     /// How log lines are written to stderr: `text` (coloured only on a
     /// terminal) or `json` (one object per line, for log collectors).
     #[arg(long, env = "BERTH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]

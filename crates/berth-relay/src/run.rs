@@ -39,8 +39,8 @@ pub(crate) fn run(cli: Cli) -> Result<(), String> {
     if let Some(public) = cli.public {
         config = config.public(public);
     }
-    let relay =
-        Arc::new(RelayServer::bind(config, RelayConfig::default()).map_err(|e| report::chain(&e))?);
+    let relay_config = RelayConfig::default().direct_play(cli.direct_play);
+    let relay = Arc::new(RelayServer::bind(config, relay_config).map_err(|e| report::chain(&e))?);
     let operator = Arc::new(RelayOperator::new(relay.clone(), max_peers));
     let http = HttpService::start(cli.http, HttpConfig::default(), operator)
         .map_err(|e| report::chain(&e))?;

@@ -7,13 +7,14 @@
 
 mod common;
 
+use berth::relay::{DirectConfig, MatchInfo, RelayClient, RelayEvent, Route};
 use common::{DEADLINE, Reaper, connect_with, get, post_token, scratch_dir};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc::Receiver;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_berth-relay");
 
@@ -113,6 +114,46 @@ fn configured_from_the_environment_it_serves_a_player_and_stops_cleanly_on_ctrl_
 }
 
 #[test]
+fn with_direct_play_on_two_consenting_players_go_direct() {
+    let dir = scratch_dir("relay-direct");
+    let (child, _stdout, _stderr, _bound, http) =
+        start(&dir.join("relay.key"), &[("BERTH_DIRECT_PLAY", "true")]);
+    let info = MatchInfo {
+        player_count: 2,
+        match_data: b"duel".to_vec(),
+    };
+    let mut players: Vec<RelayClient> = (0..2).map(|_| connect_with(&post_token(http).1)).collect();
+    for player in &mut players {
+        player.allow_direct(DirectConfig::default()).unwrap();
+        player.request_match(&info).unwrap();
+    }
+    let mut seats = [None, None];
+    let deadline = Instant::now() + DEADLINE;
+    let direct = |player: &RelayClient, seat: Option<u8>| {
+        seat.and_then(|idx| player.peer_path(1 - idx))
+            .is_some_and(|path| path.route == Route::Direct)
+    };
+    while !(direct(&players[0], seats[0]) && direct(&players[1], seats[1])) {
+        assert!(Instant::now() < deadline, "the players did not go direct");
+        for (player, seat) in players.iter_mut().zip(&mut seats) {
+            player.update(Instant::now());
+            while let Some(event) = player.poll_event() {
+                if let RelayEvent::Matched { player_idx, .. } = event {
+                    *seat = Some(player_idx);
+                }
+            }
+        }
+        players[0]
+            .wait(Instant::now() + Duration::from_millis(1))
+            .unwrap();
+    }
+    interrupt(&child);
+    let status = child.exit_within(DEADLINE, "the relay did not stop on Ctrl-C");
+    assert!(status.success(), "{status}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn log_format_json_writes_one_object_per_line() {
     let dir = scratch_dir("relay-json");
     let (child, _stdout, stderr, _, _) =
@@ -174,6 +215,7 @@ fn help_names_the_environment_variables() {
         "BERTH_MAX_PEERS",
         "BERTH_MAX_PEERS_PER_IP",
         "BERTH_LOG_FORMAT",
+        "BERTH_DIRECT_PLAY",
     ] {
         assert!(help.contains(var), "--help does not name {var}");
     }
