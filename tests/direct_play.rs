@@ -42,8 +42,9 @@ struct Script<'a> {
     /// Hold messages until both sides are direct, and meet the test
     /// thread at `synced` then (to read the relay's counter).
     wait_direct: Option<&'a Barrier>,
-    /// Run by player 0 once it has sent this many messages.
-    midway: Option<(u32, &'a (dyn Fn() + Sync))>,
+    /// Run by player 0, with its socket's address, once it has sent this
+    /// many messages.
+    midway: Option<(u32, &'a (dyn Fn(SocketAddr) + Sync))>,
 }
 
 /// What one player saw.
@@ -55,6 +56,8 @@ struct Outcome {
     was_direct: bool,
     /// When the path went back to the relay, if it did.
     fell_back_at: Option<Instant>,
+    /// Datagrams from other players that no path took.
+    direct_dropped: u64,
 }
 
 /// Shared by the two players of a scenario.
@@ -82,6 +85,7 @@ fn play(token: ConnectToken, me: usize, script: &Script<'_>, shared: &Shared) ->
         path: None,
         was_direct: false,
         fell_back_at: None,
+        direct_dropped: 0,
     };
     while shared.done.load(Ordering::Acquire) < 2 {
         assert!(
@@ -148,7 +152,7 @@ fn play(token: ConnectToken, me: usize, script: &Script<'_>, shared: &Shared) ->
                 sent += 1;
                 if let Some((at, action)) = script.midway {
                     if me == 0 && at == sent {
-                        action();
+                        action(client.local_addr().unwrap());
                     }
                 }
             }
@@ -160,6 +164,7 @@ fn play(token: ConnectToken, me: usize, script: &Script<'_>, shared: &Shared) ->
         }
         client.wait(now + Duration::from_millis(1)).unwrap();
     }
+    outcome.direct_dropped = client.direct_dropped();
     outcome
 }
 
@@ -195,6 +200,60 @@ fn players_on_loopback_go_direct_and_the_relay_forwards_nothing_of_theirs() {
         relay.stats().forwarded,
         forwarded_at_direct,
         "nothing relayed once direct"
+    );
+}
+
+#[test]
+fn forged_probes_from_a_stranger_are_dropped_unanswered_and_change_nothing() {
+    let relay = relay_at(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let synced = Barrier::new(3);
+    let stranger = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let flood = |victim: SocketAddr| {
+        // Direct datagrams of every shape a stranger could forge: a probe
+        // from either index with a made-up tag, a long data datagram, and
+        // bare markers. 5,000 in all, all to the player's own socket.
+        let mut datagram = [0u8; 200];
+        for i in 0..5000u32 {
+            let len = [23, 200, 1, 7][i as usize % 4];
+            datagram[0] = 0xB7;
+            datagram[1] = (i % 2) as u8;
+            datagram[2..6].copy_from_slice(&(i | (i % 2) << 31).to_le_bytes());
+            datagram[6..].fill(i as u8);
+            let _ = stranger.send_to(&datagram[..len], victim);
+        }
+    };
+    let script = Script {
+        consent: [true, true],
+        wait_direct: Some(&synced),
+        midway: Some((MESSAGES / 2, &flood)),
+    };
+    let shared = Shared::default();
+    let [a, b] = [relay.issue_token(1).unwrap(), relay.issue_token(2).unwrap()];
+    let outcomes = std::thread::scope(|s| {
+        let a = s.spawn(|| play(a, 0, &script, &shared));
+        let b = s.spawn(|| play(b, 1, &script, &shared));
+        synced.wait();
+        [a.join().unwrap(), b.join().unwrap()]
+    });
+    for outcome in &outcomes {
+        exactly_once_in_order(outcome);
+        let path = outcome.path.unwrap();
+        assert_eq!(
+            path.route,
+            Route::Direct,
+            "the flood did not break the path"
+        );
+        assert_ne!(path.address, Some(stranger.local_addr().unwrap()));
+    }
+    // The flood reached the player and was dropped, every datagram of it.
+    assert!(outcomes[0].direct_dropped > 0);
+    assert!(outcomes[0].direct_dropped <= 5000);
+    // And the stranger never heard a thing.
+    stranger.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 1500];
+    assert_eq!(
+        stranger.recv_from(&mut buf).map_err(|e| e.kind()).err(),
+        Some(std::io::ErrorKind::WouldBlock)
     );
 }
 
@@ -328,7 +387,7 @@ mod behind_nat {
         let rig = Rig::build(Nat::Cone, Nat::Cone).unwrap();
         let synced = Barrier::new(3);
         let cut_at = std::sync::OnceLock::new();
-        let cut = || {
+        let cut = |_| {
             rig.cut(Side::RouterA, public_ip(Side::RouterB));
             let _ = cut_at.set(Instant::now());
         };

@@ -450,6 +450,15 @@ impl RelayClient {
         self.inner.is_connected()
     }
 
+    /// The local address of the client's socket.
+    ///
+    /// # Errors
+    ///
+    /// As the OS's `getsockname`.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+
     /// Where the connection is.
     pub const fn state(&self) -> ClientState {
         self.inner.state()

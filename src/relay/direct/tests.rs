@@ -302,3 +302,29 @@ fn hostile_datagrams_are_dropped_counted_and_never_answered() {
         Err(PathDrop::BadTag)
     );
 }
+
+#[test]
+fn introductions_outside_the_match_or_without_consent_are_refused() {
+    use super::peers::DirectPeers;
+    let now = Instant::now();
+    let intro = |peer: u8| Introduction {
+        peer,
+        key: [1; PAIR_KEY_LEN],
+        delay_ms: 0,
+        candidates: vec![addr(0)],
+    };
+    let mut peers = DirectPeers::default();
+    // Before this player consented.
+    assert!(!peers.introduce(now, 0, 4, &intro(1)));
+    peers.allow(DirectConfig::default());
+    // Itself, past the player count, past the most players a room has.
+    assert!(!peers.introduce(now, 0, 4, &intro(0)));
+    assert!(!peers.introduce(now, 0, 4, &intro(4)));
+    assert!(!peers.introduce(now, 0, 255, &intro(200)));
+    assert!(peers.introduce(now, 0, 4, &intro(3)));
+    // The same peer twice.
+    assert!(!peers.introduce(now, 0, 4, &intro(3)));
+    assert_eq!(peers.dropped(), 5);
+    assert!(peers.report(3).is_some());
+    assert!(peers.report(1).is_none());
+}
