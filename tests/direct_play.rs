@@ -58,6 +58,8 @@ struct Outcome {
     fell_back_at: Option<Instant>,
     /// Datagrams from other players that no path took.
     direct_dropped: u64,
+    /// What the relay's address check said of this player's NAT.
+    per_destination: Option<bool>,
 }
 
 /// Shared by the two players of a scenario.
@@ -78,14 +80,15 @@ fn play(token: ConnectToken, me: usize, script: &Script<'_>, shared: &Shared) ->
         player_count: 2,
         match_data: b"direct-play".to_vec(),
     };
-    let (mut asked, mut seat, mut sent, mut finished, mut synced) =
-        (false, None, 0u32, false, false);
+    let (mut consented, mut asked, mut seat) = (false, false, None);
+    let (mut sent, mut finished, mut synced) = (0u32, false, false);
     let mut outcome = Outcome {
         received: Vec::new(),
         path: None,
         was_direct: false,
         fell_back_at: None,
         direct_dropped: 0,
+        per_destination: None,
     };
     while shared.done.load(Ordering::Acquire) < 2 {
         assert!(
@@ -94,17 +97,26 @@ fn play(token: ConnectToken, me: usize, script: &Script<'_>, shared: &Shared) ->
         );
         let now = Instant::now();
         client.update(now);
-        if client.is_connected() && !asked {
+        if client.is_connected() && !consented {
             if script.consent[me] {
                 client
                     .allow_direct(DirectConfig::default().keepalive(KEEPALIVE))
                     .unwrap();
             }
+            consented = true;
+        }
+        // A consenting player asks for a room once the relay has checked
+        // its NAT, so the relay knows when it matches.
+        let checked = !script.consent[me] || outcome.per_destination.is_some();
+        if consented && checked && !asked {
             client.request_match(&info).unwrap();
             asked = true;
         }
         while let Some(event) = client.poll_event() {
             match event {
+                RelayEvent::AddressChecked { per_destination } => {
+                    outcome.per_destination = Some(per_destination);
+                }
                 RelayEvent::Matched { player_idx, .. } => seat = Some(player_idx),
                 RelayEvent::Received { data, reliable, .. } => {
                     assert!(reliable);
@@ -195,6 +207,7 @@ fn players_on_loopback_go_direct_and_the_relay_forwards_nothing_of_theirs() {
         exactly_once_in_order(outcome);
         assert_eq!(outcome.path.unwrap().route, Route::Direct);
         assert!(outcome.path.unwrap().rtt.is_some());
+        assert_eq!(outcome.per_destination, Some(false), "loopback has no NAT");
     }
     assert_eq!(
         relay.stats().forwarded,
@@ -337,6 +350,11 @@ mod behind_nat {
         let (outcomes, at_direct, relay) = run(&rig, &script, Some(&synced));
         for (outcome, peer_router) in outcomes.iter().zip([Side::RouterB, Side::RouterA]) {
             exactly_once_in_order(outcome);
+            assert_eq!(
+                outcome.per_destination,
+                Some(false),
+                "a cone NAT keeps one mapping"
+            );
             let path = outcome.path.unwrap();
             assert_eq!(path.route, Route::Direct);
             assert_eq!(
@@ -367,6 +385,10 @@ mod behind_nat {
             midway: None,
         };
         let (outcomes, _, relay) = run(&rig, &script, None);
+        // The check saw A's per-destination mapping; with B's cone one the
+        // pair is still introduced, tries, and stays relayed.
+        assert_eq!(outcomes[0].per_destination, Some(true));
+        assert_eq!(outcomes[1].per_destination, Some(false));
         for outcome in &outcomes {
             exactly_once_in_order(outcome);
             assert!(!outcome.was_direct);
@@ -375,6 +397,28 @@ mod behind_nat {
         // Every message went through the relay, many to a sealed pair
         // datagram.
         assert!(relay.stats().forwarded > 0);
+    }
+
+    #[test]
+    fn two_symmetric_nats_are_never_introduced() {
+        let Some(()) = require_or_skip("two_symmetric_nats_are_never_introduced") else {
+            return;
+        };
+        let rig = Rig::build(Nat::Symmetric, Nat::Symmetric).unwrap();
+        let script = Script {
+            consent: [true, true],
+            wait_direct: None,
+            midway: None,
+        };
+        let (outcomes, _, _relay) = run(&rig, &script, None);
+        for outcome in &outcomes {
+            exactly_once_in_order(outcome);
+            assert_eq!(outcome.per_destination, Some(true));
+            assert_eq!(
+                outcome.path, None,
+                "no introduction: no punch that cannot work"
+            );
+        }
     }
 
     #[test]

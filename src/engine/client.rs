@@ -307,6 +307,11 @@ impl Client {
         self.state() == ClientState::Connected
     }
 
+    /// The addresses the current token names, in its order.
+    pub fn server_addresses(&self) -> &[SocketAddr] {
+        self.proto.server_addresses()
+    }
+
     /// The server being tried or used.
     pub fn server_addr(&self) -> Option<SocketAddr> {
         self.proto.server_address()

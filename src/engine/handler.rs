@@ -35,6 +35,15 @@ pub trait Handler: Send + 'static {
     /// in raw mode).
     fn message(&mut self, ctx: &mut Context<'_>, peer: PeerId, channel: ChannelId, bytes: &[u8]);
 
+    /// A datagram that is no netcode packet at all (the low nibble of its
+    /// first byte, 7..=15, is no packet type) reached this port from
+    /// `from`, and was counted dropped. For a side protocol that shares
+    /// the port, such as the relay's address check. Anyone can send these:
+    /// keep it cheap, and never answer more than came.
+    fn stray(&mut self, ctx: &mut Context<'_>, from: SocketAddr, bytes: &[u8]) {
+        let _ = (ctx, from, bytes);
+    }
+
     /// A peer on this port left.
     fn disconnected(&mut self, ctx: &mut Context<'_>, peer: PeerId, reason: DisconnectReason) {
         let _ = (ctx, peer, reason);

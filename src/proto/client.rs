@@ -213,6 +213,14 @@ impl ClientSession {
         self.max_clients
     }
 
+    /// The addresses of the current token, in its order (empty before
+    /// [`ClientSession::connect`]).
+    pub fn server_addresses(&self) -> &[SocketAddr] {
+        self.session
+            .as_ref()
+            .map_or(&[], |s| s.token.server_addresses.as_slice())
+    }
+
     /// The server being tried or used.
     pub fn server_address(&self) -> Option<SocketAddr> {
         self.session.as_ref().map(|s| s.server)

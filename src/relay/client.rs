@@ -2,7 +2,9 @@
 
 use super::direct::peers::DirectPeers;
 use super::direct::{DirectConfig, PeerPath};
-use super::protocol::MAX_LAN_CANDIDATES;
+use super::protocol::{
+    ADDRESS_CHECK_LEN, ADDRESS_CHECK_MARKER, CHECK_TICKET_LEN, MAX_LAN_CANDIDATES,
+};
 use super::protocol::{
     CONTROL, ClientMessage, LeaveReason, LobbyCode, LobbyEntry, MatchInfo, REJOIN_SECRET_LEN,
     RelayError, RelayMessage, Target, UNRELIABLE,
@@ -64,6 +66,16 @@ pub enum RelayEvent {
     },
     /// A dropped player took its seat again.
     PlayerRejoined(u8),
+    /// After [`RelayClient::allow_direct`]: the relay compared where it
+    /// sees this player from two of its ports. When both players of a pair
+    /// have NATs that map per destination ("symmetric"), no punch can work
+    /// and the relay does not introduce them. Ask for a room after this
+    /// event, so that the relay knows when it matches.
+    AddressChecked {
+        /// This player's NAT gave it another public address for the
+        /// relay's second port.
+        per_destination: bool,
+    },
     /// The relay refused a request.
     Error(RelayError),
 }
@@ -236,6 +248,13 @@ impl RelayClient {
                     self.direct.handle_relayed(now, from, data);
                     continue;
                 }
+                RelayMessage::CheckAddress(ticket) => {
+                    self.check_address(&ticket);
+                    continue;
+                }
+                RelayMessage::AddressChecked { per_destination } => {
+                    RelayEvent::AddressChecked { per_destination }
+                }
             };
             self.push_event(event);
         }
@@ -388,7 +407,9 @@ impl RelayClient {
     /// Consents to direct play for this connection, with `config`'s
     /// timings: the relay may show this player's address (and its LAN
     /// address) to the other consenting players of its next rooms, and
-    /// introduce them. Call once connected, before asking for a room.
+    /// introduce them. Call once connected, and ask for a room after
+    /// [`RelayEvent::AddressChecked`] (the relay then knows whether this
+    /// player's NAT can be punched through).
     ///
     /// The relay introduces two players only if both consented and the
     /// relay allows it ([`crate::relay::RelayConfig::direct_play`]). Then
@@ -404,6 +425,36 @@ impl RelayClient {
         let lan = self.lan_addresses();
         self.direct.allow(config);
         self.control(&ClientMessage::AllowDirect { lan })
+    }
+
+    /// Sends the relay's address-check `ticket` to a second relay port
+    /// (the token's first address that is not the connected one), three
+    /// times against loss. With a one-port relay there is none: no check.
+    fn check_address(&mut self, ticket: &[u8; CHECK_TICKET_LEN]) {
+        let current = self.inner.server_addr();
+        let Some(&second) = self
+            .inner
+            .server_addresses()
+            .iter()
+            .find(|a| Some(**a) != current)
+        else {
+            return;
+        };
+        for _ in 0..3 {
+            self.inner.outbox().push(second, &mut |buf| {
+                let Some((marker, rest)) = buf.split_first_mut() else {
+                    return 0;
+                };
+                *marker = ADDRESS_CHECK_MARKER;
+                match rest.get_mut(..CHECK_TICKET_LEN) {
+                    Some(out) => {
+                        out.copy_from_slice(ticket);
+                        ADDRESS_CHECK_LEN
+                    }
+                    None => 0,
+                }
+            });
+        }
     }
 
     /// This socket's LAN address: its own, or, when bound to a wildcard,

@@ -9,6 +9,7 @@
 //! Reliable forwards go with `send_or_disconnect`: a recipient too slow to
 //! take one is dropped, never silently shorted.
 
+use super::address_check::AddressCheck;
 use super::budgets::{FAILED_JOIN_COST, RequestBudgets};
 use super::matchmaker::{Matchmaker, Outbound};
 use super::protocol::{
@@ -20,6 +21,7 @@ use crate::proto::channel::ChannelId;
 use crate::proto::server::DisconnectReason;
 use crate::sync::{Arc, AtomicU64, Ordering};
 use parking_lot::RwLock;
+use std::net::SocketAddr;
 use tracing::debug;
 
 /// What every port's handler shares.
@@ -33,6 +35,8 @@ pub(crate) struct RelayShared {
     pub(crate) forwarded: Vec<AtomicU64>,
     /// Messages dropped: unknown channel or kind, bad proxy, over budget.
     pub(crate) dropped: Vec<AtomicU64>,
+    /// Tickets for consenting players' address checks.
+    pub(crate) address_check: AddressCheck,
 }
 
 /// One port's relay handler.
@@ -208,6 +212,8 @@ impl Handler for RelayHandler {
             self.flush(ctx);
             return;
         }
+        let ticket = matches!(message, ClientMessage::AllowDirect { .. })
+            .then(|| self.shared.address_check.ticket(peer));
         let found = self.matchmake(|matchmaker, out| {
             match message {
                 ClientMessage::RequestMatch(info) => matchmaker.request_match(peer, info, out),
@@ -222,8 +228,11 @@ impl Handler for RelayHandler {
                 ClientMessage::StartMatch => matchmaker.start(peer, out),
                 ClientMessage::Rejoin(secret) => matchmaker.rejoin(peer, secret, now, out),
                 ClientMessage::AllowDirect { lan } => {
-                    if let Some(observed) = observed {
-                        matchmaker.allow_direct(peer, observed, &lan, rtt.unwrap_or_default());
+                    let rtt = rtt.unwrap_or_default();
+                    let allowed =
+                        observed.is_some_and(|o| matchmaker.allow_direct(peer, o, &lan, rtt));
+                    if let Some(ticket) = ticket.filter(|_| allowed) {
+                        out.push((peer, RelayMessage::CheckAddress(ticket).to_vec()));
                     }
                 }
                 _ => out.push((peer, RelayMessage::Error(RelayError::BadRequest).to_vec())),
@@ -233,6 +242,21 @@ impl Handler for RelayHandler {
         if !found {
             self.budgets.charge(peer, FAILED_JOIN_COST);
         }
+        self.flush(ctx);
+    }
+
+    /// An address check from a consenting player, on a port other than its
+    /// own (one on its own port shows nothing and is ignored by the
+    /// matchmaker's comparison all the same).
+    fn stray(&mut self, ctx: &mut Context<'_>, from: SocketAddr, bytes: &[u8]) {
+        let Some(peer) = self.shared.address_check.verify(bytes) else {
+            Self::count(&self.shared.dropped, self.port, 1);
+            return;
+        };
+        if peer.port() == ctx.port() {
+            return;
+        }
+        self.matchmake(|matchmaker, out| matchmaker.address_checked(peer, from, out));
         self.flush(ctx);
     }
 

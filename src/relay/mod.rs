@@ -22,6 +22,7 @@
 //! [`LeaveReason::TooSlow`] and play on, and it may rejoin its seat like
 //! any dropped player. Unreliable forwards to it are dropped and counted.
 
+mod address_check;
 mod budgets;
 mod client;
 mod config;

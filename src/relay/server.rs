@@ -1,5 +1,6 @@
 //! The relay server: an engine server running the relay handler on every port.
 
+use super::address_check::AddressCheck;
 use super::budgets::RequestBudgets;
 use super::config::RelayConfig;
 use super::handler::{RelayHandler, RelayShared};
@@ -92,6 +93,7 @@ impl RelayServer {
             feeds: (0..ports).map(|_| RouteFeed::new()).collect(),
             forwarded: (0..ports).map(|_| AtomicU64::new(0)).collect(),
             dropped: (0..ports).map(|_| AtomicU64::new(0)).collect(),
+            address_check: AddressCheck::new(),
         });
         let handlers = shared.clone();
         let server = Server::bind_with_handler(config.channels(table), move |port| {

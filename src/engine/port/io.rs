@@ -84,7 +84,10 @@ impl Io<'_> {
         let delivered = self.shard.handle_datagram(self.now, from, bytes, self.send);
         // Connection changes first: a handler learns of a peer before its messages.
         self.deliver_events();
-        let Some(client) = delivered else { return };
+        let Some(client) = delivered else {
+            self.stray(from, bytes);
+            return;
+        };
         let peer = PeerId::of(self.index, client);
         let mut messages = std::mem::take(self.messages);
         self.shard.take_messages(&mut messages);
@@ -102,6 +105,21 @@ impl Io<'_> {
         }
         messages.clear();
         *self.messages = messages;
+    }
+
+    /// Hands a datagram that is no netcode packet to the handler.
+    fn stray(&mut self, from: std::net::SocketAddr, bytes: &[u8]) {
+        let no_packet_type = bytes.first().is_some_and(|prefix| prefix & 0x0f > 6);
+        if let (true, Delivery::Handler(handler)) = (no_packet_type, &mut self.delivery) {
+            let mut ctx = Context {
+                port: self.index,
+                now: self.now,
+                shard: self.shard,
+                send: self.send,
+                outgoing: self.outgoing,
+            };
+            handler.stray(&mut ctx, from, bytes);
+        }
     }
 
     /// Hands the shard's connects and disconnects to the application, and keeps the load counts.

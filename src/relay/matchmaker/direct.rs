@@ -17,6 +17,9 @@ struct Consent {
     candidates: Vec<SocketAddr>,
     /// Its round trip to the relay when it consented.
     rtt: Duration,
+    /// What its address check showed: its NAT maps per destination
+    /// (`None` before the check arrives).
+    per_destination: Option<bool>,
 }
 
 /// The consents of connected players: one entry per peer at most, removed
@@ -42,7 +45,28 @@ impl Consents {
                 candidates.push(*address);
             }
         }
-        self.by_peer.insert(peer, Consent { candidates, rtt });
+        let per_destination = None;
+        self.by_peer.insert(
+            peer,
+            Consent {
+                candidates,
+                rtt,
+                per_destination,
+            },
+        );
+    }
+
+    /// `peer`'s address check came from `from` at a second port: whether
+    /// its NAT maps per destination (it showed another address there than
+    /// on its own port). `None` without a consent, or for a repeat.
+    pub(super) fn checked(&mut self, peer: PeerId, from: SocketAddr) -> Option<bool> {
+        let consent = self.by_peer.get_mut(&peer)?;
+        if consent.per_destination.is_some() {
+            return None;
+        }
+        let per_destination = consent.candidates.first() != Some(&from);
+        consent.per_destination = Some(per_destination);
+        Some(per_destination)
     }
 
     /// Whether `peer` consented.
@@ -72,6 +96,11 @@ impl Consents {
             let Some(theirs) = self.by_peer.get(&peer).filter(|_| peer != player.1) else {
                 continue;
             };
+            // Two NATs that both map per destination: no punch can work,
+            // so the pair stays on the relay without trying.
+            if mine.per_destination == Some(true) && theirs.per_destination == Some(true) {
+                continue;
+            }
             let mut key = [0u8; PAIR_KEY_LEN];
             random.fill(&mut key);
             // The nearer side waits half the difference, so that both

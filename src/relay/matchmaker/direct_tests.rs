@@ -140,3 +140,45 @@ fn without_both_consents_or_the_relay_no_address_is_sent() {
     assert!(!any_address_sent(&out));
     assert!(out.iter().all(|(_, b)| RelayMessage::parse(b).is_ok()));
 }
+
+#[test]
+fn two_per_destination_nats_are_not_introduced_one_is() {
+    let mut mm = Matchmaker::new(RelayConfig::default().direct_play(true));
+    let mut out = Vec::new();
+    for slot in [1, 2, 3, 4] {
+        mm.allow_direct(peer(slot), observed(slot), &[], Duration::ZERO);
+    }
+    // 1 and 2 show another port at the second relay port; 3 the same one;
+    // 4 is never checked.
+    let elsewhere = |slot| SocketAddr::from(([203, 0, 113, slot as u8], 50_000));
+    mm.address_checked(peer(1), elsewhere(1), &mut out);
+    mm.address_checked(peer(2), elsewhere(2), &mut out);
+    mm.address_checked(peer(3), observed(3), &mut out);
+    // A repeat does not change the verdict, nor answer again.
+    mm.address_checked(peer(3), elsewhere(3), &mut out);
+    let verdicts: Vec<_> = out
+        .iter()
+        .map(|(p, b)| (*p, RelayMessage::parse(b).unwrap()))
+        .collect();
+    let checked = |per_destination| RelayMessage::AddressChecked { per_destination };
+    assert_eq!(
+        verdicts,
+        [
+            (peer(1), checked(true)),
+            (peer(2), checked(true)),
+            (peer(3), checked(false)),
+        ]
+    );
+    let mut out = Vec::new();
+    let duel = |tag: &[u8]| MatchInfo {
+        player_count: 2,
+        match_data: tag.to_vec(),
+    };
+    mm.request_match(peer(1), duel(b"a"), &mut out);
+    mm.request_match(peer(2), duel(b"a"), &mut out);
+    assert!(!any_address_sent(&out), "both map per destination");
+    mm.request_match(peer(3), duel(b"b"), &mut out);
+    mm.request_match(peer(4), duel(b"b"), &mut out);
+    assert_eq!(introductions(&out, peer(3)).len(), 1);
+    assert_eq!(introductions(&out, peer(4)).len(), 1);
+}

@@ -177,16 +177,35 @@ impl Matchmaker {
     }
 
     /// `peer`, seen at `observed` with round trip `rtt`, consents to direct
-    /// play and reports `lan`; ignored when the relay does not allow it.
+    /// play and reports `lan`; ignored (false) when the relay does not
+    /// allow it.
     pub(crate) fn allow_direct(
         &mut self,
         peer: PeerId,
         observed: SocketAddr,
         lan: &[SocketAddr],
         rtt: Duration,
-    ) {
+    ) -> bool {
         if self.config.direct_play {
             self.consents.allow(peer, observed, lan, rtt);
+        }
+        self.config.direct_play
+    }
+
+    /// `peer`'s address check arrived at another port from `from`: tells
+    /// it whether its NAT maps per destination. Only the first check of a
+    /// consent counts.
+    pub(crate) fn address_checked(
+        &mut self,
+        peer: PeerId,
+        from: SocketAddr,
+        out: &mut Vec<Outbound>,
+    ) {
+        if let Some(per_destination) = self.consents.checked(peer, from) {
+            out.push((
+                peer,
+                RelayMessage::AddressChecked { per_destination }.to_vec(),
+            ));
         }
     }
 

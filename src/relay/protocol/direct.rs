@@ -21,6 +21,18 @@ pub const DIRECT_HEADER_LEN: usize = 2 + 4;
 /// two directions never share a nonce under the pair key.
 pub const DIRECTION_BIT: u32 = 1 << 31;
 
+/// First byte of an address check: the datagram a consenting player sends
+/// to a second relay port, so the relay can compare where it sees the
+/// player from there with where it sees it on its own port. Low nibble 8:
+/// no netcode packet type either.
+pub const ADDRESS_CHECK_MARKER: u8 = 0xB8;
+/// Bytes of an address-check ticket: the player's port (`u16`), slot
+/// (`u32`) and generation (`u32`) on the relay, then a 16-byte tag only the
+/// relay can make.
+pub const CHECK_TICKET_LEN: usize = 2 + 4 + 4 + 16;
+/// Bytes of an address-check datagram: the marker and the ticket.
+pub const ADDRESS_CHECK_LEN: usize = 1 + CHECK_TICKET_LEN;
+
 /// The relay's introduction of one player to another who both consented.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Introduction {

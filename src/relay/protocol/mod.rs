@@ -8,8 +8,8 @@
 mod direct;
 
 pub use direct::{
-    DIRECT_HEADER_LEN, DIRECT_MARKER, DIRECTION_BIT, DirectHeader, Introduction, MAX_CANDIDATES,
-    MAX_LAN_CANDIDATES, PAIR_KEY_LEN,
+    ADDRESS_CHECK_LEN, ADDRESS_CHECK_MARKER, CHECK_TICKET_LEN, DIRECT_HEADER_LEN, DIRECT_MARKER,
+    DIRECTION_BIT, DirectHeader, Introduction, MAX_CANDIDATES, MAX_LAN_CANDIDATES, PAIR_KEY_LEN,
 };
 
 use crate::proto::channel::ChannelId;
@@ -301,6 +301,17 @@ pub enum RelayMessage<'a> {
         /// The datagram.
         data: &'a [u8],
     },
+    /// Send this ticket, after [`ADDRESS_CHECK_MARKER`], to another port of
+    /// the relay (an address of the connect token other than the one
+    /// connected to), from the same socket.
+    CheckAddress([u8; CHECK_TICKET_LEN]),
+    /// The address check arrived: whether this player's NAT mapped it to
+    /// another public address for the second port (a NAT that maps per
+    /// destination, "symmetric", through which punching cannot work).
+    AddressChecked {
+        /// The NAT maps per destination.
+        per_destination: bool,
+    },
 }
 
 mod kind {
@@ -325,6 +336,8 @@ mod kind {
     pub(super) const ERROR: u8 = 0x89;
     pub(super) const INTRODUCE: u8 = 0x8A;
     pub(super) const RECV_PAIR: u8 = 0x8B;
+    pub(super) const CHECK_ADDRESS: u8 = 0x8C;
+    pub(super) const ADDRESS_CHECKED: u8 = 0x8D;
 }
 
 const ALL_OTHERS: u8 = 0xff;
@@ -541,6 +554,14 @@ impl<'a> RelayMessage<'a> {
             kind::PLAYER_REJOINED => Self::PlayerRejoined(r.u8()?),
             kind::ERROR => Self::Error(RelayError::from_code(r.u8()?)?),
             kind::INTRODUCE => Self::Introduce(Introduction::parse(&mut r)?),
+            kind::CHECK_ADDRESS => Self::CheckAddress(*r.array::<CHECK_TICKET_LEN>()?),
+            kind::ADDRESS_CHECKED => Self::AddressChecked {
+                per_destination: match r.u8()? {
+                    0 => false,
+                    1 => true,
+                    other => return Err(Error::BadFlag(other)),
+                },
+            },
             kind::RECV_PAIR => {
                 let from = r.u8()?;
                 return Ok(Self::RecvPair {
@@ -626,6 +647,14 @@ impl<'a> RelayMessage<'a> {
                 w.u8(*from)?;
                 w.bytes(data)
             }
+            Self::CheckAddress(ticket) => {
+                w.u8(kind::CHECK_ADDRESS)?;
+                w.bytes(ticket)
+            }
+            Self::AddressChecked { per_destination } => {
+                w.u8(kind::ADDRESS_CHECKED)?;
+                w.u8(u8::from(*per_destination))
+            }
         }
     }
 
@@ -640,6 +669,8 @@ impl<'a> RelayMessage<'a> {
             Self::RecvProxy { data, .. } | Self::RecvPair { data, .. } => 1 + data.len(),
             Self::PlayerLeft { .. } => 2,
             Self::Introduce(introduction) => introduction.encoded_len(),
+            Self::CheckAddress(_) => CHECK_TICKET_LEN,
+            Self::AddressChecked { .. } => 1,
         }
     }
 

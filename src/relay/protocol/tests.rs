@@ -95,6 +95,13 @@ fn relay_messages_round_trip() {
             from: 0,
             data: b"sealed",
         },
+        RelayMessage::CheckAddress([5; CHECK_TICKET_LEN]),
+        RelayMessage::AddressChecked {
+            per_destination: true,
+        },
+        RelayMessage::AddressChecked {
+            per_destination: false,
+        },
     ];
     for message in messages {
         let bytes = message.to_vec();
@@ -160,6 +167,8 @@ fn hostile_direct_messages_are_errors() {
         RelayMessage::parse(&empty),
         Err(Error::BadLength { len: 0 })
     );
+    assert_eq!(RelayMessage::parse(&[0x8D, 2]), Err(Error::BadFlag(2)));
+    assert!(RelayMessage::parse(&[0x8C; CHECK_TICKET_LEN]).is_err());
     // A direct datagram with another first byte, or cut short.
     assert!(DirectHeader::parse(&[0x01; 20]).is_err());
     assert!(DirectHeader::parse(&[DIRECT_MARKER, 0, 1, 0]).is_err());
