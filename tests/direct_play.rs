@@ -270,6 +270,143 @@ fn forged_probes_from_a_stranger_are_dropped_unanswered_and_change_nothing() {
     );
 }
 
+/// Updates `clients`, handing `step` each event as `Some((client, event))`
+/// and then `None`, until `step(None)` is true.
+#[track_caller]
+fn drive(
+    what: &str,
+    clients: &mut [&mut RelayClient],
+    mut step: impl FnMut(&[&mut RelayClient], Option<(usize, RelayEvent)>) -> bool,
+) {
+    let deadline = Instant::now() + DEADLINE;
+    let mut events = Vec::new();
+    while !step(clients, None) {
+        assert!(Instant::now() < deadline, "{what}: not within {DEADLINE:?}");
+        for (i, client) in clients.iter_mut().enumerate() {
+            client.update(Instant::now());
+            while let Some(event) = client.poll_event() {
+                events.push((i, event));
+            }
+        }
+        for event in events.drain(..) {
+            step(clients, Some(event));
+        }
+        clients[0]
+            .wait(Instant::now() + Duration::from_millis(1))
+            .unwrap();
+    }
+}
+
+/// A consenting player connected to `relay`, its address checked.
+fn consenting(relay: &RelayServer, client_id: u64) -> RelayClient {
+    let mut client = RelayClient::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    client.connect(Instant::now(), relay.issue_token(client_id).unwrap());
+    drive("connect", &mut [&mut client], |c, _| c[0].is_connected());
+    client.allow_direct(DirectConfig::default()).unwrap();
+    let mut checked = false;
+    drive("address check", &mut [&mut client], |_, e| {
+        checked |= matches!(e, Some((_, RelayEvent::AddressChecked { .. })));
+        checked
+    });
+    client
+}
+
+fn is_direct(client: &RelayClient, peer: u8) -> bool {
+    client
+        .peer_path(peer)
+        .is_some_and(|p| p.route == Route::Direct)
+}
+
+#[test]
+fn a_rejoining_player_keeps_its_seat_and_seed_and_goes_direct_again() {
+    let relay = relay_at(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let info = MatchInfo {
+        player_count: 2,
+        match_data: b"rejoin".to_vec(),
+    };
+    let mut a = consenting(&relay, 1);
+    let mut b = consenting(&relay, 2);
+    a.request_match(&info).unwrap();
+    b.request_match(&info).unwrap();
+    let mut seats = [None, None];
+    drive("match and go direct", &mut [&mut a, &mut b], |c, e| {
+        if let Some((
+            i,
+            RelayEvent::Matched {
+                player_idx,
+                random_seed,
+                rejoin_secret,
+                ..
+            },
+        )) = e
+        {
+            seats[i] = Some((player_idx, random_seed, rejoin_secret));
+        }
+        seats
+            .iter()
+            .zip(c)
+            .all(|(seat, client)| seat.is_some_and(|(idx, _, _)| is_direct(client, 1 - idx)))
+    });
+    let [Some((a_idx, seed, _)), Some((b_idx, _, b_secret))] = seats else {
+        unreachable!()
+    };
+    // B's connection ends; A hears it leave and forgets the path.
+    b.disconnect(Instant::now());
+    drop(b);
+    let mut left = false;
+    drive("A hears B leave", &mut [&mut a], |_, e| {
+        left |= matches!(e, Some((_, RelayEvent::PlayerLeft { .. })));
+        left
+    });
+    assert_eq!(a.peer_path(b_idx), None);
+    // B comes back on a new connection (a new socket, a new address).
+    let mut b = consenting(&relay, 3);
+    b.rejoin(b_secret).unwrap();
+    let mut rejoined = None;
+    let mut heard_rejoin = false;
+    drive(
+        "B rejoins and both go direct again",
+        &mut [&mut a, &mut b],
+        |c, e| {
+            match e {
+                Some((
+                    1,
+                    RelayEvent::Matched {
+                        player_idx,
+                        random_seed,
+                        ..
+                    },
+                )) => rejoined = Some((player_idx, random_seed)),
+                Some((0, RelayEvent::PlayerRejoined(idx))) => heard_rejoin = idx == b_idx,
+                _ => {}
+            }
+            rejoined.is_some() && heard_rejoin && is_direct(c[0], b_idx) && is_direct(c[1], a_idx)
+        },
+    );
+    assert_eq!(rejoined, Some((b_idx, seed)), "same seat, same seed");
+    // And reliable messages flow both ways on the new path, once, in order.
+    for i in 0..100u32 {
+        a.send_to(Target::Player(b_idx), &i.to_le_bytes(), true)
+            .unwrap();
+        b.send_to(Target::Player(a_idx), &i.to_le_bytes(), true)
+            .unwrap();
+    }
+    let mut got: [Vec<u32>; 2] = [Vec::new(), Vec::new()];
+    drive(
+        "messages after the rejoin",
+        &mut [&mut a, &mut b],
+        |_, e| {
+            if let Some((i, RelayEvent::Received { data, .. })) = e {
+                got[i].push(u32::from_le_bytes(data[..4].try_into().unwrap()));
+            }
+            got.iter().all(|g| g.len() >= 100)
+        },
+    );
+    assert_eq!(got[0], (0..100).collect::<Vec<_>>());
+    assert_eq!(got[1], (0..100).collect::<Vec<_>>());
+    assert!(is_direct(&a, b_idx) && is_direct(&b, a_idx));
+}
+
 #[test]
 fn without_consent_nothing_is_introduced_and_everything_is_relayed() {
     let relay = relay_at(IpAddr::V4(Ipv4Addr::LOCALHOST));
