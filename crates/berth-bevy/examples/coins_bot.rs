@@ -11,12 +11,9 @@
 #[allow(dead_code)] // The terminal game's rules; this bot uses most of them.
 #[path = "../../../examples/coins/game.rs"]
 mod game;
-#[path = "../../../examples/coins/token.rs"]
-mod token;
 #[path = "../../../examples/coins/wire.rs"]
 mod wire;
 
-use berth::ConnectToken;
 use berth::relay::{MatchInfo, Target};
 use berth_bevy::{
     BerthError, BerthRelay, BerthRelayPlugin, MatchState, RelayMatched, RelayPlayerLeft,
@@ -169,28 +166,33 @@ fn play(
     }
 }
 
-fn report(mut errors: MessageReader<BerthError>) {
+/// Prints what went wrong; without a token or a connection there is no
+/// game, so the app ends.
+fn report(mut errors: MessageReader<BerthError>, mut exit: MessageWriter<AppExit>) {
     for e in errors.read() {
-        eprintln!("{}", e.0);
+        eprintln!("{e}");
+        if matches!(e, BerthError::Token(_) | BerthError::Connect(_)) {
+            exit.write(AppExit::error());
+        }
     }
 }
 
-fn main() {
+fn main() -> std::process::ExitCode {
     let endpoint: SocketAddr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:8080".into())
         .parse()
         .expect("the relay's HTTP address, IP:PORT");
-    let token = token::fetch(endpoint)
-        .and_then(|bytes| ConnectToken::parse(&bytes).map_err(|e| e.to_string()))
-        .unwrap_or_else(|e| {
-            eprintln!("no token from {endpoint}: {e}");
-            std::process::exit(1);
-        });
     let mut app = App::new();
     app.add_plugins(ScheduleRunnerPlugin::run_loop(FRAME))
         .add_plugins(BerthRelayPlugin::new("0.0.0.0:0".parse().unwrap()))
         .add_systems(Update, (ask, start, play, report));
-    app.world_mut().resource_mut::<BerthRelay>().connect(token);
-    app.run();
+    // The token comes from the relay's HTTP service off the frame loop.
+    app.world_mut()
+        .resource_mut::<BerthRelay>()
+        .connect_via(endpoint);
+    match app.run() {
+        AppExit::Success => std::process::ExitCode::SUCCESS,
+        AppExit::Error(code) => std::process::ExitCode::from(code.get()),
+    }
 }

@@ -24,7 +24,8 @@
 //!
 //! # Examples
 //!
-//! A headless server that echoes every message:
+//! A headless server that echoes every message (the plugins' own docs run
+//! a server and a client app together):
 //!
 //! ```no_run
 //! use berth::engine::ServerConfig;
@@ -46,6 +47,7 @@
 //!     .run();
 //! ```
 
+mod keeper;
 mod relay;
 
 pub use relay::{
@@ -56,9 +58,12 @@ pub use relay::{
 use berth::ConnectToken;
 use berth::engine::{Client, ClientError, PeerId, Server, ServerConfig, ServerEvent};
 use berth::proto::channel::ChannelId;
+use berth::proto::client::ClientState;
 use berth::proto::server::DisconnectReason;
+use berth::relay::RelayError;
 use bevy_app::{App, AppExit, Last, Plugin, PostUpdate, PreUpdate};
 use bevy_ecs::prelude::*;
+use keeper::Kept;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -71,9 +76,37 @@ pub enum BerthSet {
     Send,
 }
 
-/// Something went wrong in berth; also logged.
-#[derive(Message, Debug, Clone)]
-pub struct BerthError(pub String);
+/// Something went wrong in berth; also logged. Sends refused at the call
+/// (before connect, after a disconnect, an unknown channel, a full budget)
+/// are the call's typed `Err` instead.
+#[derive(Message, Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BerthError {
+    /// A plugin could not start: its socket could not be bound, or its
+    /// server could not start. The plugin's resource is missing.
+    Start(String),
+    /// The connection failed: no server answered, the token expired or was
+    /// unreadable, or the server went silent. The state says which (its
+    /// netcode code is negative).
+    Connect(ClientState),
+    /// The relay refused a request.
+    Relay(RelayError),
+    /// No connect token from the relay's token service.
+    Token(String),
+}
+
+impl std::fmt::Display for BerthError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Start(why) => write!(f, "berth did not start: {why}"),
+            Self::Connect(state) => write!(f, "berth connection failed: {state:?}"),
+            Self::Relay(error) => write!(f, "the relay refused: {error:?}"),
+            Self::Token(why) => write!(f, "no connect token: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for BerthError {}
 
 /// The server, in the world ([`BerthServerPlugin`]). Derefs to
 /// [`berth::engine::Server`]: `send`, `disconnect`, `issue_token`, stats.
@@ -117,7 +150,63 @@ pub struct ServerMessage {
     pub bytes: Vec<u8>,
 }
 
-/// Binds a berth server and runs it with the app. See the crate docs.
+/// Binds a berth server and runs it with the app.
+///
+/// # Examples
+///
+/// A server app and a client app in one process, on loopback: the server
+/// echoes, and the client waits for its echo.
+///
+/// ```
+/// use berth::engine::ServerConfig;
+/// use berth::proto::channel::standard;
+/// use berth_bevy::{
+///     BerthClient, BerthClientPlugin, BerthServer, BerthServerPlugin, ClientMessage,
+///     ServerMessage, client_just_connected,
+/// };
+/// use bevy_app::{App, Update};
+/// use bevy_ecs::prelude::*;
+/// use std::time::{Duration, Instant};
+///
+/// fn echo(server: Res<BerthServer>, mut messages: MessageReader<ServerMessage>) {
+///     for m in messages.read() {
+///         let _ = server.send(m.peer, m.channel, &m.bytes);
+///     }
+/// }
+///
+/// fn hello(mut client: ResMut<BerthClient>) {
+///     client.send(standard::RELIABLE_ORDERED, b"hello").unwrap();
+/// }
+///
+/// #[derive(Resource, Default)]
+/// struct Echoed(bool);
+///
+/// fn heard(mut echoed: ResMut<Echoed>, mut messages: MessageReader<ClientMessage>) {
+///     echoed.0 |= messages.read().any(|m| m.bytes == b"hello");
+/// }
+///
+/// let key = berth::Key::from_bytes([1; 32]);
+/// let config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), 7, key);
+/// let mut server = App::new();
+/// server.add_plugins(BerthServerPlugin::new(config)).add_systems(Update, echo);
+/// let token = server.world().resource::<BerthServer>().issue_token(1, [0; 256]).unwrap();
+///
+/// let mut client = App::new();
+/// client
+///     .add_plugins(BerthClientPlugin::new("127.0.0.1:0".parse().unwrap()))
+///     .init_resource::<Echoed>()
+///     .add_systems(Update, (hello.run_if(client_just_connected), heard));
+/// client.world_mut().resource_mut::<BerthClient>().connect(token);
+///
+/// let deadline = Instant::now() + Duration::from_secs(10);
+/// while !client.world().resource::<Echoed>().0 {
+///     assert!(Instant::now() < deadline, "no echo");
+///     server.update();
+///     client.update();
+///     let frame_end = Instant::now() + Duration::from_millis(1);
+///     client.world_mut().resource_mut::<BerthClient>().wait(frame_end).unwrap();
+/// }
+/// ```
 #[derive(Debug)]
 pub struct BerthServerPlugin {
     config: ServerConfig,
@@ -144,18 +233,15 @@ impl Plugin for BerthServerPlugin {
                     .add_systems(PreUpdate, receive_server.in_set(BerthSet::Receive))
                     .add_systems(Last, stop_server_on_exit);
             }
-            Err(e) => {
-                let error = format!("berth server did not start: {e}");
-                tracing_error(&error);
-                app.world_mut().write_message(BerthError(error));
-            }
+            Err(e) => report(app, BerthError::Start(format!("server: {e}"))),
         }
     }
 }
 
-/// Bevy apps log through `tracing`, as berth does.
-pub(crate) fn tracing_error(error: &str) {
+/// Logs `error` (through `tracing`, as Bevy apps do) and sends it as a message.
+pub(crate) fn report(app: &mut App, error: BerthError) {
     tracing::error!("{error}");
+    app.world_mut().write_message(error);
 }
 
 /// Turns the server's events into messages.
@@ -200,17 +286,25 @@ fn stop_server_on_exit(mut exits: MessageReader<AppExit>, mut commands: Commands
 }
 
 /// The client, in the world ([`BerthClientPlugin`]).
+///
+/// Its connection does not depend on the frame rate: while the app runs no
+/// frames (a long frame, a loading screen), a thread of the plugin's keeps
+/// it alive, so a stall shorter than the connection's timeout costs
+/// nothing.
 #[derive(Resource, Debug)]
 pub struct BerthClient {
-    client: Client,
+    client: Kept<Client>,
     connected: bool,
     just_connected: bool,
+    /// A failed connection was reported as [`BerthError::Connect`].
+    failure_reported: bool,
 }
 
 impl BerthClient {
     /// Starts connecting with `token`.
     pub fn connect(&mut self, token: ConnectToken) {
-        self.client.connect(Instant::now(), token);
+        self.client.lock().value.connect(Instant::now(), token);
+        self.failure_reported = false;
     }
 
     /// Queues `bytes` on `channel`; the frame's messages go out together in
@@ -218,14 +312,19 @@ impl BerthClient {
     ///
     /// # Errors
     ///
-    /// As [`berth::engine::Client::send`].
+    /// As [`berth::engine::Client::send`]: [`ClientError::Send`] with
+    /// [`berth::proto::SendError::NotConnected`] before the connection or
+    /// after it ended, `UnknownChannel` for a channel not in the table.
     pub fn send(&mut self, channel: ChannelId, bytes: &[u8]) -> Result<(), ClientError> {
-        self.client.send(Instant::now(), channel, bytes)
+        self.client
+            .lock()
+            .value
+            .send(Instant::now(), channel, bytes)
     }
 
     /// Ends the connection now.
     pub fn disconnect(&mut self) {
-        self.client.disconnect(Instant::now());
+        self.client.lock().value.disconnect(Instant::now());
     }
 
     /// Sleeps until a datagram arrives, a timer is due or `until`: for a
@@ -235,17 +334,31 @@ impl BerthClient {
     ///
     /// As [`berth::engine::Client::wait`].
     pub fn wait(&mut self, until: Instant) -> Result<(), ClientError> {
-        self.client.wait(until)
+        self.client.lock().value.wait(until)
     }
 
     /// Whether it is connected.
     pub fn is_connected(&self) -> bool {
-        self.client.is_connected()
+        self.client.lock().value.is_connected()
     }
 
-    /// The client underneath (state, stats, its socket's address).
-    pub const fn client(&self) -> &Client {
-        &self.client
+    /// Where the connection is, with netcode's codes.
+    pub fn state(&self) -> ClientState {
+        self.client.lock().value.state()
+    }
+
+    /// The channel counters of the connection (RTT, loss, resends).
+    pub fn channel_stats(&self) -> Option<berth::proto::channel::ConnectionStats> {
+        self.client.lock().value.channel_stats()
+    }
+
+    /// The local address of the client's socket.
+    ///
+    /// # Errors
+    ///
+    /// As the OS's `getsockname`.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.client.lock().value.local_addr()
     }
 }
 
@@ -266,7 +379,45 @@ pub struct ClientMessage {
     pub bytes: Vec<u8>,
 }
 
-/// Runs a berth client with the app. See the crate docs.
+/// Runs a berth client with the app.
+///
+/// # Examples
+///
+/// A client app that connects to a server in the same process and counts
+/// its frames until it is connected (see [`BerthServerPlugin`] for one that
+/// exchanges messages).
+///
+/// ```
+/// use berth::engine::{Server, ServerConfig};
+/// use berth_bevy::{BerthClient, BerthClientPlugin, client_connected};
+/// use bevy_app::{App, Update};
+/// use bevy_ecs::prelude::*;
+/// use std::time::{Duration, Instant};
+///
+/// #[derive(Resource, Default)]
+/// struct FramesConnected(u32);
+///
+/// fn count(mut frames: ResMut<FramesConnected>) {
+///     frames.0 += 1;
+/// }
+///
+/// let key = berth::Key::from_bytes([2; 32]);
+/// let server = Server::bind(ServerConfig::new("127.0.0.1:0".parse().unwrap(), 7, key)).unwrap();
+/// let mut app = App::new();
+/// app.add_plugins(BerthClientPlugin::new("127.0.0.1:0".parse().unwrap()))
+///     .init_resource::<FramesConnected>()
+///     .add_systems(Update, count.run_if(client_connected));
+/// let token = server.issue_token(1, [0; 256]).unwrap();
+/// app.world_mut().resource_mut::<BerthClient>().connect(token);
+///
+/// let deadline = Instant::now() + Duration::from_secs(10);
+/// while app.world().resource::<FramesConnected>().0 < 3 {
+///     assert!(Instant::now() < deadline, "not connected");
+///     app.update();
+///     let frame_end = Instant::now() + Duration::from_millis(1);
+///     app.world_mut().resource_mut::<BerthClient>().wait(frame_end).unwrap();
+/// }
+/// ```
 #[derive(Debug)]
 pub struct BerthClientPlugin {
     bind: SocketAddr,
@@ -306,33 +457,34 @@ impl Plugin for BerthClientPlugin {
                     None => client,
                 };
                 app.insert_resource(BerthClient {
-                    client,
+                    client: Kept::new(client),
                     connected: false,
                     just_connected: false,
+                    failure_reported: false,
                 })
                 .add_systems(PreUpdate, receive_client.in_set(BerthSet::Receive))
                 .add_systems(PostUpdate, send_client.in_set(BerthSet::Send))
                 .add_systems(Last, disconnect_client_on_exit);
             }
-            Err(e) => {
-                let error = format!("berth client did not start: {e}");
-                tracing_error(&error);
-                app.world_mut().write_message(BerthError(error));
-            }
+            Err(e) => report(app, BerthError::Start(format!("client: {e}"))),
         }
     }
 }
 
-/// Receives, raises connection changes, and hands over the messages.
+/// Receives, raises connection changes (and a failed connection as
+/// [`BerthError::Connect`]), and hands over the messages.
 fn receive_client(
     mut client: ResMut<BerthClient>,
     mut connected: MessageWriter<ClientConnected>,
     mut disconnected: MessageWriter<ClientDisconnected>,
     mut messages: MessageWriter<ClientMessage>,
+    mut errors: MessageWriter<BerthError>,
 ) {
     let client = &mut *client;
-    client.client.receive(Instant::now());
-    let now_connected = client.client.is_connected();
+    let mut slot = client.client.lock();
+    slot.value.receive(Instant::now());
+    let state = slot.value.state();
+    let now_connected = state == ClientState::Connected;
     client.just_connected = now_connected && !client.connected;
     if client.just_connected {
         connected.write(ClientConnected);
@@ -340,7 +492,12 @@ fn receive_client(
         disconnected.write(ClientDisconnected);
     }
     client.connected = now_connected;
-    while let Some(message) = client.client.recv() {
+    if state.is_error() && !client.failure_reported {
+        client.failure_reported = true;
+        tracing::warn!(?state, "berth connection failed");
+        errors.write(BerthError::Connect(state));
+    }
+    while let Some(message) = slot.value.recv() {
         messages.write(ClientMessage {
             channel: message.channel,
             bytes: message.bytes,
@@ -349,13 +506,13 @@ fn receive_client(
 }
 
 /// Sends what the frame queued.
-fn send_client(mut client: ResMut<BerthClient>) {
-    client.client.flush(Instant::now());
+fn send_client(client: Res<BerthClient>) {
+    client.client.lock().value.flush(Instant::now());
 }
 
 /// On `AppExit`, sends the disconnect packets.
 fn disconnect_client_on_exit(mut exits: MessageReader<AppExit>, mut client: ResMut<BerthClient>) {
-    if exits.read().next().is_some() && client.client.is_connected() {
+    if exits.read().next().is_some() && client.is_connected() {
         client.disconnect();
     }
 }

@@ -1,14 +1,28 @@
 //! The relay client as a Bevy resource: the match's state, and what other
 //! players do as messages.
 
-use crate::{BerthError, BerthSet, tracing_error};
+use crate::keeper::Kept;
+use crate::{BerthError, BerthSet, report};
 use berth::ConnectToken;
 use berth::engine::ClientError;
-use berth::relay::{LeaveReason, MatchInfo, RelayClient, RelayEvent, Target};
+use berth::proto::client::ClientState;
+use berth::relay::{
+    DirectConfig, LeaveReason, MatchInfo, PeerPath, RelayClient, RelayEvent, Target,
+};
 use bevy_app::{App, AppExit, Last, Plugin, PostUpdate, PreUpdate};
 use bevy_ecs::prelude::*;
+use parking_lot::Mutex;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Bytes of a connect token.
+const TOKEN_LEN: u64 = 2048;
+/// How long a token request may take.
+const TOKEN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A token request under way on its own thread; the result lands here.
+type TokenFetch = Arc<Mutex<Option<Result<ConnectToken, String>>>>;
 
 /// Where this player is with its match.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,22 +48,65 @@ pub enum MatchState {
     Rejoining,
 }
 
-/// The relay client, in the world ([`BerthRelayPlugin`]).
+/// The relay client, in the world ([`BerthRelayPlugin`]). Like
+/// [`crate::BerthClient`], its connection is kept alive while the app runs
+/// no frames.
 #[derive(Resource, Debug)]
 pub struct BerthRelay {
-    client: RelayClient,
+    client: Kept<RelayClient>,
     state: MatchState,
+    /// A token being fetched by [`BerthRelay::connect_via`].
+    fetch: Option<TokenFetch>,
+    /// A failed connection was reported as [`BerthError::Connect`].
+    failure_reported: bool,
 }
 
 impl BerthRelay {
     /// Starts connecting to the relay with `token` (from its HTTP service).
     pub fn connect(&mut self, token: ConnectToken) {
-        self.client.connect(Instant::now(), token);
+        self.client.lock().value.connect(Instant::now(), token);
+        self.failure_reported = false;
+    }
+
+    /// Asks the relay's token service at `service` (`POST /token`, plain
+    /// HTTP) for a token on a thread of its own, and connects with it when
+    /// it comes; the frame loop never waits on it. A failure arrives as
+    /// [`BerthError::Token`].
+    pub fn connect_via(&mut self, service: SocketAddr) {
+        let fetch: TokenFetch = Arc::default();
+        let result = fetch.clone();
+        let spawned = std::thread::Builder::new()
+            .name("berth-bevy-token".into())
+            .spawn(move || *result.lock() = Some(fetch_token(service)));
+        if let Err(e) = spawned {
+            *fetch.lock() = Some(Err(format!("no thread for the token request: {e}")));
+        }
+        self.fetch = Some(fetch);
     }
 
     /// Whether the connection to the relay is up.
     pub fn is_connected(&self) -> bool {
-        self.client.is_connected()
+        self.client.lock().value.is_connected()
+    }
+
+    /// Where the connection to the relay is, with netcode's codes.
+    pub fn connection_state(&self) -> ClientState {
+        self.client.lock().value.state()
+    }
+
+    /// Consents to direct play (see [`RelayClient::allow_direct`]): the
+    /// game sends the same way, and berth picks the path per peer.
+    ///
+    /// # Errors
+    ///
+    /// As [`RelayClient::allow_direct`].
+    pub fn allow_direct(&mut self, config: DirectConfig) -> Result<(), ClientError> {
+        self.client.lock().value.allow_direct(config)
+    }
+
+    /// How this player reaches player `peer` (see [`RelayClient::peer_path`]).
+    pub fn peer_path(&self, peer: u8) -> Option<PeerPath> {
+        self.client.lock().value.peer_path(peer)
     }
 
     /// The match's state now.
@@ -63,7 +120,7 @@ impl BerthRelay {
     ///
     /// As [`RelayClient::request_match`].
     pub fn request_match(&mut self, info: &MatchInfo) -> Result<(), ClientError> {
-        self.client.request_match(info)?;
+        self.client.lock().value.request_match(info)?;
         self.state = MatchState::Searching;
         Ok(())
     }
@@ -74,7 +131,7 @@ impl BerthRelay {
     ///
     /// As [`RelayClient::rejoin`].
     pub fn rejoin(&mut self, secret: [u8; 16]) -> Result<(), ClientError> {
-        self.client.rejoin(secret)?;
+        self.client.lock().value.rejoin(secret)?;
         self.state = MatchState::Rejoining;
         Ok(())
     }
@@ -85,7 +142,7 @@ impl BerthRelay {
     ///
     /// As [`RelayClient::leave`].
     pub fn leave(&mut self) -> Result<(), ClientError> {
-        self.client.leave()?;
+        self.client.lock().value.leave()?;
         self.state = MatchState::Idle;
         Ok(())
     }
@@ -102,7 +159,7 @@ impl BerthRelay {
         data: &[u8],
         reliable: bool,
     ) -> Result<(), ClientError> {
-        self.client.send_to(target, data, reliable)
+        self.client.lock().value.send_to(target, data, reliable)
     }
 
     /// Sleeps until a datagram arrives, a timer is due or `until` (a
@@ -112,7 +169,7 @@ impl BerthRelay {
     ///
     /// As [`RelayClient::wait`].
     pub fn wait(&mut self, until: Instant) -> Result<(), ClientError> {
-        self.client.wait(until)
+        self.client.lock().value.wait(until)
     }
 }
 
@@ -160,15 +217,22 @@ pub struct RelayReceived {
 ///
 /// # Examples
 ///
-/// ```no_run
-/// use berth::relay::MatchInfo;
+/// A player asks for a match and learns its seat. Here the relay runs in
+/// the same process, on loopback, and the match is for one player so the
+/// example finishes alone; a game gets its token from the relay's token
+/// service ([`BerthRelay::connect_via`]) and runs `app.run()`.
+///
+/// ```
+/// use berth::engine::ServerConfig;
+/// use berth::relay::{MatchInfo, RelayConfig, RelayServer, protocol_id};
 /// use berth_bevy::{BerthRelay, BerthRelayPlugin, MatchState, RelayMatched};
 /// use bevy_app::{App, Update};
 /// use bevy_ecs::prelude::*;
+/// use std::time::{Duration, Instant};
 ///
 /// fn ask(mut relay: ResMut<BerthRelay>) {
 ///     if relay.is_connected() && relay.state() == MatchState::Idle {
-///         let info = MatchInfo { player_count: 2, match_data: b"my-game/1".to_vec() };
+///         let info = MatchInfo { player_count: 1, match_data: b"my-game/1".to_vec() };
 ///         let _ = relay.request_match(&info);
 ///     }
 /// }
@@ -179,13 +243,23 @@ pub struct RelayReceived {
 ///     }
 /// }
 ///
-/// # let token_bytes = [0u8; 2048];
+/// let key = berth::Key::from_bytes([7; 32]);
+/// let config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), protocol_id(), key);
+/// let relay = RelayServer::bind(config, RelayConfig::default()).unwrap();
+///
 /// let mut app = App::new();
-/// app.add_plugins(BerthRelayPlugin::new("0.0.0.0:0".parse().unwrap()))
+/// app.add_plugins(BerthRelayPlugin::new("127.0.0.1:0".parse().unwrap()))
 ///     .add_systems(Update, (ask, start));
-/// let token = berth::ConnectToken::parse(&token_bytes).unwrap();
+/// let token = relay.issue_token(1).unwrap();
 /// app.world_mut().resource_mut::<BerthRelay>().connect(token);
-/// app.run();
+///
+/// let deadline = Instant::now() + Duration::from_secs(10);
+/// while !matches!(app.world().resource::<BerthRelay>().state(), MatchState::Matched { .. }) {
+///     assert!(Instant::now() < deadline, "not matched");
+///     app.update();
+///     let frame_end = Instant::now() + Duration::from_millis(1);
+///     app.world_mut().resource_mut::<BerthRelay>().wait(frame_end).unwrap();
+/// }
 /// ```
 #[derive(Debug)]
 pub struct BerthRelayPlugin {
@@ -211,18 +285,16 @@ impl Plugin for BerthRelayPlugin {
         match RelayClient::bind(self.bind) {
             Ok(client) => {
                 app.insert_resource(BerthRelay {
-                    client,
+                    client: Kept::new(client),
                     state: MatchState::Idle,
+                    fetch: None,
+                    failure_reported: false,
                 })
                 .add_systems(PreUpdate, receive_relay.in_set(BerthSet::Receive))
                 .add_systems(PostUpdate, send_relay.in_set(BerthSet::Send))
                 .add_systems(Last, disconnect_relay_on_exit);
             }
-            Err(e) => {
-                let error = format!("berth relay client did not start: {e}");
-                tracing_error(&error);
-                app.world_mut().write_message(BerthError(error));
-            }
+            Err(e) => report(app, BerthError::Start(format!("relay client: {e}"))),
         }
     }
 }
@@ -237,8 +309,26 @@ fn receive_relay(
     mut errors: MessageWriter<BerthError>,
 ) {
     let relay = &mut *relay;
-    relay.client.receive(Instant::now());
-    while let Some(event) = relay.client.poll_event() {
+    if let Some(fetched) = relay.fetch.as_ref().and_then(|f| f.lock().take()) {
+        relay.fetch = None;
+        match fetched {
+            Ok(token) => relay.connect(token),
+            Err(why) => {
+                tracing::warn!(%why, "no connect token");
+                errors.write(BerthError::Token(why));
+            }
+        }
+    }
+    let mut slot = relay.client.lock();
+    let client = &mut slot.value;
+    client.receive(Instant::now());
+    let state = client.state();
+    if state.is_error() && !relay.failure_reported {
+        relay.failure_reported = true;
+        tracing::warn!(?state, "relay connection failed");
+        errors.write(BerthError::Connect(state));
+    }
+    while let Some(event) = client.poll_event() {
         match event {
             RelayEvent::Waiting(n) => relay.state = MatchState::Waiting(n),
             RelayEvent::Matched {
@@ -280,7 +370,7 @@ fn receive_relay(
                 if matches!(relay.state, MatchState::Searching | MatchState::Rejoining) {
                     relay.state = MatchState::Idle;
                 }
-                errors.write(BerthError(format!("the relay refused: {error:?}")));
+                errors.write(BerthError::Relay(error));
             }
             _ => {}
         }
@@ -288,13 +378,33 @@ fn receive_relay(
 }
 
 /// Sends what the frame queued.
-fn send_relay(mut relay: ResMut<BerthRelay>) {
-    relay.client.flush(Instant::now());
+fn send_relay(relay: Res<BerthRelay>) {
+    relay.client.lock().value.flush(Instant::now());
 }
 
 /// On `AppExit`, leaves the relay with the disconnect packets.
-fn disconnect_relay_on_exit(mut exits: MessageReader<AppExit>, mut relay: ResMut<BerthRelay>) {
-    if exits.read().next().is_some() && relay.client.is_connected() {
-        relay.client.disconnect(Instant::now());
+fn disconnect_relay_on_exit(mut exits: MessageReader<AppExit>, relay: Res<BerthRelay>) {
+    let mut slot = relay.client.lock();
+    if exits.read().next().is_some() && slot.value.is_connected() {
+        slot.value.disconnect(Instant::now());
     }
+}
+
+/// One `POST /token` to the relay's token service.
+fn fetch_token(service: SocketAddr) -> Result<ConnectToken, String> {
+    let config = ureq::Agent::config_builder()
+        .timeout_global(Some(TOKEN_TIMEOUT))
+        .build();
+    let agent = ureq::Agent::new_with_config(config);
+    let mut response = agent
+        .post(format!("http://{service}/token"))
+        .send_empty()
+        .map_err(|e| format!("token service {service}: {e}"))?;
+    let bytes = response
+        .body_mut()
+        .with_config()
+        .limit(TOKEN_LEN)
+        .read_to_vec()
+        .map_err(|e| format!("token service {service}: {e}"))?;
+    ConnectToken::parse(&bytes).map_err(|e| format!("token service {service}: {e}"))
 }

@@ -1,14 +1,20 @@
 //! Four relay-plugin apps against a real relay over loopback: matched into
 //! one room with indices 0..3 and one seed; then one app exits and the
-//! other three see it leave. Driven by `app.update()` against a deadline.
+//! other three see it leave. And a token fetched from a relay's real token
+//! service off the frame loop. Driven by `app.update()` against a deadline.
 
 use berth::Key;
 use berth::engine::ServerConfig;
 use berth::relay::{LeaveReason, MatchInfo, RelayConfig, RelayServer, protocol_id};
-use berth_bevy::{BerthRelay, BerthRelayPlugin, MatchState, RelayMatched, RelayPlayerLeft};
+use berth_bevy::{
+    BerthError, BerthRelay, BerthRelayPlugin, MatchState, RelayMatched, RelayPlayerLeft,
+};
+use berth_relay::http::{HttpConfig, HttpService};
+use berth_relay::operator::RelayOperator;
 use bevy_app::{App, AppExit, Update};
 use bevy_ecs::prelude::*;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -109,4 +115,54 @@ fn four_apps_match_into_one_room_and_see_a_player_leave() {
                 .contains(&(gone, LeaveReason::Disconnected))
         })
     });
+}
+
+/// Errors an app heard.
+#[derive(Resource, Default, Debug)]
+struct Errors(Vec<BerthError>);
+
+fn record_errors(mut log: ResMut<Errors>, mut errors: MessageReader<BerthError>) {
+    log.0.extend(errors.read().cloned());
+}
+
+#[test]
+fn connect_via_fetches_a_token_off_the_frame_loop_and_reports_a_dead_service() {
+    let config = ServerConfig::new(
+        "127.0.0.1:0".parse().unwrap(),
+        protocol_id(),
+        Key::from_bytes([0x4f; 32]),
+    );
+    let relay = Arc::new(RelayServer::bind(config, RelayConfig::default()).unwrap());
+    let service = HttpService::start(
+        "127.0.0.1:0".parse().unwrap(),
+        HttpConfig::default(),
+        Arc::new(RelayOperator::new(relay.clone(), 64)),
+    )
+    .unwrap();
+    // A port nothing listens on: bound, then closed.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut apps: Vec<App> = [service.local_addr(), dead]
+        .into_iter()
+        .map(|http| {
+            let mut app = App::new();
+            app.add_plugins(BerthRelayPlugin::new("127.0.0.1:0".parse().unwrap()))
+                .init_resource::<Errors>()
+                .add_systems(Update, record_errors);
+            app.world_mut()
+                .resource_mut::<BerthRelay>()
+                .connect_via(http);
+            app
+        })
+        .collect();
+    run_until(&mut apps, "one connects, one reports", |apps| {
+        apps[0].world().resource::<BerthRelay>().is_connected()
+            && !apps[1].world().resource::<Errors>().0.is_empty()
+    });
+    assert!(apps[0].world().resource::<Errors>().0.is_empty());
+    let errors = &apps[1].world().resource::<Errors>().0;
+    assert!(matches!(errors[..], [BerthError::Token(_)]), "{errors:?}");
+    service.stop();
 }
