@@ -185,7 +185,7 @@ fn main() -> std::process::ExitCode {
         .expect("the relay's HTTP address, IP:PORT");
     let mut app = App::new();
     app.add_plugins(ScheduleRunnerPlugin::run_loop(FRAME))
-        .add_plugins(BerthRelayPlugin::new("0.0.0.0:0".parse().unwrap()))
+        .add_plugins(BerthRelayPlugin::default())
         .add_systems(Update, (ask, start, play, report));
     // The token comes from the relay's HTTP service off the frame loop.
     app.world_mut()

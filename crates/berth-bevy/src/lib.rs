@@ -424,6 +424,14 @@ pub struct BerthClientPlugin {
     protocol: Option<berth::Protocol>,
 }
 
+impl Default for BerthClientPlugin {
+    /// A client on `0.0.0.0:0` (any IPv4 address, a free port), on the
+    /// standard channels.
+    fn default() -> Self {
+        Self::new(SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+}
+
 impl BerthClientPlugin {
     /// A client on a socket bound at `bind` (say `0.0.0.0:0`), on the
     /// standard channels.

@@ -266,6 +266,13 @@ pub struct BerthRelayPlugin {
     bind: SocketAddr,
 }
 
+impl Default for BerthRelayPlugin {
+    /// A relay player on `0.0.0.0:0` (any IPv4 address, a free port).
+    fn default() -> Self {
+        Self::new(SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+}
+
 impl BerthRelayPlugin {
     /// A relay player on a socket bound at `bind` (say `0.0.0.0:0`).
     pub const fn new(bind: SocketAddr) -> Self {
