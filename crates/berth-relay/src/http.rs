@@ -5,7 +5,8 @@
 //! HTTP/1.1 by hyper on a one-thread tokio runtime of its own, so a slow
 //! or hostile client costs a task, never a thread. Every request is
 //! bounded: headers within 8 KiB and [`HttpConfig::header_timeout`],
-//! bodies (ignored) within 1 KiB, one request per connection, each
+//! bodies within [`HttpConfig::max_body_len`] (what the token request
+//! asks for; a lone relay ignores it), one request per connection, each
 //! connection within [`HttpConfig::connection_timeout`], and at most
 //! [`HttpConfig::max_connections`] at once (past that, new connections
 //! wait in the kernel's backlog). Tokens are rate-limited per client
@@ -24,7 +25,9 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use parking_lot::Mutex;
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
@@ -41,8 +44,6 @@ pub const HEALTH_PATH: &str = "/healthz";
 pub const READY_PATH: &str = "/readyz";
 /// The OpenMetrics text format's content type.
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
-/// Most request-body bytes read (and thrown away); more is refused with 413.
-const MAX_BODY_LEN: usize = 1024;
 /// hyper's smallest allowed read buffer, and our cap on request headers.
 const MAX_HEADER_LEN: usize = 8192;
 /// Most request headers.
@@ -50,22 +51,36 @@ const MAX_HEADERS: usize = 32;
 
 /// Why no token was made.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Refusal {
     /// Every port is full, or the relay is draining: answered with 503.
     Full,
+    /// The request asked for something malformed or unsupported: 400 with
+    /// the reason.
+    BadRequest(String),
+    /// The request names something that does not exist (a lobby code, a
+    /// room to rejoin): 404 with the reason.
+    NotFound(String),
+    /// A service the answer needs is down (the fleet's NATS): 503 with the
+    /// reason and `Retry-After: 1`.
+    Unavailable(String),
     /// Something else went wrong (logged, answered with 500).
     Failed(String),
 }
 
+/// What [`Operator::issue`] returns: the token's bytes, later.
+pub type Issue<'a> = Pin<Box<dyn Future<Output = Result<Vec<u8>, Refusal>> + Send + 'a>>;
+
 /// What the service asks of the relay behind it.
 pub trait Operator: Send + Sync {
-    /// One player's connect token: its 2048 bytes. Called once per
-    /// request the rate limit allows.
+    /// One player's connect token (its 2048 bytes) for `request`, the
+    /// request's body (at most [`HttpConfig::max_body_len`] bytes). Called
+    /// once per request the rate limit allows; it may await other services.
     ///
     /// # Errors
     ///
     /// [`Refusal`] when no token can be made.
-    fn issue(&self) -> Result<Vec<u8>, Refusal>;
+    fn issue(&self, request: Bytes) -> Issue<'_>;
 
     /// The metrics, as OpenMetrics text; `tokens` are this service's own
     /// counters, to include.
@@ -102,6 +117,8 @@ pub struct HttpConfig {
     pub header_timeout: Duration,
     /// Time a connection may last in all.
     pub connection_timeout: Duration,
+    /// Most bytes of a token request's body; more is refused with 413.
+    pub max_body_len: usize,
 }
 
 impl Default for HttpConfig {
@@ -113,6 +130,7 @@ impl Default for HttpConfig {
             max_connections: 256,
             header_timeout: Duration::from_secs(5),
             connection_timeout: Duration::from_secs(10),
+            max_body_len: 1024,
         }
     }
 }
@@ -162,6 +180,7 @@ struct State {
     operator: Arc<dyn Operator>,
     limiter: Mutex<RateLimiter>,
     counters: Counters,
+    max_body_len: usize,
 }
 
 /// The running HTTP service; [`HttpService::stop`] (or drop) ends it.
@@ -212,6 +231,7 @@ impl HttpService {
                 config.max_addrs,
             )),
             counters: Counters::default(),
+            max_body_len: config.max_body_len,
         });
         let (stop_tx, stop_rx) = oneshot::channel();
         let served = state.clone();
@@ -366,24 +386,27 @@ impl State {
             return response;
         }
         let declared = hyper::body::Body::size_hint(request.body()).lower();
-        if declared > MAX_BODY_LEN as u64 {
+        if declared > self.max_body_len as u64 {
             self.counters.refused.fetch_add(1, Ordering::Relaxed);
-            return reply(StatusCode::PAYLOAD_TOO_LARGE, "the request needs no body\n");
+            return reply(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n");
         }
-        // Read (and drop) a small body, so closing the socket does not reset
-        // it under the client before it has read the answer.
-        if let Err(e) = Limited::new(request.into_body(), MAX_BODY_LEN)
+        // Read the whole (small) body, also so that closing the socket does
+        // not reset it under the client before it has read the answer.
+        let body = match Limited::new(request.into_body(), self.max_body_len)
             .collect()
             .await
         {
-            self.counters.refused.fetch_add(1, Ordering::Relaxed);
-            return if e.downcast_ref::<LengthLimitError>().is_some() {
-                reply(StatusCode::PAYLOAD_TOO_LARGE, "the request needs no body\n")
-            } else {
-                reply(StatusCode::BAD_REQUEST, "unreadable request body\n")
-            };
-        }
-        match self.operator.issue() {
+            Ok(body) => body.to_bytes(),
+            Err(e) => {
+                self.counters.refused.fetch_add(1, Ordering::Relaxed);
+                return if e.downcast_ref::<LengthLimitError>().is_some() {
+                    reply(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n")
+                } else {
+                    reply(StatusCode::BAD_REQUEST, "unreadable request body\n")
+                };
+            }
+        };
+        match self.operator.issue(body).await {
             Ok(token) => {
                 self.counters.issued.fetch_add(1, Ordering::Relaxed);
                 let mut response = Response::new(Full::new(Bytes::from(token)));
@@ -401,6 +424,23 @@ impl State {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                response
+            }
+            Err(Refusal::BadRequest(why)) => {
+                self.counters.refused.fetch_add(1, Ordering::Relaxed);
+                reason(StatusCode::BAD_REQUEST, &why)
+            }
+            Err(Refusal::NotFound(why)) => {
+                self.counters.refused.fetch_add(1, Ordering::Relaxed);
+                reason(StatusCode::NOT_FOUND, &why)
+            }
+            Err(Refusal::Unavailable(why)) => {
+                self.counters.refused.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(%why, "cannot place a player");
+                let mut response = reason(StatusCode::SERVICE_UNAVAILABLE, &why);
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
                 response
             }
             Err(Refusal::Failed(e)) => {
@@ -430,16 +470,19 @@ fn method_not_allowed(allowed: &'static str) -> Response<Full<Bytes>> {
 fn check(result: Result<(), String>, ok: &'static str) -> Response<Full<Bytes>> {
     match result {
         Ok(()) => reply(StatusCode::OK, ok),
-        Err(reason) => {
-            let mut response = Response::new(Full::new(Bytes::from(format!("{reason}\n"))));
-            *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; charset=utf-8"),
-            );
-            response
-        }
+        Err(why) => reason(StatusCode::SERVICE_UNAVAILABLE, &why),
     }
+}
+
+/// A plain-text answer with `status` and a reason of the moment.
+fn reason(status: StatusCode, why: &str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(format!("{why}\n"))));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
 }
 
 /// A plain-text answer with `status`.

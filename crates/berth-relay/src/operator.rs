@@ -1,6 +1,7 @@
 //! What the HTTP service asks of a relay, answered by a [`RelayServer`].
 
-use crate::http::{Operator, Refusal, TokenStats};
+use crate::http::{Issue, Operator, Refusal, TokenStats};
+use hyper::body::Bytes;
 use crate::metrics::Snapshot;
 use crate::report;
 use berth::relay::RelayServer;
@@ -21,10 +22,9 @@ impl RelayOperator {
     pub const fn new(relay: Arc<RelayServer>, max_peers: usize) -> Self {
         Self { relay, max_peers }
     }
-}
 
-impl Operator for RelayOperator {
-    fn issue(&self) -> Result<Vec<u8>, Refusal> {
+    /// A token on the relay's least-loaded port, for a fresh client id.
+    fn token(&self) -> Result<Vec<u8>, Refusal> {
         let server = self.relay.server();
         if self.relay.is_draining() || server.loads().iter().all(|&load| load >= self.max_peers) {
             return Err(Refusal::Full);
@@ -38,6 +38,12 @@ impl Operator for RelayOperator {
             .map_err(|e| Refusal::Failed(report::chain(&e)))?;
         tracing::debug!(client_id, "issued a token");
         Ok(token.to_bytes().to_vec())
+    }
+}
+
+impl Operator for RelayOperator {
+    fn issue(&self, _request: Bytes) -> Issue<'_> {
+        Box::pin(std::future::ready(self.token()))
     }
 
     fn metrics(&self, tokens: TokenStats) -> String {
