@@ -30,6 +30,8 @@ pub mod rate_limit;
 mod report;
 mod run;
 
+pub use run::Attachment;
+
 use clap::Parser;
 use std::process::ExitCode;
 
@@ -39,7 +41,24 @@ use std::process::ExitCode;
 pub fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     cli::init_logging(cli.log_format);
-    match run::run(cli) {
+    match run::run(cli, |_| Ok(Box::new(()))) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the relay as [`main`] does, with `cli` already parsed (and logging
+/// set up), calling `attach` once the relay is up. What `attach` returns
+/// lives while the relay serves and is dropped when it stops, after the
+/// relay began draining: a fleet's node agent attaches itself this way.
+pub fn run_with(
+    cli: cli::Cli,
+    attach: impl FnOnce(&std::sync::Arc<berth::relay::RelayServer>) -> Result<Attachment, String>,
+) -> ExitCode {
+    match run::run(cli, attach) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("error: {message}");

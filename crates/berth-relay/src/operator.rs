@@ -1,11 +1,11 @@
 //! What the HTTP service asks of a relay, answered by a [`RelayServer`].
 
 use crate::http::{Issue, Operator, Refusal, TokenStats};
-use hyper::body::Bytes;
 use crate::metrics::Snapshot;
 use crate::report;
 use berth::relay::RelayServer;
 use berth::{OsRandom, Random};
+use hyper::body::Bytes;
 use std::sync::Arc;
 
 /// A [`RelayServer`] behind the HTTP service: tokens placed on its

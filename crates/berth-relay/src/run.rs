@@ -15,8 +15,15 @@ use std::time::{Duration, Instant};
 /// How often the stats line may be logged (only when something changed).
 const STATS_INTERVAL: Duration = Duration::from_secs(10);
 
-/// Runs the relay until Ctrl-C.
-pub(crate) fn run(cli: Cli) -> Result<(), String> {
+/// What a caller of [`crate::run_with`] attaches to the running relay:
+/// kept until the relay stops, and dropped once it is draining.
+pub type Attachment = Box<dyn std::any::Any>;
+
+/// Runs the relay until Ctrl-C (or SIGTERM), with `attach`'s attachment.
+pub(crate) fn run(
+    cli: Cli,
+    attach: impl FnOnce(&Arc<RelayServer>) -> Result<Attachment, String>,
+) -> Result<(), String> {
     if cli.bind.ip().is_unspecified() && cli.public.is_none() {
         return Err(format!(
             "--bind {} listens on every interface, so tokens need --public HOST:PORT to tell players where to go",
@@ -44,6 +51,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), String> {
     let operator = Arc::new(RelayOperator::new(relay.clone(), max_peers));
     let http = HttpService::start(cli.http, HttpConfig::default(), operator)
         .map_err(|e| report::chain(&e))?;
+    let attachment = attach(&relay)?;
 
     // Caught before the start line goes out: whoever reads that line may
     // send Ctrl-C at once, and it must drain, not kill.
@@ -66,6 +74,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), String> {
     let tokens = http.stats();
     http.stop();
     relay.drain();
+    drop(attachment);
     let relay_stats = relay.stats();
     // The HTTP service's operator held the other reference; it is stopped now.
     let ports = match Arc::try_unwrap(relay) {

@@ -1,0 +1,128 @@
+//! The node agent: runs inside a relay process and keeps its record in
+//! the `berth_nodes` bucket, every [`HEARTBEAT`]; deletes it on a clean
+//! exit. It runs on a tokio runtime of its own, on its own thread, beside
+//! the relay's port threads.
+
+use crate::nats::{Fleet, NatsOptions};
+use crate::record::NodeRecord;
+use berth::relay::RelayServer;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::oneshot;
+
+/// How often a node writes its record.
+pub const HEARTBEAT: Duration = Duration::from_secs(2);
+
+/// A running agent; dropping it deletes the record and stops the thread.
+#[derive(Debug)]
+pub struct NodeAgent {
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl NodeAgent {
+    /// Starts publishing `relay`'s record as node `node`.
+    ///
+    /// # Errors
+    ///
+    /// When the runtime or its thread cannot start. NATS being down is not
+    /// an error: the agent keeps trying, and logs it.
+    pub fn start(
+        options: NatsOptions,
+        node: String,
+        relay: Arc<RelayServer>,
+    ) -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let epoch = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let (stop, stopped) = oneshot::channel();
+        let thread = std::thread::Builder::new()
+            .name("berth-fleet-agent".into())
+            .spawn(move || runtime.block_on(heartbeat(options, node, epoch, relay, stopped)))?;
+        Ok(Self {
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for NodeAgent {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// What `relay` says of itself now.
+fn record_of(node: &str, epoch: u64, relay: &RelayServer) -> NodeRecord {
+    let server = relay.server();
+    NodeRecord {
+        node: node.into(),
+        epoch,
+        ports: server.public_addrs().to_vec(),
+        loads: server
+            .loads()
+            .iter()
+            .map(|&l| u32::try_from(l).unwrap_or(u32::MAX))
+            .collect(),
+        rooms: u32::try_from(relay.stats().rooms).unwrap_or(u32::MAX),
+        draining: relay.is_draining(),
+    }
+}
+
+async fn heartbeat(
+    options: NatsOptions,
+    node: String,
+    epoch: u64,
+    relay: Arc<RelayServer>,
+    mut stop: oneshot::Receiver<()>,
+) {
+    let mut fleet: Option<Fleet> = None;
+    let mut registered = false;
+    let mut ticks = tokio::time::interval(HEARTBEAT);
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = ticks.tick() => {}
+        }
+        if fleet.is_none() {
+            match Fleet::connect(&options).await {
+                Ok(connected) => {
+                    tracing::info!(node = %node, "fleet agent connected to NATS");
+                    fleet = Some(connected);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "fleet agent cannot reach NATS; retrying");
+                    continue;
+                }
+            }
+        }
+        if let Some(fleet) = &fleet {
+            match fleet.publish(&record_of(&node, epoch, &relay)).await {
+                Ok(()) if !registered => {
+                    registered = true;
+                    tracing::info!(node = %node, "registered with the fleet");
+                }
+                Ok(()) => {}
+                Err(e) => {
+                    registered = false;
+                    tracing::warn!(error = %e, "node record not written");
+                }
+            }
+        }
+    }
+    if let Some(fleet) = &fleet {
+        match fleet.remove(&node).await {
+            Ok(()) => tracing::info!(node = %node, "node record removed"),
+            Err(e) => tracing::warn!(error = %e, "node record not removed; it will age out"),
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! A token front: the relay's token service (`berth_relay::http`) with a
+//! fleet-aware operator. It reads what the player asks for, places it on a
+//! node through NATS KV, and mints a token naming only that node's ports,
+//! least loaded first, sealed with the key every node shares. Fronts keep
+//! no state of their own: any number can run side by side.
+
+use crate::nats::{Fleet, FleetError, NatsOptions, PlacementCounts};
+use crate::record::NodeRecord;
+use berth::relay::protocol::{ClientMessage, MAX_PLAYERS};
+use berth::relay::protocol_id;
+use berth::{ConnectTokenBuilder, Key, OsRandom, Random};
+use berth_relay::http::{Issue, Operator, Refusal, TokenStats};
+use bytes::Bytes;
+use parking_lot::Mutex;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::registry::Registry;
+
+/// Places players on the fleet's nodes; see the module docs.
+#[derive(Debug)]
+pub struct FrontOperator {
+    options: NatsOptions,
+    key: Key,
+    /// The connection, made on first use and kept (the client reconnects
+    /// by itself); `None` until NATS was first reached.
+    fleet: tokio::sync::Mutex<Option<Fleet>>,
+    counts: Mutex<PlacementCounts>,
+    /// Why the last placement could not reach NATS, if it could not.
+    down: Mutex<Option<String>>,
+}
+
+impl FrontOperator {
+    /// A front on NATS at `options`, sealing tokens with `key`.
+    pub fn new(options: NatsOptions, key: Key) -> Self {
+        Self {
+            options,
+            key,
+            fleet: tokio::sync::Mutex::new(None),
+            counts: Mutex::new(PlacementCounts::default()),
+            down: Mutex::new(None),
+        }
+    }
+
+    /// What placement has counted so far.
+    pub fn counts(&self) -> PlacementCounts {
+        *self.counts.lock()
+    }
+
+    async fn fleet(&self) -> Result<Fleet, FleetError> {
+        let mut fleet = self.fleet.lock().await;
+        if let Some(fleet) = &*fleet {
+            return Ok(fleet.clone());
+        }
+        let connected = Fleet::connect(&self.options).await?;
+        *fleet = Some(connected.clone());
+        Ok(connected)
+    }
+
+    async fn place(&self, request: Bytes) -> Result<Vec<u8>, Refusal> {
+        // Checked before any KV call: bad requests cost NATS nothing.
+        let info = match ClientMessage::parse(&request) {
+            Ok(ClientMessage::RequestMatch(info)) => info,
+            Ok(_) => {
+                return Err(Refusal::BadRequest(
+                    "this front places matches: send a RequestMatch message".into(),
+                ));
+            }
+            Err(e) => return Err(Refusal::BadRequest(format!("unreadable request: {e}"))),
+        };
+        if info.player_count == 0 || info.player_count > MAX_PLAYERS {
+            return Err(Refusal::BadRequest(format!(
+                "player_count must be 1..={MAX_PLAYERS}"
+            )));
+        }
+        let mut counts = PlacementCounts::default();
+        let placed = match self.fleet().await {
+            Ok(fleet) => {
+                fleet
+                    .place_match(&request, info.player_count, &mut counts)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        self.add(counts);
+        let node = match placed {
+            Ok(node) => {
+                *self.down.lock() = None;
+                node
+            }
+            Err(FleetError::NoNode) => {
+                return Err(Refusal::Unavailable("no live node takes new rooms".into()));
+            }
+            Err(e) => {
+                let why = e.to_string();
+                *self.down.lock() = Some(why.clone());
+                return Err(Refusal::Unavailable(why));
+            }
+        };
+        self.token(&node)
+    }
+
+    fn add(&self, more: PlacementCounts) {
+        let mut counts = self.counts.lock();
+        counts.placed += more.placed;
+        counts.conflicts += more.conflicts;
+        counts.dead_nodes += more.dead_nodes;
+        counts.garbage += more.garbage;
+    }
+
+    /// A token naming only `node`'s ports, least loaded first.
+    fn token(&self, node: &NodeRecord) -> Result<Vec<u8>, Refusal> {
+        let mut id = [0u8; 8];
+        OsRandom.fill(&mut id);
+        let mut builder = ConnectTokenBuilder::new(protocol_id(), u64::from_le_bytes(id));
+        for port in node.ports_by_load() {
+            builder = builder.server(port);
+        }
+        let token = builder
+            .build(&self.key)
+            .map_err(|e| Refusal::Failed(e.to_string()))?;
+        tracing::debug!(node = %node.node, "placed a player");
+        Ok(token.to_bytes().to_vec())
+    }
+}
+
+impl Operator for FrontOperator {
+    fn issue(&self, request: Bytes) -> Issue<'_> {
+        Box::pin(self.place(request))
+    }
+
+    fn metrics(&self, tokens: TokenStats) -> String {
+        let counts = self.counts();
+        let mut registry = Registry::default();
+        let counters = [
+            (
+                "berth_front_placements",
+                "Seats placed on a node",
+                counts.placed,
+            ),
+            (
+                "berth_front_claim_conflicts",
+                "Claims that lost to another front's write and were retried",
+                counts.conflicts,
+            ),
+            (
+                "berth_front_dead_node_records",
+                "Node records seen older than the liveness limit",
+                counts.dead_nodes,
+            ),
+            (
+                "berth_front_garbage_entries",
+                "Node records or claims ignored as unreadable",
+                counts.garbage,
+            ),
+            ("berth_front_tokens_issued", "Tokens issued", tokens.issued),
+            (
+                "berth_front_tokens_rate_limited",
+                "Token requests over their address's rate",
+                tokens.rate_limited,
+            ),
+            (
+                "berth_front_tokens_refused",
+                "Token requests refused: bad, unplaceable or failed",
+                tokens.refused + tokens.full,
+            ),
+        ];
+        for (name, help, value) in counters {
+            registry.register(name, help, ConstCounter::new(value));
+        }
+        let mut text = String::new();
+        if prometheus_client::encoding::text::encode(&mut text, &registry).is_err() {
+            text.clear();
+        }
+        text
+    }
+
+    fn health(&self) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn readiness(&self) -> Result<(), String> {
+        match &*self.down.lock() {
+            Some(why) => Err(why.clone()),
+            None => Ok(()),
+        }
+    }
+}

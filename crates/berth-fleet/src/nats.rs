@@ -1,0 +1,274 @@
+//! The fleet's view of NATS JetStream KV: where nodes publish their
+//! records and fronts claim rooms. Every bucket is bounded in bytes and in
+//! age at creation.
+
+use crate::claim::{self, Claim, Step};
+use crate::record::{DEAD_AFTER, NodeRecord, is_valid_node_id};
+use async_nats::jetstream::{self, kv};
+use berth::{OsRandom, Random};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Where nodes publish their records, keyed by node id.
+pub const NODES_BUCKET: &str = "berth_nodes";
+/// Where fronts claim rooms.
+pub const ROOMS_BUCKET: &str = "berth_rooms";
+/// How long any KV call may take before it counts as NATS being down.
+const CALL_TIMEOUT: Duration = Duration::from_secs(2);
+/// Tries at a claim when other fronts keep writing first.
+const CLAIM_TRIES: usize = 8;
+/// Most node records read at once.
+const MAX_NODES: usize = 1024;
+
+/// How to reach NATS. Credentials come from the command line or the
+/// environment; for TLS, use a `tls://` URL (the server's certificate is
+/// checked against the system's roots).
+#[derive(Debug, Clone, Default)]
+pub struct NatsOptions {
+    /// The server's URL, `nats://host:port` (or `tls://`).
+    pub url: String,
+    /// User and password, if the server asks for them.
+    pub user: Option<(String, String)>,
+    /// A token, if the server asks for one.
+    pub token: Option<String>,
+    /// The client's name on the server (for its monitoring).
+    pub name: String,
+}
+
+/// What went wrong with NATS.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FleetError {
+    /// No connection to NATS, or a call that did not complete.
+    #[error("NATS unavailable: {0}")]
+    Unavailable(String),
+    /// No live node can take a room.
+    #[error("no live node takes new rooms")]
+    NoNode,
+    /// Every try at a claim met another front's write.
+    #[error("claim contended {0} times")]
+    Contended(usize),
+}
+
+fn unavailable(e: impl std::fmt::Display) -> FleetError {
+    FleetError::Unavailable(e.to_string())
+}
+
+/// Counters of what placement did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PlacementCounts {
+    /// Seats placed.
+    pub placed: u64,
+    /// Writes that lost to another front's and were retried.
+    pub conflicts: u64,
+    /// Records seen from dead nodes (older than [`DEAD_AFTER`]).
+    pub dead_nodes: u64,
+    /// Records or claims ignored as garbage.
+    pub garbage: u64,
+}
+
+/// The fleet's two buckets.
+#[derive(Debug, Clone)]
+pub struct Fleet {
+    nodes: kv::Store,
+    rooms: kv::Store,
+}
+
+impl Fleet {
+    /// Connects and opens (or creates) the buckets.
+    ///
+    /// # Errors
+    ///
+    /// [`FleetError::Unavailable`] when NATS cannot be reached or has no
+    /// JetStream.
+    pub async fn connect(options: &NatsOptions) -> Result<Self, FleetError> {
+        let mut connect = async_nats::ConnectOptions::new()
+            .name(&options.name)
+            .connection_timeout(CALL_TIMEOUT)
+            .request_timeout(Some(CALL_TIMEOUT));
+        if let Some((user, password)) = &options.user {
+            connect = connect.user_and_password(user.clone(), password.clone());
+        }
+        if let Some(token) = &options.token {
+            connect = connect.token(token.clone());
+        }
+        let client = connect.connect(&options.url).await.map_err(unavailable)?;
+        let mut js = jetstream::new(client);
+        js.set_timeout(CALL_TIMEOUT);
+        let nodes = bucket(&js, NODES_BUCKET, Duration::from_secs(60), 1 << 20).await?;
+        let rooms = bucket(&js, ROOMS_BUCKET, Duration::from_secs(3600), 16 << 20).await?;
+        Ok(Self { nodes, rooms })
+    }
+
+    /// Publishes `record` under its node id.
+    ///
+    /// # Errors
+    ///
+    /// [`FleetError::Unavailable`].
+    pub async fn publish(&self, record: &NodeRecord) -> Result<(), FleetError> {
+        self.nodes
+            .put(&record.node, Bytes::from(record.to_bytes()))
+            .await
+            .map(drop)
+            .map_err(unavailable)
+    }
+
+    /// Removes node `node`'s record (its clean exit).
+    ///
+    /// # Errors
+    ///
+    /// [`FleetError::Unavailable`].
+    pub async fn remove(&self, node: &str) -> Result<(), FleetError> {
+        self.nodes.delete(node).await.map_err(unavailable)
+    }
+
+    /// The records of live nodes (written within [`DEAD_AFTER`]); garbage
+    /// and dead records are counted in `counts` and skipped.
+    ///
+    /// # Errors
+    ///
+    /// [`FleetError::Unavailable`].
+    pub async fn live_nodes(
+        &self,
+        counts: &mut PlacementCounts,
+    ) -> Result<Vec<NodeRecord>, FleetError> {
+        let mut keys = self.nodes.keys().await.map_err(unavailable)?;
+        let mut names = Vec::new();
+        while let Some(key) = keys.next().await {
+            let key = key.map_err(unavailable)?;
+            if names.len() < MAX_NODES && is_valid_node_id(&key) {
+                names.push(key);
+            }
+        }
+        let now = unix_nanos(SystemTime::now());
+        let mut live = Vec::with_capacity(names.len());
+        for name in names {
+            let Some(entry) = self.nodes.entry(name.clone()).await.map_err(unavailable)? else {
+                continue;
+            };
+            if entry.operation != kv::Operation::Put {
+                continue;
+            }
+            let age = now.saturating_sub(entry.created.unix_timestamp_nanos());
+            if age > DEAD_AFTER.as_nanos() as i128 {
+                counts.dead_nodes += 1;
+                continue;
+            }
+            match NodeRecord::parse(&entry.value, &name) {
+                Ok(record) => live.push(record),
+                Err(e) => {
+                    counts.garbage += 1;
+                    tracing::warn!(node = %name, error = %e, "ignoring a node record");
+                }
+            }
+        }
+        Ok(live)
+    }
+
+    /// Places one seat of a match room of `seats` for the MatchInfo whose
+    /// wire encoding is `match_info`: the node every player of that room
+    /// is sent to.
+    ///
+    /// # Errors
+    ///
+    /// [`FleetError`]: NATS down, no live node, or a claim contended past
+    /// its tries.
+    pub async fn place_match(
+        &self,
+        match_info: &[u8],
+        seats: u8,
+        counts: &mut PlacementCounts,
+    ) -> Result<NodeRecord, FleetError> {
+        let key = claim::open_key(match_info);
+        let live = self.live_nodes(counts).await?;
+        for _ in 0..CLAIM_TRIES {
+            let entry = self.rooms.entry(key.clone()).await.map_err(unavailable)?;
+            let current = entry
+                .as_ref()
+                .filter(|e| e.operation == kv::Operation::Put)
+                .map(|e| Claim::parse(&e.value));
+            if matches!(current, Some(None)) {
+                counts.garbage += 1;
+            }
+            let step = claim::decide(current, &live, seats, |open| {
+                let mut random = [0u8; 16];
+                OsRandom.fill(&mut random);
+                let (a, b) = random.split_at(8);
+                let draw = |r: &[u8]| u64::from_le_bytes(r.try_into().unwrap_or([0; 8])) as usize;
+                claim::less_loaded_of_two(open, [draw(a), draw(b)])
+            })
+            .ok_or(FleetError::NoNode)?;
+            let value = Bytes::from(step.claim().to_bytes());
+            let written = match (&step, &entry) {
+                (Step::Create(_), _) | (_, None) => self
+                    .rooms
+                    .create(&key, value)
+                    .await
+                    .map_err(|e| e.kind() == kv::CreateErrorKind::AlreadyExists),
+                (Step::Join(_) | Step::Replace(_), Some(entry)) => self
+                    .rooms
+                    .update(&key, value, entry.revision)
+                    .await
+                    .map_err(|e| e.kind() == kv::UpdateErrorKind::WrongLastRevision),
+            };
+            match written {
+                Ok(_) => {
+                    counts.placed += 1;
+                    let node = step.claim().node.clone();
+                    return live
+                        .into_iter()
+                        .find(|n| n.node == node)
+                        .ok_or(FleetError::NoNode);
+                }
+                Err(true) => counts.conflicts += 1,
+                Err(false) => return Err(FleetError::Unavailable(format!("claim {key} failed"))),
+            }
+        }
+        Err(FleetError::Contended(CLAIM_TRIES))
+    }
+}
+
+/// Opens bucket `name`, creating it with these bounds if it is missing.
+///
+/// The bucket's stream is made directly, with the KV conventions
+/// (`KV_<name>`, subjects `$KV.<name>.>`, one value per key, rollups,
+/// direct gets, discard new): async-nats's own bucket creation first reads
+/// account fields that nats-server 2.9 (Debian's) does not send.
+async fn bucket(
+    js: &jetstream::Context,
+    name: &str,
+    max_age: Duration,
+    max_bytes: i64,
+) -> Result<kv::Store, FleetError> {
+    if let Ok(store) = js.get_key_value(name).await {
+        return Ok(store);
+    }
+    let created = js
+        .create_stream(jetstream::stream::Config {
+            name: format!("KV_{name}"),
+            subjects: vec![format!("$KV.{name}.>")],
+            max_messages_per_subject: 1,
+            max_bytes,
+            max_age,
+            max_message_size: 4096,
+            allow_rollup: true,
+            deny_delete: true,
+            allow_direct: true,
+            discard: jetstream::stream::DiscardPolicy::New,
+            ..Default::default()
+        })
+        .await;
+    if let Err(e) = created {
+        // Another process may have made it in between: only a bucket that
+        // still cannot be opened is an error.
+        tracing::debug!(bucket = name, error = %e, "bucket not created here");
+    }
+    js.get_key_value(name).await.map_err(unavailable)
+}
+
+/// `time` in nanoseconds since the Unix epoch.
+fn unix_nanos(time: SystemTime) -> i128 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128)
+}

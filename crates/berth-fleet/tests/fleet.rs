@@ -1,0 +1,421 @@
+//! The fleet end to end: a real `nats-server -js` on a free port with its
+//! store in a temporary folder, relay nodes as `berth-node` processes on
+//! 127.0.0.x, and two `berth-front` processes. Players fetch tokens over
+//! HTTP, connect with `RelayClient` and play.
+//!
+//! Without `nats-server` these tests print one line and skip, unless
+//! `BERTH_REQUIRE_NATS` is set (CI sets it), when they must run.
+
+use berth::ConnectToken;
+use berth::relay::protocol::ClientMessage;
+use berth::relay::{MatchInfo, RelayClient, RelayEvent};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::Receiver;
+use std::time::{Duration, Instant};
+
+const NODE: &str = env!("CARGO_BIN_EXE_berth-node");
+const FRONT: &str = env!("CARGO_BIN_EXE_berth-front");
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// A child process, killed and reaped when dropped.
+struct Reaper(Child);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Lines of a child's pipe, as they come.
+fn lines(pipe: impl std::io::Read + Send + 'static) -> Receiver<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// A fresh folder for one test's files.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("berth-fleet-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The `nats-server` to run, or `None` after printing why the test skips.
+fn nats_server(test: &str) -> Option<PathBuf> {
+    let found = [
+        "/usr/sbin/nats-server",
+        "/usr/bin/nats-server",
+        "/usr/local/bin/nats-server",
+    ]
+    .into_iter()
+    .map(PathBuf::from)
+    .find(|p| p.exists());
+    if found.is_none() {
+        match std::env::var("BERTH_REQUIRE_NATS") {
+            Ok(v) if !v.is_empty() && v != "0" => {
+                panic!("{test}: BERTH_REQUIRE_NATS is set but nats-server is not installed")
+            }
+            _ => eprintln!("skipped {test}: nats-server is not installed"),
+        }
+    }
+    found
+}
+
+/// A JetStream server on `port`, its store in `store`; stopped on drop.
+struct Nats {
+    _process: Reaper,
+}
+
+impl Nats {
+    fn start(binary: &Path, port: u16, store: &Path) -> Self {
+        let mut child = Command::new(binary)
+            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string()])
+            .arg("-sd")
+            .arg(store)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start nats-server");
+        let log = lines(child.stderr.take().unwrap());
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let line = log
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .expect("nats-server did not get ready");
+            if line.contains("Server is ready") {
+                break;
+            }
+        }
+        Self {
+            _process: Reaper(child),
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A `berth-node` process: its UDP ports, as its start line names them,
+/// and its log.
+struct Node {
+    ports: Vec<SocketAddr>,
+    log: Receiver<String>,
+    _process: Reaper,
+}
+
+impl Node {
+    fn start(id: &str, ip: &str, nats: &str, key: &Path) -> Self {
+        let mut child = Command::new(NODE)
+            .env("BERTH_BIND", format!("{ip}:0"))
+            .env("BERTH_PORTS", "2")
+            .env("BERTH_HTTP", format!("{ip}:0"))
+            .env("BERTH_KEY_FILE", key)
+            .env("BERTH_FLEET", nats)
+            .env("BERTH_NODE_ID", id)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start berth-node");
+        let out = lines(child.stdout.take().unwrap());
+        let log = lines(child.stderr.take().unwrap());
+        let ready = out.recv_timeout(DEADLINE).expect("the node's start line");
+        let ports = ready
+            .strip_prefix("relay on ")
+            .and_then(|rest| rest.split(' ').next())
+            .expect("the node's ports")
+            .split(',')
+            .map(|a| a.parse().unwrap())
+            .collect();
+        let node = Self {
+            ports,
+            log,
+            _process: Reaper(child),
+        };
+        node.registered();
+        node
+    }
+
+    /// Waits until the node says its record is (again) in NATS.
+    fn registered(&self) {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let line = self
+                .log
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .expect("the node did not register with the fleet");
+            if line.contains("registered with the fleet") {
+                return;
+            }
+        }
+    }
+}
+
+/// A `berth-front` process and its HTTP address.
+struct Front {
+    http: SocketAddr,
+    _process: Reaper,
+}
+
+impl Front {
+    fn start(nats: &str, key: &Path) -> Self {
+        let mut child = Command::new(FRONT)
+            .args(["--http", "127.0.0.1:0", "--nats", nats])
+            .arg("--key-file")
+            .arg(key)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start berth-front");
+        let out = lines(child.stdout.take().unwrap());
+        let ready = out.recv_timeout(DEADLINE).expect("the front's start line");
+        let http = ready
+            .split("front on http://")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .expect("the front's address")
+            .parse()
+            .unwrap();
+        Self {
+            http,
+            _process: Reaper(child),
+        }
+    }
+
+    /// One token request: the status, the body, and the seconds a 503
+    /// says to wait before asking again.
+    fn ask_with_retry_after(&self, body: &[u8]) -> (u16, Vec<u8>, u64) {
+        let agent = ureq::Agent::new_with_config(
+            ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .timeout_global(Some(Duration::from_secs(10)))
+                .build(),
+        );
+        let mut response = agent
+            .post(format!("http://{}/token", self.http))
+            .send(body)
+            .expect("the front answers");
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()?.parse().ok())
+            .unwrap_or(0);
+        let body = response.body_mut().read_to_vec().unwrap_or_default();
+        (status, body, retry_after)
+    }
+
+    /// One token request: the status and the body.
+    fn ask(&self, body: &[u8]) -> (u16, Vec<u8>) {
+        let (status, body, _) = self.ask_with_retry_after(body);
+        (status, body)
+    }
+
+    /// The front's /metrics text.
+    fn metrics(&self) -> String {
+        ureq::get(format!("http://{}/metrics", self.http))
+            .call()
+            .expect("metrics")
+            .body_mut()
+            .read_to_string()
+            .expect("metrics text")
+    }
+
+    /// A token for `body`.
+    fn token(&self, body: &[u8]) -> ConnectToken {
+        let (status, bytes) = self.ask(body);
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
+        ConnectToken::parse(&bytes).expect("a token")
+    }
+
+    /// A token for `body`, doing what a client of the front does with a
+    /// 503: asking again after its Retry-After, until the deadline.
+    fn token_when_available(&self, body: &[u8]) -> ConnectToken {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let (status, bytes, retry_after) = self.ask_with_retry_after(body);
+            if status == 200 {
+                return ConnectToken::parse(&bytes).expect("a token");
+            }
+            assert_eq!(status, 503, "{}", String::from_utf8_lossy(&bytes));
+            assert!(Instant::now() < deadline, "no token within {DEADLINE:?}");
+            // The server's own Retry-After, as any HTTP client honours it.
+            std::thread::sleep(Duration::from_secs(retry_after.max(1)));
+        }
+    }
+}
+
+/// A key file every node and front shares.
+fn shared_key(dir: &Path) -> PathBuf {
+    let path = dir.join("fleet.key");
+    berth_relay::key_file::load_or_create(&path).unwrap();
+    path
+}
+
+fn match_request(info: &MatchInfo) -> Vec<u8> {
+    ClientMessage::RequestMatch(info.clone()).to_vec()
+}
+
+/// Which node a token sends its player to.
+fn node_of(token: &ConnectToken, nodes: &[Node]) -> usize {
+    let first = token.server_addresses.as_slice()[0];
+    nodes
+        .iter()
+        .position(|n| n.ports.contains(&first))
+        .expect("a token names a node's port")
+}
+
+#[test]
+fn players_of_one_match_info_meet_on_one_node_whichever_front_they_ask() {
+    let test = "players_of_one_match_info_meet_on_one_node_whichever_front_they_ask";
+    let Some(binary) = nats_server(test) else {
+        return;
+    };
+    let dir = scratch("meet");
+    let port = free_port();
+    let _nats = Nats::start(&binary, port, &dir.join("store"));
+    let url = format!("nats://127.0.0.1:{port}");
+    let key = shared_key(&dir);
+    let nodes: Vec<Node> = (2..=4)
+        .map(|i| Node::start(&format!("n{i}"), &format!("127.0.0.{i}"), &url, &key))
+        .collect();
+    let fronts = [Front::start(&url, &key), Front::start(&url, &key)];
+
+    let info = MatchInfo {
+        player_count: 4,
+        match_data: b"fleet-duel".to_vec(),
+    };
+    let body = match_request(&info);
+    let tokens: Vec<ConnectToken> = (0..8).map(|i| fronts[i % 2].token(&body)).collect();
+    let placed: Vec<usize> = tokens.iter().map(|t| node_of(t, &nodes)).collect();
+    // Four seats per room: each room's four players on one node.
+    assert!(placed[..4].iter().all(|n| *n == placed[0]), "{placed:?}");
+    assert!(placed[4..].iter().all(|n| *n == placed[4]), "{placed:?}");
+    // A token names only its node's ports.
+    for (token, node) in tokens.iter().zip(&placed) {
+        for addr in token.server_addresses.as_slice() {
+            assert!(nodes[*node].ports.contains(addr));
+        }
+    }
+
+    // The players connect and ask the relay for the match: two rooms of four.
+    let mut players: Vec<RelayClient> = tokens
+        .into_iter()
+        .map(|token| {
+            let mut client = RelayClient::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+            client.connect(Instant::now(), token);
+            client
+        })
+        .collect();
+    let mut asked = vec![false; players.len()];
+    let mut seeds: Vec<Option<(u64, u8)>> = vec![None; players.len()];
+    let deadline = Instant::now() + DEADLINE;
+    while seeds.iter().any(Option::is_none) {
+        assert!(Instant::now() < deadline, "not matched: {seeds:?}");
+        for (i, player) in players.iter_mut().enumerate() {
+            player.update(Instant::now());
+            if player.is_connected() && !asked[i] {
+                player.request_match(&info).unwrap();
+                asked[i] = true;
+            }
+            while let Some(event) = player.poll_event() {
+                if let RelayEvent::Matched {
+                    random_seed,
+                    player_count,
+                    ..
+                } = event
+                {
+                    seeds[i] = Some((random_seed, player_count));
+                }
+            }
+        }
+        players[0]
+            .wait(Instant::now() + Duration::from_millis(1))
+            .unwrap();
+    }
+    let mut rooms: HashMap<u64, Vec<usize>> = HashMap::new();
+    for (i, seed) in seeds.iter().enumerate() {
+        let (seed, count) = seed.unwrap();
+        assert_eq!(count, 4);
+        rooms.entry(seed).or_default().push(i);
+    }
+    assert_eq!(rooms.len(), 2, "{rooms:?}");
+    for members in rooms.values() {
+        assert_eq!(members.len(), 4);
+        assert!(members.iter().all(|m| placed[*m] == placed[members[0]]));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_requests_cost_nothing_and_a_front_rides_out_nats_going_away() {
+    let test = "bad_requests_cost_nothing_and_a_front_rides_out_nats_going_away";
+    let Some(binary) = nats_server(test) else {
+        return;
+    };
+    let dir = scratch("outage");
+    let port = free_port();
+    let store = dir.join("store");
+    let nats = Nats::start(&binary, port, &store);
+    let url = format!("nats://127.0.0.1:{port}");
+    let key = shared_key(&dir);
+    let _node = Node::start("solo", "127.0.0.5", &url, &key);
+    let front = Front::start(&url, &key);
+    let info = MatchInfo {
+        player_count: 2,
+        match_data: b"outage".to_vec(),
+    };
+    let body = match_request(&info);
+    front.token(&body);
+
+    // Garbage, oversized match data, another message, an empty body: 400,
+    // or 413 past the body limit.
+    for bad in [
+        b"\xff\x00garbage".to_vec(),
+        vec![],
+        ClientMessage::LeaveRoom.to_vec(),
+        match_request(&MatchInfo {
+            player_count: 0,
+            match_data: vec![],
+        }),
+    ] {
+        assert_eq!(front.ask(&bad).0, 400, "{bad:?}");
+    }
+    assert_eq!(front.ask(&vec![1u8; 4096]).0, 413);
+    // They cost NATS nothing: still the one placement.
+    assert!(
+        front.metrics().contains("berth_front_placements_total 1\n"),
+        "{}",
+        front.metrics()
+    );
+
+    // NATS goes away: a clear 503, no panic.
+    drop(nats);
+    let (status, why) = front.ask(&body);
+    assert_eq!(status, 503, "{}", String::from_utf8_lossy(&why));
+    assert!(String::from_utf8_lossy(&why).contains("NATS"));
+    // It comes back on the same port and store: the node's client and the
+    // front's reconnect by themselves, and the front serves again.
+    let nats = Nats::start(&binary, port, &store);
+    front.token_when_available(&body);
+    drop(nats);
+    let _ = std::fs::remove_dir_all(&dir);
+}
