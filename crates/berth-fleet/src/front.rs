@@ -14,6 +14,10 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::registry::Registry;
+use std::time::Duration;
+
+/// The longest a placement may take before the player gets a 503.
+const PLACE_TIMEOUT: Duration = Duration::from_secs(4);
 
 /// Places players on the fleet's nodes; see the module docs.
 #[derive(Debug)]
@@ -72,14 +76,21 @@ impl FrontOperator {
             )));
         }
         let mut counts = PlacementCounts::default();
-        let placed = match self.fleet().await {
-            Ok(fleet) => {
-                fleet
-                    .place_match(&request, info.player_count, &mut counts)
-                    .await
-            }
-            Err(e) => Err(e),
+        // However NATS misbehaves (down, reconnecting, slow), the player
+        // hears within PLACE_TIMEOUT, well inside the HTTP connection's.
+        let placing = async {
+            let fleet = self.fleet().await?;
+            fleet
+                .place_match(&request, info.player_count, &mut counts)
+                .await
         };
+        let placed = tokio::time::timeout(PLACE_TIMEOUT, placing)
+            .await
+            .unwrap_or_else(|_| {
+                Err(FleetError::Unavailable(format!(
+                    "NATS did not answer within {PLACE_TIMEOUT:?}"
+                )))
+            });
         self.add(counts);
         let node = match placed {
             Ok(node) => {
