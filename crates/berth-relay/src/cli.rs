@@ -65,6 +65,17 @@ pub struct Cli {
     /// bandwidth. Without it, the relay shows no one's address.
     #[arg(long, env = "BERTH_DIRECT_PLAY")]
     pub direct_play: bool,
+    /// On Ctrl-C or SIGTERM, first drain for up to this many seconds: take
+    /// no new matches or tokens, and let the rooms under way finish, then
+    /// stop. 0 (the default) stops at once, disconnecting every player. A
+    /// second signal always stops at once.
+    #[arg(
+        long,
+        env = "BERTH_DRAIN_SECS",
+        value_name = "SECS",
+        default_value_t = 0
+    )]
+    pub drain_secs: u64,
     /// How log lines are written to stderr: `text` (coloured only on a
     /// terminal) or `json` (one object per line, for log collectors).
     #[arg(long, env = "BERTH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]

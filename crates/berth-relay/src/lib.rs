@@ -30,6 +30,7 @@ pub mod rate_limit;
 mod report;
 mod run;
 
+pub use report::say;
 pub use run::Attachment;
 
 use clap::Parser;

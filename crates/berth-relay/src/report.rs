@@ -33,10 +33,17 @@ pub(crate) fn started(relay: &RelayServer, http: &HttpService) {
     let bound = join(server.local_addrs());
     let public = join(server.public_addrs());
     tracing::info!(%bound, %public, "relay running; Ctrl-C drains and stops it");
-    println!(
+    say(format_args!(
         "relay on {bound} (tokens name {public}); token service on http://{addr}{TOKEN_PATH}, metrics on http://{addr}{METRICS_PATH}",
         addr = http.local_addr()
-    );
+    ));
+}
+
+/// Writes one line on stdout; a closed stdout (a reader that went away,
+/// `| head -1`) loses the line instead of panicking the relay at exit.
+pub fn say(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
 }
 
 /// What the stats line reports, to tell whether anything changed.
@@ -97,7 +104,7 @@ pub(crate) fn stats_line(
 
 /// Prints the counters at shutdown on stdout.
 pub(crate) fn final_stats(relay: RelayStats, tokens: TokenStats, ports: &[PortStats]) {
-    println!(
+    say(format_args!(
         "final: rooms {}, players {}, forwarded {}, dropped {}; tokens issued {}, rate-limited {}, refused as full {}, other refusals {}",
         relay.rooms,
         relay.players,
@@ -107,9 +114,9 @@ pub(crate) fn final_stats(relay: RelayStats, tokens: TokenStats, ports: &[PortSt
         tokens.rate_limited,
         tokens.full,
         tokens.refused,
-    );
+    ));
     for p in ports {
-        println!(
+        say(format_args!(
             "port {}: peers {}, handshakes {}, in {} pkts / {} B, out {} pkts / {} B, dropped {}, rate-limited {}",
             p.port,
             p.peers,
@@ -120,6 +127,6 @@ pub(crate) fn final_stats(relay: RelayStats, tokens: TokenStats, ports: &[PortSt
             p.bytes_out,
             p.protocol.dropped_total(),
             p.protocol.dropped(DropReason::RateLimited),
-        );
+        ));
     }
 }

@@ -70,6 +70,10 @@ pub(crate) fn run(
         }
     }
 
+    relay.drain();
+    if cli.drain_secs > 0 {
+        wait_for_rooms(&relay, Duration::from_secs(cli.drain_secs));
+    }
     tracing::info!("stopping: no new tokens or matches; disconnecting players");
     let tokens = http.stats();
     http.stop();
@@ -88,6 +92,30 @@ pub(crate) fn run(
     };
     report::final_stats(relay_stats, tokens, &ports);
     Ok(())
+}
+
+/// Waits, draining, until `relay` holds no room or `limit` has passed
+/// (a second signal exits the process at once).
+fn wait_for_rooms(relay: &RelayServer, limit: Duration) {
+    let rooms = relay.stats().rooms;
+    tracing::info!(
+        rooms,
+        limit_secs = limit.as_secs(),
+        "draining: no new matches; waiting for the rooms under way to finish"
+    );
+    let deadline = Instant::now() + limit;
+    while relay.stats().rooms > 0 {
+        if Instant::now() >= deadline {
+            tracing::warn!(
+                rooms = relay.stats().rooms,
+                "drain time is up; stopping with rooms still open"
+            );
+            return;
+        }
+        // A look five times a second; nothing else waits on it.
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    tracing::info!("drained: every room finished");
 }
 
 /// Sends once on the first Ctrl-C; exits the process on the second.
