@@ -13,6 +13,9 @@ use tokio::sync::oneshot;
 
 /// How often a node writes its record.
 pub const HEARTBEAT: Duration = Duration::from_secs(2);
+/// How often the agent looks whether the node started draining, which it
+/// publishes at once (fronts must stop placing players there).
+const LOOK_EVERY: Duration = Duration::from_millis(200);
 
 /// A running agent; dropping it deletes the record and stops the thread.
 #[derive(Debug)]
@@ -87,11 +90,18 @@ async fn heartbeat(
 ) {
     let mut fleet: Option<Fleet> = None;
     let mut registered = false;
-    let mut ticks = tokio::time::interval(HEARTBEAT);
+    let mut published: Option<(tokio::time::Instant, bool)> = None;
+    let mut ticks = tokio::time::interval(LOOK_EVERY);
     loop {
         tokio::select! {
             _ = &mut stop => break,
             _ = ticks.tick() => {}
+        }
+        let draining = relay.is_draining();
+        let due = published
+            .is_none_or(|(at, was_draining)| at.elapsed() >= HEARTBEAT || was_draining != draining);
+        if !due {
+            continue;
         }
         if fleet.is_none() {
             match Fleet::connect(&options).await {
@@ -107,13 +117,19 @@ async fn heartbeat(
         }
         if let Some(fleet) = &fleet {
             match fleet.publish(&record_of(&node, epoch, &relay)).await {
-                Ok(()) if !registered => {
-                    registered = true;
-                    tracing::info!(node = %node, "registered with the fleet");
+                Ok(()) => {
+                    if !registered {
+                        registered = true;
+                        tracing::info!(node = %node, "registered with the fleet");
+                    }
+                    if draining && published.is_none_or(|(_, was)| !was) {
+                        tracing::info!(node = %node, "published: draining");
+                    }
+                    published = Some((tokio::time::Instant::now(), draining));
                 }
-                Ok(()) => {}
                 Err(e) => {
                     registered = false;
+                    published = Some((tokio::time::Instant::now(), draining));
                     tracing::warn!(error = %e, "node record not written");
                 }
             }

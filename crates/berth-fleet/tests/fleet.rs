@@ -117,11 +117,15 @@ fn free_port() -> u16 {
 struct Node {
     ports: Vec<SocketAddr>,
     log: Receiver<String>,
-    _process: Reaper,
+    process: Reaper,
 }
 
 impl Node {
     fn start(id: &str, ip: &str, nats: &str, key: &Path) -> Self {
+        Self::start_with(id, ip, nats, key, &[])
+    }
+
+    fn start_with(id: &str, ip: &str, nats: &str, key: &Path, vars: &[(&str, &str)]) -> Self {
         let mut child = Command::new(NODE)
             .env("BERTH_BIND", format!("{ip}:0"))
             .env("BERTH_PORTS", "2")
@@ -130,6 +134,7 @@ impl Node {
             .env("BERTH_FLEET", nats)
             .env("BERTH_NODE_ID", id)
             .env("RUST_LOG", "info")
+            .envs(vars.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -147,22 +152,52 @@ impl Node {
         let node = Self {
             ports,
             log,
-            _process: Reaper(child),
+            process: Reaper(child),
         };
-        node.registered();
+        node.logs("registered with the fleet");
         node
     }
 
-    /// Waits until the node says its record is (again) in NATS.
-    fn registered(&self) {
+    /// Waits until the node logs a line containing `text`.
+    fn logs(&self, text: &str) {
         let deadline = Instant::now() + DEADLINE;
         loop {
             let line = self
                 .log
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                .expect("the node did not register with the fleet");
-            if line.contains("registered with the fleet") {
+                .unwrap_or_else(|_| panic!("the node never logged {text:?}"));
+            if line.contains(text) {
                 return;
+            }
+        }
+    }
+
+    /// Sends the node SIGTERM, as an orchestrator stopping it would.
+    fn terminate(&self) {
+        let pid = self.process.0.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+
+    /// Waits for the node to exit on its own; its exit status and its last
+    /// log lines.
+    fn exits(&mut self) -> (std::process::ExitStatus, Vec<String>) {
+        let deadline = Instant::now() + DEADLINE;
+        let mut last = Vec::new();
+        loop {
+            if let Some(status) = self.process.0.try_wait().unwrap() {
+                last.extend(self.log.try_iter());
+                return (status, last);
+            }
+            assert!(Instant::now() < deadline, "the node did not exit");
+            // The node's log ends when it exits: wait on that, not a timer.
+            if let Ok(line) = self.log.recv_timeout(Duration::from_millis(100)) {
+                last.push(line);
             }
         }
     }
@@ -417,5 +452,67 @@ fn bad_requests_cost_nothing_and_a_front_rides_out_nats_going_away() {
     let nats = Nats::start(&binary, port, &store);
     front.token_when_available(&body);
     drop(nats);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_draining_node_gets_no_new_room_and_leaves_when_its_rooms_finish() {
+    let test = "a_draining_node_gets_no_new_room_and_leaves_when_its_rooms_finish";
+    let Some(binary) = nats_server(test) else {
+        return;
+    };
+    let dir = scratch("drain");
+    let port = free_port();
+    let _nats = Nats::start(&binary, port, &dir.join("store"));
+    let url = format!("nats://127.0.0.1:{port}");
+    let key = shared_key(&dir);
+    let drain = [("BERTH_DRAIN_SECS", "60")];
+    let mut nodes = vec![
+        Node::start_with("d6", "127.0.0.6", &url, &key, &drain),
+        Node::start_with("d7", "127.0.0.7", &url, &key, &drain),
+    ];
+    let front = Front::start(&url, &key);
+    let info = |tag: &str| MatchInfo {
+        player_count: 2,
+        match_data: tag.as_bytes().to_vec(),
+    };
+
+    // One player waits in a room of two on some node.
+    let token = front.token(&match_request(&info("waiting")));
+    let busy = node_of(&token, &nodes);
+    let mut player = RelayClient::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    player.connect(Instant::now(), token);
+    let deadline = Instant::now() + DEADLINE;
+    let (mut asked, mut waiting) = (false, false);
+    while !waiting {
+        assert!(Instant::now() < deadline, "the player did not get a room");
+        player.update(Instant::now());
+        if player.is_connected() && !asked {
+            player.request_match(&info("waiting")).unwrap();
+            asked = true;
+        }
+        while let Some(event) = player.poll_event() {
+            waiting |= matches!(event, RelayEvent::Waiting(1));
+        }
+        player
+            .wait(Instant::now() + Duration::from_millis(1))
+            .unwrap();
+    }
+
+    // That node is told to stop: it drains, and says so in NATS at once.
+    nodes[busy].terminate();
+    nodes[busy].logs("published: draining");
+    // New rooms, and the waiting room's next seat, all go elsewhere.
+    for tag in ["a", "b", "c", "d", "waiting"] {
+        let token = front.token(&match_request(&info(tag)));
+        assert_ne!(node_of(&token, &nodes), busy, "placed on the draining node");
+    }
+    // The node keeps its player until the room ends, then leaves by itself.
+    assert!(nodes[busy].process.0.try_wait().unwrap().is_none());
+    // (A disconnect: redundant packets, so its room empties for sure.)
+    player.disconnect(Instant::now());
+    nodes[busy].logs("drained: every room finished");
+    let (status, last) = nodes[busy].exits();
+    assert!(status.success(), "{status}: {last:#?}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -6,7 +6,7 @@ use berth_fleet::args::NatsAuth;
 use berth_fleet::front::FrontOperator;
 use berth_relay::cli::LogFormat;
 use berth_relay::http::{HttpConfig, HttpService, METRICS_PATH, TOKEN_PATH};
-use berth_relay::key_file;
+use berth_relay::{key_file, say};
 use clap::Parser;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -83,14 +83,16 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let addr = http.local_addr();
-    println!("front on http://{addr}{TOKEN_PATH}, metrics on http://{addr}{METRICS_PATH}");
+    say(format_args!(
+        "front on http://{addr}{TOKEN_PATH}, metrics on http://{addr}{METRICS_PATH}"
+    ));
     let _ = stop_rx.recv();
     let tokens = http.stats();
     http.stop();
     let counts = operator.counts();
-    println!(
+    say(format_args!(
         "final: tokens issued {}, placements {}, claim conflicts {}, dead node records {}",
         tokens.issued, counts.placed, counts.conflicts, counts.dead_nodes
-    );
+    ));
     ExitCode::SUCCESS
 }
