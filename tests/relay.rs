@@ -679,3 +679,32 @@ fn a_waiting_count_after_the_match_is_not_reported() {
     });
     assert_eq!(waiting, Some(2));
 }
+
+#[test]
+fn a_token_from_a_fleet_front_opens_its_lobby_under_the_claimed_code() {
+    let relay = relay(2);
+    let claimed = LobbyCode::parse_text("FWT234").unwrap();
+    let room = berth::relay::protocol::TokenRoom::LobbyHost(claimed);
+    let token = relay.server().issue_token(7, room.to_user_data()).unwrap();
+    let mut host = RelayClient::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    host.connect(Instant::now(), token);
+    connect(&mut [&mut host]);
+    host.create_lobby(&info(2, b"fleet"), false).unwrap();
+    let mut code = None;
+    drive("the lobby is created", &mut [&mut host], |e| {
+        if let Some((_, RelayEvent::LobbyCreated(c))) = e {
+            code = Some(c);
+        }
+        code.is_some()
+    });
+    assert_eq!(code, Some(claimed));
+    // And a guest joins it by that code.
+    let mut guest = player(&relay, 8);
+    connect(&mut [&mut guest]);
+    guest.join_lobby(claimed).unwrap();
+    let mut accepted = false;
+    drive("the guest joins", &mut [&mut guest], |e| {
+        accepted |= matches!(e, Some((_, RelayEvent::Accepted)));
+        accepted
+    });
+}

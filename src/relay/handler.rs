@@ -13,14 +13,18 @@ use super::address_check::AddressCheck;
 use super::budgets::{FAILED_JOIN_COST, RequestBudgets};
 use super::matchmaker::{Matchmaker, Outbound};
 use super::protocol::{
-    CONTROL, ClientMessage, LeaveReason, RelayError, RelayMessage, Target, UNRELIABLE,
+    CONTROL, ClientMessage, LeaveReason, LobbyCode, RelayError, RelayMessage, Target, TokenRoom,
+    UNRELIABLE,
 };
 use super::routes::{RouteFeed, Routes};
 use crate::engine::{Context, Handler, PeerId, SendError};
 use crate::proto::channel::ChannelId;
 use crate::proto::server::DisconnectReason;
 use crate::sync::{Arc, AtomicU64, Ordering};
+use crate::wire::connect_token::UserData;
+use ahash::RandomState;
 use parking_lot::RwLock;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use tracing::debug;
 
@@ -52,6 +56,9 @@ pub(crate) struct RelayHandler {
     targets: Vec<PeerId>,
     /// A forwarded message, encoded once for all its recipients; reused.
     forward: Vec<u8>,
+    /// This port's peers whose token names a lobby to host (a fleet
+    /// front claimed its code); one entry per such peer while connected.
+    hosts: HashMap<PeerId, LobbyCode, RandomState>,
 }
 
 impl RelayHandler {
@@ -64,6 +71,7 @@ impl RelayHandler {
             budgets,
             targets: Vec::new(),
             forward: Vec::new(),
+            hosts: HashMap::default(),
         }
     }
 
@@ -176,6 +184,13 @@ impl RelayHandler {
 }
 
 impl Handler for RelayHandler {
+    /// Keeps the lobby code a fleet front put in the peer's token.
+    fn connected(&mut self, _: &mut Context<'_>, peer: PeerId, _: u64, user_data: &UserData) {
+        if let Some(TokenRoom::LobbyHost(code)) = TokenRoom::parse(user_data) {
+            self.hosts.insert(peer, code);
+        }
+    }
+
     fn message(&mut self, ctx: &mut Context<'_>, peer: PeerId, channel: ChannelId, bytes: &[u8]) {
         if channel != CONTROL && channel != UNRELIABLE {
             Self::count(&self.shared.dropped, self.port, 1);
@@ -212,13 +227,14 @@ impl Handler for RelayHandler {
             self.flush(ctx);
             return;
         }
+        let preset = self.hosts.get(&peer).copied();
         let ticket = matches!(message, ClientMessage::AllowDirect { .. })
             .then(|| self.shared.address_check.ticket(peer));
         let found = self.matchmake(|matchmaker, out| {
             match message {
                 ClientMessage::RequestMatch(info) => matchmaker.request_match(peer, info, out),
                 ClientMessage::CreateLobby { info, public } => {
-                    matchmaker.create_lobby(peer, info, public, out);
+                    matchmaker.create_lobby(peer, info, public, preset, out);
                 }
                 ClientMessage::JoinLobby(code) => return matchmaker.join_lobby(peer, code, out),
                 ClientMessage::ListLobbies { match_data } => {
@@ -268,6 +284,7 @@ impl Handler for RelayHandler {
             LeaveReason::Disconnected
         };
         self.budgets.forget(peer);
+        self.hosts.remove(&peer);
         self.matchmake(|matchmaker, out| {
             matchmaker.forget(peer);
             matchmaker.leave(peer, reason, now, out);

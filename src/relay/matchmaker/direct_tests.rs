@@ -119,7 +119,7 @@ fn without_both_consents_or_the_relay_no_address_is_sent() {
     // consenting joiners.
     let mut out = Vec::new();
     let mut mm = Matchmaker::new(RelayConfig::default().direct_play(true));
-    mm.create_lobby(peer(4), info(), false, &mut out);
+    mm.create_lobby(peer(4), info(), false, None, &mut out);
     let code = out
         .iter()
         .find_map(|(_, b)| match RelayMessage::parse(b) {

@@ -253,17 +253,26 @@ impl Matchmaker {
     }
 
     /// `peer` opens a lobby for `info` and hosts it.
+    ///
+    /// With `preset`, the lobby takes that code (a fleet front claimed it
+    /// fleet-wide for this player); without, a fresh one.
     pub(crate) fn create_lobby(
         &mut self,
         peer: PeerId,
         info: MatchInfo,
         public: bool,
+        preset: Option<LobbyCode>,
         out: &mut Vec<Outbound>,
     ) {
         if let Err(e) = self.check_new(peer, &info) {
             return Self::error(peer, e, out);
         }
-        let Some(code) = self.fresh_code() else {
+        let code = match preset {
+            Some(code) if !self.lobbies.contains_key(&code) => Some(code),
+            Some(_) => None,
+            None => self.fresh_code(),
+        };
+        let Some(code) = code else {
             return Self::error(peer, RelayError::Full, out);
         };
         let direct = self.allows_direct(peer);

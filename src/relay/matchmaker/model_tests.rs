@@ -133,7 +133,7 @@ impl World {
                 public,
             } => self
                 .mm
-                .create_lobby(self.peer(peer), info(count, 0), public, &mut out),
+                .create_lobby(self.peer(peer), info(count, 0), public, None, &mut out),
             Op::JoinLobby { peer, code } => {
                 let code = self
                     .codes

@@ -40,7 +40,7 @@ fn bad_match_info_draining_and_a_second_room_are_refused() {
     mm.request_match(peer(1), info(2, b"ok"), &mut out);
     mm.request_match(peer(1), info(2, b"other"), &mut out);
     mm.drain();
-    mm.create_lobby(peer(2), info(2, b""), true, &mut out);
+    mm.create_lobby(peer(2), info(2, b""), true, None, &mut out);
     assert_eq!(
         told(&out, peer(1)),
         [
@@ -181,4 +181,15 @@ fn a_held_seat_closes_after_the_grace_window() {
         [RelayMessage::Success { player_idx: 0, .. }]
     ));
     assert_eq!(told(&in_time, peer(2)), [RelayMessage::PlayerRejoined(0)]);
+}
+
+#[test]
+fn a_lobby_takes_the_code_a_front_claimed_and_a_taken_code_is_refused() {
+    let mut mm = Matchmaker::new(RelayConfig::default());
+    let code = LobbyCode::parse_text("FRE234").unwrap();
+    let mut out = Vec::new();
+    mm.create_lobby(peer(1), info(2, b""), true, Some(code), &mut out);
+    mm.create_lobby(peer(2), info(2, b""), true, Some(code), &mut out);
+    assert_eq!(told(&out, peer(1))[0], RelayMessage::LobbyCreated(code));
+    assert_eq!(told(&out, peer(2)), [RelayMessage::Error(RelayError::Full)]);
 }

@@ -6,11 +6,14 @@
 //! "Relay messages".
 
 mod direct;
+mod token_room;
 
 pub use direct::{
     ADDRESS_CHECK_LEN, ADDRESS_CHECK_MARKER, CHECK_TICKET_LEN, DIRECT_HEADER_LEN, DIRECT_MARKER,
     DIRECTION_BIT, DirectHeader, Introduction, MAX_CANDIDATES, MAX_LAN_CANDIDATES, PAIR_KEY_LEN,
 };
+
+pub use token_room::TokenRoom;
 
 use crate::proto::channel::ChannelId;
 use crate::wire::{Error, Reader, Writer};
