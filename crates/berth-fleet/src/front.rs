@@ -6,7 +6,7 @@
 
 use crate::nats::{Fleet, FleetError, NatsOptions, PlacementCounts};
 use crate::record::NodeRecord;
-use berth::relay::protocol::{ClientMessage, MAX_PLAYERS};
+use berth::relay::protocol::{ClientMessage, MAX_PLAYERS, TokenRoom};
 use berth::relay::protocol_id;
 use berth::{ConnectTokenBuilder, Key, OsRandom, Random};
 use berth_relay::http::{Issue, Operator, Refusal, TokenStats};
@@ -61,28 +61,44 @@ impl FrontOperator {
 
     async fn place(&self, request: Bytes) -> Result<Vec<u8>, Refusal> {
         // Checked before any KV call: bad requests cost NATS nothing.
-        let info = match ClientMessage::parse(&request) {
-            Ok(ClientMessage::RequestMatch(info)) => info,
-            Ok(_) => {
+        let message = ClientMessage::parse(&request)
+            .map_err(|e| Refusal::BadRequest(format!("unreadable request: {e}")))?;
+        let seats = match &message {
+            ClientMessage::RequestMatch(info) | ClientMessage::CreateLobby { info, .. } => {
+                if info.player_count == 0 || info.player_count > MAX_PLAYERS {
+                    return Err(Refusal::BadRequest(format!(
+                        "player_count must be 1..={MAX_PLAYERS}"
+                    )));
+                }
+                info.player_count
+            }
+            ClientMessage::JoinLobby(_) => 0,
+            _ => {
                 return Err(Refusal::BadRequest(
-                    "this front places matches: send a RequestMatch message".into(),
+                    "send the RequestMatch, CreateLobby or JoinLobby message you mean to play with"
+                        .into(),
                 ));
             }
-            Err(e) => return Err(Refusal::BadRequest(format!("unreadable request: {e}"))),
         };
-        if info.player_count == 0 || info.player_count > MAX_PLAYERS {
-            return Err(Refusal::BadRequest(format!(
-                "player_count must be 1..={MAX_PLAYERS}"
-            )));
-        }
         let mut counts = PlacementCounts::default();
         // However NATS misbehaves (down, reconnecting, slow), the player
         // hears within PLACE_TIMEOUT, well inside the HTTP connection's.
         let placing = async {
             let fleet = self.fleet().await?;
-            fleet
-                .place_match(&request, info.player_count, &mut counts)
-                .await
+            match message {
+                ClientMessage::CreateLobby { .. } => {
+                    let (code, node) = fleet.create_lobby(seats, &mut counts).await?;
+                    Ok(Some((node, Some(TokenRoom::LobbyHost(code)))))
+                }
+                ClientMessage::JoinLobby(code) => Ok(fleet
+                    .find_lobby(code, &mut counts)
+                    .await?
+                    .map(|node| (node, None))),
+                _ => {
+                    let node = fleet.place_match(&request, seats, &mut counts).await?;
+                    Ok(Some((node, None)))
+                }
+            }
         };
         let placed = tokio::time::timeout(PLACE_TIMEOUT, placing)
             .await
@@ -92,11 +108,12 @@ impl FrontOperator {
                 )))
             });
         self.add(counts);
-        let node = match placed {
-            Ok(node) => {
+        let (node, room) = match placed {
+            Ok(Some(placed)) => {
                 *self.down.lock() = None;
-                node
+                placed
             }
+            Ok(None) => return Err(Refusal::NotFound("no such lobby".into())),
             Err(FleetError::NoNode) => {
                 return Err(Refusal::Unavailable("no live node takes new rooms".into()));
             }
@@ -106,7 +123,7 @@ impl FrontOperator {
                 return Err(Refusal::Unavailable(why));
             }
         };
-        self.token(&node)
+        self.token(&node, room)
     }
 
     fn add(&self, more: PlacementCounts) {
@@ -117,11 +134,15 @@ impl FrontOperator {
         counts.garbage += more.garbage;
     }
 
-    /// A token naming only `node`'s ports, least loaded first.
-    fn token(&self, node: &NodeRecord) -> Result<Vec<u8>, Refusal> {
+    /// A token naming only `node`'s ports, least loaded first, and the
+    /// `room` the node is to open for the player.
+    fn token(&self, node: &NodeRecord, room: Option<TokenRoom>) -> Result<Vec<u8>, Refusal> {
         let mut id = [0u8; 8];
         OsRandom.fill(&mut id);
         let mut builder = ConnectTokenBuilder::new(protocol_id(), u64::from_le_bytes(id));
+        if let Some(room) = room {
+            builder = builder.user_data(room.to_user_data());
+        }
         for port in node.ports_by_load() {
             builder = builder.server(port);
         }

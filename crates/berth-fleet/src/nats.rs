@@ -5,6 +5,7 @@
 use crate::claim::{self, Claim, Step};
 use crate::record::{DEAD_AFTER, NodeRecord, is_valid_node_id};
 use async_nats::jetstream::{self, kv};
+use berth::relay::protocol::{LOBBY_CODE_LEN, LobbyCode};
 use berth::{OsRandom, Random};
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -192,11 +193,7 @@ impl Fleet {
                 counts.garbage += 1;
             }
             let step = claim::decide(current, &live, seats, |open| {
-                let mut random = [0u8; 16];
-                OsRandom.fill(&mut random);
-                let (a, b) = random.split_at(8);
-                let draw = |r: &[u8]| u64::from_le_bytes(r.try_into().unwrap_or([0; 8])) as usize;
-                claim::less_loaded_of_two(open, [draw(a), draw(b)])
+                claim::less_loaded_of_two(open, [random_index(), random_index()])
             })
             .ok_or(FleetError::NoNode)?;
             let value = Bytes::from(step.claim().to_bytes());
@@ -227,6 +224,84 @@ impl Fleet {
         }
         Err(FleetError::Contended(CLAIM_TRIES))
     }
+}
+
+impl Fleet {
+    /// Opens a lobby of `seats` on a node: claims a fresh code fleet-wide
+    /// with a KV create (a code taken by any front is never reused while
+    /// its claim lives) under `lobby.<CODE>`.
+    ///
+    /// # Errors
+    ///
+    /// [`FleetError`]: NATS down, no live node, or no free code in
+    /// [`CLAIM_TRIES`] draws.
+    pub async fn create_lobby(
+        &self,
+        seats: u8,
+        counts: &mut PlacementCounts,
+    ) -> Result<(LobbyCode, NodeRecord), FleetError> {
+        let live = self.live_nodes(counts).await?;
+        let open: Vec<&NodeRecord> = live.iter().filter(|n| !n.draining).collect();
+        let node = claim::less_loaded_of_two(&open, [random_index(), random_index()])
+            .and_then(|i| open.get(i).copied())
+            .ok_or(FleetError::NoNode)?;
+        let claim = Claim {
+            node: node.node.clone(),
+            epoch: node.epoch,
+            seated: 1,
+            seats,
+        };
+        for _ in 0..CLAIM_TRIES {
+            let mut random = [0u8; LOBBY_CODE_LEN];
+            OsRandom.fill(&mut random);
+            let code = LobbyCode::from_random(random);
+            let key = format!("lobby.{code}");
+            match self.rooms.create(&key, Bytes::from(claim.to_bytes())).await {
+                Ok(_) => {
+                    counts.placed += 1;
+                    return Ok((code, node.clone()));
+                }
+                Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => counts.conflicts += 1,
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+        Err(FleetError::Contended(CLAIM_TRIES))
+    }
+
+    /// The live node holding lobby `code`; `None` when no lobby has that
+    /// code, or its node is gone. Writes nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`FleetError::Unavailable`].
+    pub async fn find_lobby(
+        &self,
+        code: LobbyCode,
+        counts: &mut PlacementCounts,
+    ) -> Result<Option<NodeRecord>, FleetError> {
+        let entry = self
+            .rooms
+            .entry(format!("lobby.{code}"))
+            .await
+            .map_err(unavailable)?;
+        let Some(claim) = entry
+            .filter(|e| e.operation == kv::Operation::Put)
+            .and_then(|e| Claim::parse(&e.value))
+        else {
+            return Ok(None);
+        };
+        let live = self.live_nodes(counts).await?;
+        Ok(live
+            .into_iter()
+            .find(|n| n.node == claim.node && n.epoch == claim.epoch))
+    }
+}
+
+/// A random index for the two-choice draw.
+fn random_index() -> usize {
+    let mut random = [0u8; 8];
+    OsRandom.fill(&mut random);
+    u64::from_le_bytes(random) as usize
 }
 
 /// Opens bucket `name`, creating it with these bounds if it is missing.

@@ -516,3 +516,122 @@ fn a_draining_node_gets_no_new_room_and_leaves_when_its_rooms_finish() {
     assert!(status.success(), "{status}: {last:#?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_lobby_opened_through_one_front_is_joined_through_the_other() {
+    let test = "a_lobby_opened_through_one_front_is_joined_through_the_other";
+    let Some(binary) = nats_server(test) else {
+        return;
+    };
+    let dir = scratch("lobby");
+    let port = free_port();
+    let _nats = Nats::start(&binary, port, &dir.join("store"));
+    let url = format!("nats://127.0.0.1:{port}");
+    let key = shared_key(&dir);
+    let nodes = [
+        Node::start("l8", "127.0.0.8", &url, &key),
+        Node::start("l9", "127.0.0.9", &url, &key),
+    ];
+    let fronts = [Front::start(&url, &key), Front::start(&url, &key)];
+    let info = MatchInfo {
+        player_count: 2,
+        match_data: b"lobby".to_vec(),
+    };
+    let create = ClientMessage::CreateLobby {
+        info: info.clone(),
+        public: false,
+    };
+    let host_token = fronts[0].token(&create.to_vec());
+    let host_node = node_of(&host_token, &nodes);
+    let mut host = RelayClient::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    host.connect(Instant::now(), host_token);
+    let deadline = Instant::now() + DEADLINE;
+    let (mut asked, mut code) = (false, None);
+    while code.is_none() {
+        assert!(Instant::now() < deadline, "no lobby");
+        host.update(Instant::now());
+        if host.is_connected() && !asked {
+            host.create_lobby(&info, false).unwrap();
+            asked = true;
+        }
+        while let Some(event) = host.poll_event() {
+            if let RelayEvent::LobbyCreated(c) = event {
+                code = Some(c);
+            }
+        }
+        host.wait(Instant::now() + Duration::from_millis(1))
+            .unwrap();
+    }
+    let code = code.unwrap();
+
+    // An unknown code is a clear 404.
+    let unknown = berth::relay::LobbyCode::parse_text("ZZZZZZ").unwrap();
+    let (status, _) = fronts[1].ask(&ClientMessage::JoinLobby(unknown).to_vec());
+    assert_eq!(status, 404);
+    // The code the host was shown leads the guest, through the other
+    // front, to the host's node, and the two are matched.
+    let guest_token = fronts[1].token(&ClientMessage::JoinLobby(code).to_vec());
+    assert_eq!(node_of(&guest_token, &nodes), host_node);
+    let mut guest = RelayClient::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    guest.connect(Instant::now(), guest_token);
+    let mut joined = false;
+    let mut matched = [false, false];
+    while !matched.iter().all(|m| *m) {
+        assert!(Instant::now() < deadline, "not matched: {matched:?}");
+        for (i, player) in [&mut host, &mut guest].into_iter().enumerate() {
+            player.update(Instant::now());
+            while let Some(event) = player.poll_event() {
+                matched[i] |= matches!(event, RelayEvent::Matched { .. });
+            }
+        }
+        if guest.is_connected() && !joined {
+            guest.join_lobby(code).unwrap();
+            joined = true;
+        }
+        host.wait(Instant::now() + Duration::from_millis(1))
+            .unwrap();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_thousand_lobbies_opened_at_once_get_a_thousand_codes() {
+    let test = "a_thousand_lobbies_opened_at_once_get_a_thousand_codes";
+    let Some(binary) = nats_server(test) else {
+        return;
+    };
+    let dir = scratch("codes");
+    let port = free_port();
+    let _nats = Nats::start(&binary, port, &dir.join("store"));
+    let url = format!("nats://127.0.0.1:{port}");
+    let key = shared_key(&dir);
+    let _node = Node::start("c10", "127.0.0.10", &url, &key);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let codes = runtime.block_on(async {
+        let options = berth_fleet::nats::NatsOptions {
+            url: url.clone(),
+            name: "codes test".into(),
+            ..Default::default()
+        };
+        // Several clients, as several fronts would be, all at once.
+        let mut fleets = Vec::new();
+        for _ in 0..4 {
+            fleets.push(berth_fleet::nats::Fleet::connect(&options).await.unwrap());
+        }
+        let opens = (0..1000).map(|i| {
+            let fleet = fleets[i % fleets.len()].clone();
+            async move {
+                let mut counts = berth_fleet::nats::PlacementCounts::default();
+                fleet.create_lobby(2, &mut counts).await.unwrap().0
+            }
+        });
+        futures_util::future::join_all(opens).await
+    });
+    let distinct: std::collections::HashSet<_> = codes.iter().collect();
+    assert_eq!(codes.len(), 1000);
+    assert_eq!(distinct.len(), 1000, "two lobbies got one code");
+    let _ = std::fs::remove_dir_all(&dir);
+}
