@@ -13,8 +13,7 @@ use super::address_check::AddressCheck;
 use super::budgets::{FAILED_JOIN_COST, RequestBudgets};
 use super::matchmaker::{Matchmaker, Outbound};
 use super::protocol::{
-    CONTROL, ClientMessage, LeaveReason, LobbyCode, RelayError, RelayMessage, Target, TokenRoom,
-    UNRELIABLE,
+    CONTROL, ClientMessage, LeaveReason, RelayError, RelayMessage, Target, TokenRoom, UNRELIABLE,
 };
 use super::routes::{RouteFeed, Routes};
 use crate::engine::{Context, Handler, PeerId, SendError};
@@ -56,9 +55,9 @@ pub(crate) struct RelayHandler {
     targets: Vec<PeerId>,
     /// A forwarded message, encoded once for all its recipients; reused.
     forward: Vec<u8>,
-    /// This port's peers whose token names a lobby to host (a fleet
-    /// front claimed its code); one entry per such peer while connected.
-    hosts: HashMap<PeerId, LobbyCode, RandomState>,
+    /// The rooms this port's peers' tokens name (a fleet front placed
+    /// them); one entry per such peer while connected.
+    token_rooms: HashMap<PeerId, TokenRoom, RandomState>,
 }
 
 impl RelayHandler {
@@ -71,7 +70,7 @@ impl RelayHandler {
             budgets,
             targets: Vec::new(),
             forward: Vec::new(),
-            hosts: HashMap::default(),
+            token_rooms: HashMap::default(),
         }
     }
 
@@ -184,10 +183,10 @@ impl RelayHandler {
 }
 
 impl Handler for RelayHandler {
-    /// Keeps the lobby code a fleet front put in the peer's token.
+    /// Keeps the room a fleet front put in the peer's token.
     fn connected(&mut self, _: &mut Context<'_>, peer: PeerId, _: u64, user_data: &UserData) {
-        if let Some(TokenRoom::LobbyHost(code)) = TokenRoom::parse(user_data) {
-            self.hosts.insert(peer, code);
+        if let Some(room) = TokenRoom::parse(user_data) {
+            self.token_rooms.insert(peer, room);
         }
     }
 
@@ -227,12 +226,27 @@ impl Handler for RelayHandler {
             self.flush(ctx);
             return;
         }
-        let preset = self.hosts.get(&peer).copied();
+        let token_room = self.token_rooms.get(&peer).copied();
+        let preset = match token_room {
+            Some(TokenRoom::LobbyHost(code)) => Some(code),
+            _ => None,
+        };
+        let fleet_match = match token_room {
+            Some(TokenRoom::Match { room, seats }) => Some((room, seats)),
+            _ => None,
+        };
+        let fleet_rejoin = match token_room {
+            Some(TokenRoom::Rejoin { room, seats }) => Some((room, seats)),
+            _ => None,
+        };
         let ticket = matches!(message, ClientMessage::AllowDirect { .. })
             .then(|| self.shared.address_check.ticket(peer));
         let found = self.matchmake(|matchmaker, out| {
             match message {
-                ClientMessage::RequestMatch(info) => matchmaker.request_match(peer, info, out),
+                ClientMessage::RequestMatch(info) => match fleet_match {
+                    Some(room) => matchmaker.request_fleet_match(peer, info, room, out),
+                    None => matchmaker.request_match(peer, info, out),
+                },
                 ClientMessage::CreateLobby { info, public } => {
                     matchmaker.create_lobby(peer, info, public, preset, out);
                 }
@@ -242,7 +256,9 @@ impl Handler for RelayHandler {
                 }
                 ClientMessage::LeaveRoom => matchmaker.leave(peer, LeaveReason::Left, now, out),
                 ClientMessage::StartMatch => matchmaker.start(peer, out),
-                ClientMessage::Rejoin(secret) => matchmaker.rejoin(peer, secret, now, out),
+                ClientMessage::Rejoin(secret) => {
+                    matchmaker.rejoin(peer, secret, fleet_rejoin, now, out);
+                }
                 ClientMessage::AllowDirect { lan } => {
                     let rtt = rtt.unwrap_or_default();
                     let allowed =
@@ -284,7 +300,7 @@ impl Handler for RelayHandler {
             LeaveReason::Disconnected
         };
         self.budgets.forget(peer);
-        self.hosts.remove(&peer);
+        self.token_rooms.remove(&peer);
         self.matchmake(|matchmaker, out| {
             matchmaker.forget(peer);
             matchmaker.leave(peer, reason, now, out);

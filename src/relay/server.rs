@@ -1,5 +1,6 @@
 //! The relay server: an engine server running the relay handler on every port.
 
+use super::FleetRejoin;
 use super::address_check::AddressCheck;
 use super::budgets::RequestBudgets;
 use super::config::RelayConfig;
@@ -89,7 +90,10 @@ impl RelayServer {
             ports: 0,
         })?;
         let shared = Arc::new(RelayShared {
-            matchmaker: RwLock::new(Matchmaker::new(relay.clone())),
+            matchmaker: RwLock::new(
+                Matchmaker::new(relay.clone())
+                    .with_fleet_rejoin(FleetRejoin::new(config.private_key.clone())),
+            ),
             feeds: (0..ports).map(|_| RouteFeed::new()).collect(),
             forwarded: (0..ports).map(|_| AtomicU64::new(0)).collect(),
             dropped: (0..ports).map(|_| AtomicU64::new(0)).collect(),

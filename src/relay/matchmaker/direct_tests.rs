@@ -94,7 +94,7 @@ fn a_rejoining_consenting_player_is_introduced_again_with_a_fresh_key() {
     mm.leave(peer(2), LeaveReason::Disconnected, now, &mut out);
     out.clear();
     mm.allow_direct(peer(3), observed(3), &[], Duration::ZERO);
-    mm.rejoin(peer(3), secret, now, &mut out);
+    mm.rejoin(peer(3), secret, None, now, &mut out);
     let to_1 = introductions(&out, peer(1));
     assert_eq!(to_1.len(), 1);
     assert_eq!(to_1[0].peer, 1);

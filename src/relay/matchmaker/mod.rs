@@ -16,6 +16,7 @@ use super::protocol::{
 use super::routes::{RouteSeat, RouteUpdate, Routes};
 use crate::crypto::{OsRandom, Random};
 use crate::engine::PeerId;
+use crate::relay::FleetRejoin;
 use ahash::RandomState;
 use direct::Consents;
 use std::collections::HashMap;
@@ -23,6 +24,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 mod direct;
+mod fleet;
 
 /// A message for one peer, on the control channel.
 pub(crate) type Outbound = (PeerId, Vec<u8>);
@@ -73,6 +75,9 @@ struct Room {
     seed: u64,
     /// Consenting players of this room are introduced to each other.
     direct: bool,
+    /// The room's fleet-wide id, when a fleet front placed it: its seed and
+    /// rejoin secrets follow from it, so another node can rebuild it.
+    fleet: Option<u64>,
 }
 
 impl Room {
@@ -109,6 +114,10 @@ pub(crate) struct Matchmaker {
     draining: bool,
     random: OsRandom,
     consents: Consents,
+    /// Fleet rooms held here, by fleet id.
+    fleet_rooms: HashMap<u64, u64, RandomState>,
+    /// Checks fleet rejoin secrets; `None` for a relay outside a fleet.
+    fleet_rejoin: Option<FleetRejoin>,
 }
 
 impl Matchmaker {
@@ -125,7 +134,15 @@ impl Matchmaker {
             draining: false,
             random: OsRandom,
             consents: Consents::default(),
+            fleet_rooms: HashMap::default(),
+            fleet_rejoin: None,
         }
+    }
+
+    /// Takes fleet rooms' rejoin secrets made with `rejoin`'s key.
+    pub(crate) fn with_fleet_rejoin(mut self, rejoin: FleetRejoin) -> Self {
+        self.fleet_rejoin = Some(rejoin);
+        self
     }
 
     /// Rooms held now (waiting, lobbies, matches).
@@ -215,10 +232,25 @@ impl Matchmaker {
     }
 
     fn new_room(&mut self, info: MatchInfo, kind: RoomKind, direct: bool) -> u64 {
+        self.insert_room(info, kind, direct, None)
+    }
+
+    /// Adds a room; a fleet room's seed is its fleet id, any other's random.
+    fn insert_room(
+        &mut self,
+        info: MatchInfo,
+        kind: RoomKind,
+        direct: bool,
+        fleet: Option<u64>,
+    ) -> u64 {
         let id = self.next_room;
         self.next_room += 1;
         let mut seed = [0u8; 8];
         self.random.fill(&mut seed);
+        let seed = fleet.unwrap_or(u64::from_le_bytes(seed));
+        if let Some(fleet) = fleet {
+            self.fleet_rooms.insert(fleet, id);
+        }
         self.rooms.insert(
             id,
             Room {
@@ -226,8 +258,9 @@ impl Matchmaker {
                 kind,
                 seats: Vec::new(),
                 started: false,
-                seed: u64::from_le_bytes(seed),
+                seed,
                 direct,
+                fleet,
             },
         );
         id
@@ -417,7 +450,12 @@ impl Matchmaker {
     /// The `Success` for seat `idx` of room `id`, with a fresh rejoin secret.
     fn success(&mut self, id: u64, idx: u8, random_seed: u64, player_count: u8) -> Vec<u8> {
         let mut rejoin_secret = [0u8; REJOIN_SECRET_LEN];
-        self.random.fill(&mut rejoin_secret);
+        let fleet = self.rooms.get(&id).and_then(|r| r.fleet);
+        match (fleet, &self.fleet_rejoin) {
+            // Any node of the fleet can check it, and rebuild the room.
+            (Some(room), Some(rejoin)) => rejoin_secret = rejoin.secret(room, idx),
+            _ => self.random.fill(&mut rejoin_secret),
+        }
         self.secrets.insert(rejoin_secret, (id, idx));
         RelayMessage::Success {
             random_seed,
@@ -481,6 +519,9 @@ impl Matchmaker {
             if room.started {
                 self.changed.push(id);
             }
+            if let Some(fleet) = room.fleet {
+                self.fleet_rooms.remove(&fleet);
+            }
             match room.kind {
                 RoomKind::Waiting => {
                     let key = (room.info, room.direct);
@@ -497,15 +538,23 @@ impl Matchmaker {
     }
 
     /// `peer`, on a new connection, takes back a held seat.
+    ///
+    /// `fleet` is the fleet room (id and seats) the peer's token names,
+    /// when a fleet front sent it: a genuine secret for a room this node
+    /// never held rebuilds it (its first node died).
     pub(crate) fn rejoin(
         &mut self,
         peer: PeerId,
         secret: [u8; REJOIN_SECRET_LEN],
+        fleet: Option<(u64, u8)>,
         now: Instant,
         out: &mut Vec<Outbound>,
     ) {
         if self.players.contains_key(&peer) {
             return Self::error(peer, RelayError::AlreadyInRoom, out);
+        }
+        if !self.secrets.contains_key(&secret) {
+            self.rebuild_fleet_seat(secret, fleet, now);
         }
         let Some((id, idx)) = self.secrets.get(&secret).copied() else {
             return Self::error(peer, RelayError::BadRejoin, out);

@@ -169,7 +169,7 @@ impl World {
                     .get(secret)
                     .copied()
                     .unwrap_or([7; REJOIN_SECRET_LEN]);
-                self.mm.rejoin(self.peer(peer), secret, now, &mut out);
+                self.mm.rejoin(self.peer(peer), secret, None, now, &mut out);
             }
             Op::Route { peer, target } => {
                 let from = self.peer(peer);

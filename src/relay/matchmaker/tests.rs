@@ -161,6 +161,7 @@ fn a_held_seat_closes_after_the_grace_window() {
     mm.rejoin(
         peer(7),
         secret,
+        None,
         now + grace + Duration::from_millis(1),
         &mut late,
     );
@@ -169,13 +170,13 @@ fn a_held_seat_closes_after_the_grace_window() {
         [RelayMessage::Error(RelayError::BadRejoin)]
     );
     let mut wrong = Vec::new();
-    mm.rejoin(peer(8), [0; REJOIN_SECRET_LEN], now, &mut wrong);
+    mm.rejoin(peer(8), [0; REJOIN_SECRET_LEN], None, now, &mut wrong);
     assert_eq!(
         told(&wrong, peer(8)),
         [RelayMessage::Error(RelayError::BadRejoin)]
     );
     let mut in_time = Vec::new();
-    mm.rejoin(peer(9), secret, now + grace, &mut in_time);
+    mm.rejoin(peer(9), secret, None, now + grace, &mut in_time);
     assert!(matches!(
         told(&in_time, peer(9)).as_slice(),
         [RelayMessage::Success { player_idx: 0, .. }]
@@ -192,4 +193,60 @@ fn a_lobby_takes_the_code_a_front_claimed_and_a_taken_code_is_refused() {
     mm.create_lobby(peer(2), info(2, b""), true, Some(code), &mut out);
     assert_eq!(told(&out, peer(1))[0], RelayMessage::LobbyCreated(code));
     assert_eq!(told(&out, peer(2)), [RelayMessage::Error(RelayError::Full)]);
+}
+
+#[test]
+fn a_fleet_room_meets_by_id_and_is_rebuilt_by_a_node_that_never_held_it() {
+    use crate::crypto::Key;
+    use crate::relay::FleetRejoin;
+    let rejoin = FleetRejoin::new(Key::from_bytes([5; 32]));
+    let now = Instant::now();
+    // The first node: two players placed in fleet room 77 of 2 meet there,
+    // whatever their MatchInfo, with the room's id as seed.
+    let mut first = Matchmaker::new(RelayConfig::default()).with_fleet_rejoin(rejoin.clone());
+    let mut out = Vec::new();
+    first.request_fleet_match(peer(1), info(2, b"x"), (77, 2), &mut out);
+    first.request_fleet_match(peer(2), info(9, b"y"), (77, 2), &mut out);
+    let seat = |out: &[Outbound], p| {
+        told(out, p).into_iter().find_map(|m| match m {
+            RelayMessage::Success {
+                random_seed,
+                player_idx,
+                rejoin_secret,
+                player_count,
+            } => Some((random_seed, player_idx, player_count, rejoin_secret)),
+            _ => None,
+        })
+    };
+    let (seed, idx, count, secret) = seat(&out, peer(2)).unwrap();
+    assert_eq!((seed, count), (77, 2));
+    // A third player for the full room is refused.
+    let mut late = Vec::new();
+    first.request_fleet_match(peer(3), info(2, b"x"), (77, 2), &mut late);
+    assert_eq!(
+        told(&late, peer(3)),
+        [RelayMessage::Error(RelayError::LobbyFull)]
+    );
+
+    // That node dies. Another, which never saw the room, takes the player
+    // back with the same seat and seed; a forged or mismatched secret, or
+    // a token naming another room, is refused.
+    let mut second = Matchmaker::new(RelayConfig::default()).with_fleet_rejoin(rejoin);
+    let mut out = Vec::new();
+    let mut forged = secret;
+    forged[15] ^= 1;
+    second.rejoin(peer(10), forged, Some((77, 2)), now, &mut out);
+    second.rejoin(peer(11), secret, Some((78, 2)), now, &mut out);
+    assert_eq!(
+        told(&out, peer(10)),
+        [RelayMessage::Error(RelayError::BadRejoin)]
+    );
+    assert_eq!(
+        told(&out, peer(11)),
+        [RelayMessage::Error(RelayError::BadRejoin)]
+    );
+    let mut out = Vec::new();
+    second.rejoin(peer(12), secret, Some((77, 2)), now, &mut out);
+    assert_eq!(seat(&out, peer(12)), Some((77, idx, 2, secret)));
+    assert_eq!(second.room_count(), 1);
 }
