@@ -24,6 +24,10 @@ pub struct Claim {
     pub seated: u8,
     /// Seats in the room.
     pub seats: u8,
+    /// The room's fleet-wide id: its seed, and what its rejoin secrets
+    /// name (`room.<id>` in the bucket says which node holds it).
+    #[serde(default)]
+    pub room: u64,
 }
 
 impl Claim {
@@ -74,12 +78,13 @@ impl Step {
 
 /// Decides the step for a request for a room of `seats`, given the
 /// `current` claim (`Some(None)` for a value that is no claim) and the
-/// `live` nodes; `pick` chooses a node for a new room. `None` when a new
-/// room is needed and no node can take it.
+/// `live` nodes; `pick` chooses a node for a new room, which gets id
+/// `fresh_room`. `None` when a new room is needed and no node can take it.
 pub fn decide(
     current: Option<Option<Claim>>,
     live: &[NodeRecord],
     seats: u8,
+    fresh_room: u64,
     pick: impl FnOnce(&[&NodeRecord]) -> Option<usize>,
 ) -> Option<Step> {
     let open: Vec<&NodeRecord> = live.iter().filter(|n| !n.draining).collect();
@@ -90,6 +95,7 @@ pub fn decide(
             epoch: node.epoch,
             seated: 1,
             seats,
+            room: fresh_room,
         })
     };
     match current {
@@ -145,19 +151,19 @@ mod tests {
     #[test]
     fn a_room_fills_on_one_node_then_the_key_rotates() {
         let live = [node("a", 1, 0, false), node("b", 1, 0, false)];
-        let Some(Step::Create(c)) = decide(None, &live, 3, first) else {
+        let Some(Step::Create(c)) = decide(None, &live, 3, 9, first) else {
             panic!("create")
         };
-        assert_eq!((c.node.as_str(), c.seated), ("a", 1));
-        let Some(Step::Join(c)) = decide(Some(Some(c)), &live, 3, first) else {
+        assert_eq!((c.node.as_str(), c.seated, c.room), ("a", 1, 9));
+        let Some(Step::Join(c)) = decide(Some(Some(c)), &live, 3, 9, first) else {
             panic!("join")
         };
-        let Some(Step::Join(c)) = decide(Some(Some(c)), &live, 3, first) else {
+        let Some(Step::Join(c)) = decide(Some(Some(c)), &live, 3, 9, first) else {
             panic!("join")
         };
         assert_eq!(c.seated, 3);
         // Full: the next player opens a new room.
-        let step = decide(Some(Some(c)), &live, 3, |_| Some(1));
+        let step = decide(Some(Some(c)), &live, 3, 9, |_| Some(1));
         assert!(matches!(step, Some(Step::Replace(c)) if c.node == "b" && c.seated == 1));
     }
 
@@ -168,21 +174,22 @@ mod tests {
             epoch: 1,
             seated: 1,
             seats: 4,
+            room: 5,
         };
         let restarted = [node("a", 2, 0, false)];
         assert!(matches!(
-            decide(Some(Some(claim.clone())), &restarted, 4, first),
+            decide(Some(Some(claim.clone())), &restarted, 4, 9, first),
             Some(Step::Replace(c)) if c.epoch == 2
         ));
         let draining = [node("a", 1, 0, true), node("b", 1, 0, false)];
         assert!(matches!(
-            decide(Some(Some(claim.clone())), &draining, 4, first),
+            decide(Some(Some(claim.clone())), &draining, 4, 9, first),
             Some(Step::Replace(c)) if c.node == "b"
         ));
-        assert_eq!(decide(Some(Some(claim)), &[], 4, first), None);
+        assert_eq!(decide(Some(Some(claim)), &[], 4, 9, first), None);
         // Garbage in the bucket is replaced, never trusted.
         assert!(matches!(
-            decide(Some(None), &[node("b", 1, 0, false)], 4, first),
+            decide(Some(None), &[node("b", 1, 0, false)], 4, 9, first),
             Some(Step::Replace(_))
         ));
         assert_eq!(Claim::parse(b"nonsense"), None);

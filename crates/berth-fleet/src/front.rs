@@ -4,10 +4,11 @@
 //! least loaded first, sealed with the key every node shares. Fronts keep
 //! no state of their own: any number can run side by side.
 
+use crate::agent::HEARTBEAT;
 use crate::nats::{Fleet, FleetError, NatsOptions, PlacementCounts};
-use crate::record::NodeRecord;
+use crate::record::{DEAD_AFTER, NodeRecord};
 use berth::relay::protocol::{ClientMessage, MAX_PLAYERS, TokenRoom};
-use berth::relay::protocol_id;
+use berth::relay::{FleetRejoin, protocol_id};
 use berth::{ConnectTokenBuilder, Key, OsRandom, Random};
 use berth_relay::http::{Issue, Operator, Refusal, TokenStats};
 use bytes::Bytes;
@@ -18,12 +19,18 @@ use std::time::Duration;
 
 /// The longest a placement may take before the player gets a 503.
 const PLACE_TIMEOUT: Duration = Duration::from_secs(4);
+/// The connection timeout fleet tokens carry: longer than a dead node's
+/// record takes to age out (its last heartbeat, then [`DEAD_AFTER`]), so a
+/// player who timed out on a dead node is never sent back to it.
+pub const TOKEN_TIMEOUT: Duration = Duration::from_secs(DEAD_AFTER.as_secs() + HEARTBEAT.as_secs());
 
 /// Places players on the fleet's nodes; see the module docs.
 #[derive(Debug)]
 pub struct FrontOperator {
     options: NatsOptions,
     key: Key,
+    /// Checks rejoin secrets with the fleet's key.
+    rejoin: FleetRejoin,
     /// The connection, made on first use and kept (the client reconnects
     /// by itself); `None` until NATS was first reached.
     fleet: tokio::sync::Mutex<Option<Fleet>>,
@@ -37,6 +44,7 @@ impl FrontOperator {
     pub fn new(options: NatsOptions, key: Key) -> Self {
         Self {
             options,
+            rejoin: FleetRejoin::new(key.clone()),
             key,
             fleet: tokio::sync::Mutex::new(None),
             counts: Mutex::new(PlacementCounts::default()),
@@ -72,13 +80,26 @@ impl FrontOperator {
                 }
                 info.player_count
             }
-            ClientMessage::JoinLobby(_) => 0,
+            ClientMessage::JoinLobby(_) | ClientMessage::Rejoin(_) => 0,
             _ => {
                 return Err(Refusal::BadRequest(
-                    "send the RequestMatch, CreateLobby or JoinLobby message you mean to play with"
+                    "send the RequestMatch, CreateLobby, JoinLobby or Rejoin message you mean to play with"
                         .into(),
                 ));
             }
+        };
+        // A rejoin secret is checked with the fleet's key before NATS hears
+        // of it: a forged one costs nothing.
+        let rejoin = match &message {
+            ClientMessage::Rejoin(secret) => match self.rejoin.open(secret) {
+                Some(seat) => Some(seat),
+                None => {
+                    return Err(Refusal::BadRequest(
+                        "not a rejoin secret of this fleet".into(),
+                    ));
+                }
+            },
+            _ => None,
         };
         let mut counts = PlacementCounts::default();
         // However NATS misbehaves (down, reconnecting, slow), the player
@@ -94,9 +115,22 @@ impl FrontOperator {
                     .find_lobby(code, &mut counts)
                     .await?
                     .map(|node| (node, None))),
+                ClientMessage::Rejoin(_) => {
+                    let Some((room, _)) = rejoin else {
+                        return Ok(None);
+                    };
+                    Ok(fleet
+                        .rejoin_room(room, &mut counts)
+                        .await?
+                        .map(|(node, seats)| (node, Some(TokenRoom::Rejoin { room, seats }))))
+                }
                 _ => {
-                    let node = fleet.place_match(&request, seats, &mut counts).await?;
-                    Ok(Some((node, None)))
+                    let (node, claim) = fleet.place_match(&request, seats, &mut counts).await?;
+                    let room = TokenRoom::Match {
+                        room: claim.room,
+                        seats: claim.seats,
+                    };
+                    Ok(Some((node, Some(room))))
                 }
             }
         };
@@ -112,6 +146,9 @@ impl FrontOperator {
             Ok(Some(placed)) => {
                 *self.down.lock() = None;
                 placed
+            }
+            Ok(None) if rejoin.is_some() => {
+                return Err(Refusal::NotFound("the room is gone".into()));
             }
             Ok(None) => return Err(Refusal::NotFound("no such lobby".into())),
             Err(FleetError::NoNode) => {
@@ -139,7 +176,8 @@ impl FrontOperator {
     fn token(&self, node: &NodeRecord, room: Option<TokenRoom>) -> Result<Vec<u8>, Refusal> {
         let mut id = [0u8; 8];
         OsRandom.fill(&mut id);
-        let mut builder = ConnectTokenBuilder::new(protocol_id(), u64::from_le_bytes(id));
+        let mut builder = ConnectTokenBuilder::new(protocol_id(), u64::from_le_bytes(id))
+            .timeout(Some(TOKEN_TIMEOUT));
         if let Some(room) = room {
             builder = builder.user_data(room.to_user_data());
         }

@@ -169,7 +169,8 @@ impl Fleet {
 
     /// Places one seat of a match room of `seats` for the MatchInfo whose
     /// wire encoding is `match_info`: the node every player of that room
-    /// is sent to.
+    /// is sent to, and the room's claim (its fleet id in `room`). A new
+    /// room is also recorded under `room.<id>`, for rejoins.
     ///
     /// # Errors
     ///
@@ -180,7 +181,7 @@ impl Fleet {
         match_info: &[u8],
         seats: u8,
         counts: &mut PlacementCounts,
-    ) -> Result<NodeRecord, FleetError> {
+    ) -> Result<(NodeRecord, Claim), FleetError> {
         let key = claim::open_key(match_info);
         let live = self.live_nodes(counts).await?;
         for _ in 0..CLAIM_TRIES {
@@ -192,7 +193,7 @@ impl Fleet {
             if matches!(current, Some(None)) {
                 counts.garbage += 1;
             }
-            let step = claim::decide(current, &live, seats, |open| {
+            let step = claim::decide(current, &live, seats, random_room(), |open| {
                 claim::less_loaded_of_two(open, [random_index(), random_index()])
             })
             .ok_or(FleetError::NoNode)?;
@@ -212,11 +213,22 @@ impl Fleet {
             match written {
                 Ok(_) => {
                     counts.placed += 1;
-                    let node = step.claim().node.clone();
-                    return live
+                    let claim = step.claim().clone();
+                    if !matches!(step, Step::Join(_)) {
+                        let record = Claim {
+                            seated: claim.seats,
+                            ..claim.clone()
+                        };
+                        self.rooms
+                            .put(room_key(claim.room), Bytes::from(record.to_bytes()))
+                            .await
+                            .map_err(unavailable)?;
+                    }
+                    let node = live
                         .into_iter()
-                        .find(|n| n.node == node)
-                        .ok_or(FleetError::NoNode);
+                        .find(|n| n.node == claim.node)
+                        .ok_or(FleetError::NoNode)?;
+                    return Ok((node, claim));
                 }
                 Err(true) => counts.conflicts += 1,
                 Err(false) => return Err(FleetError::Unavailable(format!("claim {key} failed"))),
@@ -250,6 +262,7 @@ impl Fleet {
             epoch: node.epoch,
             seated: 1,
             seats,
+            room: 0,
         };
         for _ in 0..CLAIM_TRIES {
             let mut random = [0u8; LOBBY_CODE_LEN];
@@ -295,6 +308,83 @@ impl Fleet {
             .into_iter()
             .find(|n| n.node == claim.node && n.epoch == claim.epoch))
     }
+}
+
+impl Fleet {
+    /// Where the players of fleet room `room` rejoin it: its node if that
+    /// is live, else a live node chosen like a new room's, recorded with a
+    /// revision-checked update (so every player of the room lands on the
+    /// same one). `None` when no room has that id (it is gone). Returns
+    /// the node and the room's seats.
+    ///
+    /// # Errors
+    ///
+    /// [`FleetError`]: NATS down, no live node, or contended past its tries.
+    pub async fn rejoin_room(
+        &self,
+        room: u64,
+        counts: &mut PlacementCounts,
+    ) -> Result<Option<(NodeRecord, u8)>, FleetError> {
+        let key = room_key(room);
+        let live = self.live_nodes(counts).await?;
+        for _ in 0..CLAIM_TRIES {
+            let Some(entry) = self
+                .rooms
+                .entry(key.clone())
+                .await
+                .map_err(unavailable)?
+                .filter(|e| e.operation == kv::Operation::Put)
+            else {
+                return Ok(None);
+            };
+            let Some(record) = Claim::parse(&entry.value).filter(|c| c.room == room) else {
+                counts.garbage += 1;
+                return Ok(None);
+            };
+            let owner = live
+                .iter()
+                .find(|n| n.node == record.node && n.epoch == record.epoch && !n.draining);
+            if let Some(owner) = owner {
+                return Ok(Some((owner.clone(), record.seats)));
+            }
+            let open: Vec<&NodeRecord> = live.iter().filter(|n| !n.draining).collect();
+            let node = claim::less_loaded_of_two(&open, [random_index(), random_index()])
+                .and_then(|i| open.get(i).copied())
+                .ok_or(FleetError::NoNode)?;
+            let moved = Claim {
+                node: node.node.clone(),
+                epoch: node.epoch,
+                ..record
+            };
+            match self
+                .rooms
+                .update(&key, Bytes::from(moved.to_bytes()), entry.revision)
+                .await
+            {
+                Ok(_) => {
+                    counts.placed += 1;
+                    return Ok(Some((node.clone(), moved.seats)));
+                }
+                Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
+                    counts.conflicts += 1;
+                }
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+        Err(FleetError::Contended(CLAIM_TRIES))
+    }
+}
+
+/// The bucket key of fleet room `room`'s record.
+fn room_key(room: u64) -> String {
+    format!("room.{room:016x}")
+}
+
+/// A fresh fleet room id.
+fn random_room() -> u64 {
+    let mut random = [0u8; 8];
+    OsRandom.fill(&mut random);
+    u64::from_le_bytes(random)
 }
 
 /// A random index for the two-choice draw.

@@ -635,3 +635,153 @@ fn a_thousand_lobbies_opened_at_once_get_a_thousand_codes() {
     assert_eq!(distinct.len(), 1000, "two lobbies got one code");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Runs `players` until each has a `Matched`; their (seed, index, secret).
+fn until_matched(players: &mut [RelayClient], what: &str) -> Vec<(u64, u8, [u8; 16])> {
+    let deadline = Instant::now() + DEADLINE;
+    let mut seats: Vec<Option<(u64, u8, [u8; 16])>> = vec![None; players.len()];
+    while seats.iter().any(Option::is_none) {
+        assert!(Instant::now() < deadline, "{what}: {seats:?}");
+        for (player, seat) in players.iter_mut().zip(&mut seats) {
+            player.update(Instant::now());
+            while let Some(event) = player.poll_event() {
+                if let RelayEvent::Matched {
+                    random_seed,
+                    player_idx,
+                    rejoin_secret,
+                    ..
+                } = event
+                {
+                    *seat = Some((random_seed, player_idx, rejoin_secret));
+                }
+            }
+        }
+        players[0]
+            .wait(Instant::now() + Duration::from_millis(1))
+            .unwrap();
+    }
+    seats.into_iter().flatten().collect()
+}
+
+#[test]
+fn a_match_whose_node_is_killed_plays_on_elsewhere_with_its_seats_and_seed() {
+    let test = "a_match_whose_node_is_killed_plays_on_elsewhere_with_its_seats_and_seed";
+    let Some(binary) = nats_server(test) else {
+        return;
+    };
+    let dir = scratch("failover");
+    let port = free_port();
+    let _nats = Nats::start(&binary, port, &dir.join("store"));
+    let url = format!("nats://127.0.0.1:{port}");
+    let key = shared_key(&dir);
+    let mut nodes: Vec<Node> = (11..=13)
+        .map(|i| Node::start(&format!("f{i}"), &format!("127.0.0.{i}"), &url, &key))
+        .collect();
+    let fronts = [Front::start(&url, &key), Front::start(&url, &key)];
+    let info = MatchInfo {
+        player_count: 2,
+        match_data: b"failover".to_vec(),
+    };
+    let body = match_request(&info);
+    let tokens = [fronts[0].token(&body), fronts[1].token(&body)];
+    let first_node = node_of(&tokens[0], &nodes);
+    assert_eq!(node_of(&tokens[1], &nodes), first_node);
+    let mut players: Vec<RelayClient> = tokens
+        .into_iter()
+        .map(|token| {
+            let mut client = RelayClient::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+            client.connect(Instant::now(), token);
+            client
+        })
+        .collect();
+    let deadline = Instant::now() + DEADLINE;
+    while !players.iter().all(RelayClient::is_connected) {
+        assert!(Instant::now() < deadline, "not connected");
+        for p in &mut players {
+            p.update(Instant::now());
+        }
+        players[0]
+            .wait(Instant::now() + Duration::from_millis(1))
+            .unwrap();
+    }
+    for p in &mut players {
+        p.request_match(&info).unwrap();
+    }
+    let before = until_matched(&mut players, "matched");
+    assert_eq!(before[0].0, before[1].0, "one seed");
+
+    // kill -9 the node: no clean exit, its record stays until it ages out.
+    nodes[first_node].process.0.kill().unwrap();
+    let killed = Instant::now();
+    // Each player times out, asks a front to rejoin with its secret, and
+    // takes its seat again on a new connection.
+    let mut rejoined = Vec::new();
+    for (i, mut player) in players.into_iter().enumerate() {
+        let deadline = Instant::now() + DEADLINE;
+        while !player.state().is_error() {
+            assert!(Instant::now() < deadline, "player {i} never timed out");
+            player.update(Instant::now());
+            player
+                .wait(Instant::now() + Duration::from_millis(50))
+                .unwrap();
+        }
+        let secret = before[i].2;
+        let token = fronts[i].token(&ClientMessage::Rejoin(secret).to_vec());
+        let mut client = RelayClient::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        client.connect(Instant::now(), token);
+        rejoined.push(client);
+    }
+    let deadline = Instant::now() + DEADLINE;
+    while !rejoined.iter().all(RelayClient::is_connected) {
+        assert!(Instant::now() < deadline, "not reconnected");
+        for p in &mut rejoined {
+            p.update(Instant::now());
+        }
+        rejoined[0]
+            .wait(Instant::now() + Duration::from_millis(1))
+            .unwrap();
+    }
+    for (p, seat) in rejoined.iter_mut().zip(&before) {
+        p.rejoin(seat.2).unwrap();
+    }
+    let after = until_matched(&mut rejoined, "rejoined");
+    let took = killed.elapsed();
+    for (a, b) in after.iter().zip(&before) {
+        assert_eq!((a.0, a.1), (b.0, b.1), "same seed and seat");
+    }
+    let limit = berth_fleet::front::TOKEN_TIMEOUT + Duration::from_secs(5);
+    assert!(
+        took <= limit,
+        "playing again after {took:?}, limit {limit:?}"
+    );
+    eprintln!("from kill -9 to both players rejoined: {took:?}");
+
+    // Reliable messages after the rejoin arrive exactly once, in order.
+    for (i, p) in rejoined.iter_mut().enumerate() {
+        let other = 1 - after[i].1;
+        for n in 0..100u32 {
+            p.send_to(berth::relay::Target::Player(other), &n.to_le_bytes(), true)
+                .unwrap();
+        }
+    }
+    let mut got = [Vec::new(), Vec::new()];
+    let deadline = Instant::now() + DEADLINE;
+    while got.iter().any(|g| g.len() < 100) {
+        assert!(Instant::now() < deadline, "messages after the rejoin");
+        for (i, p) in rejoined.iter_mut().enumerate() {
+            p.update(Instant::now());
+            while let Some(event) = p.poll_event() {
+                if let RelayEvent::Received { data, .. } = event {
+                    got[i].push(u32::from_le_bytes(data[..4].try_into().unwrap()));
+                }
+            }
+        }
+        rejoined[0]
+            .wait(Instant::now() + Duration::from_millis(1))
+            .unwrap();
+    }
+    for g in &got {
+        assert_eq!(*g, (0..100).collect::<Vec<_>>());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
