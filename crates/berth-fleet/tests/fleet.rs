@@ -785,3 +785,62 @@ fn a_match_whose_node_is_killed_plays_on_elsewhere_with_its_seats_and_seed() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn garbage_written_into_the_buckets_is_ignored_and_counted() {
+    let test = "garbage_written_into_the_buckets_is_ignored_and_counted";
+    let Some(binary) = nats_server(test) else {
+        return;
+    };
+    let dir = scratch("garbage");
+    let port = free_port();
+    let _nats = Nats::start(&binary, port, &dir.join("store"));
+    let url = format!("nats://127.0.0.1:{port}");
+    let key = shared_key(&dir);
+    let node = Node::start("g14", "127.0.0.14", &url, &key);
+    let front = Front::start(&url, &key);
+    let info = MatchInfo {
+        player_count: 2,
+        match_data: b"garbage".to_vec(),
+    };
+    let body = match_request(&info);
+    // A bad node writes nonsense where records and claims live: a record
+    // that is no JSON, one that lies about its key, and a claim that is
+    // no claim for the very MatchInfo players will ask for.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = async_nats::connect(&url).await.unwrap();
+        let js = async_nats::jetstream::new(client);
+        let nodes = js.get_key_value("berth_nodes").await.unwrap();
+        let rooms = js.get_key_value("berth_rooms").await.unwrap();
+        nodes.put("evil", "\u{1}\u{2} not json".into()).await.unwrap();
+        let liar = br#"{"node":"someone-else","epoch":1,"ports":["127.0.0.99:1"],"loads":[0],"rooms":0,"draining":false}"#;
+        nodes.put("liar", bytes::Bytes::from_static(liar)).await.unwrap();
+        rooms
+            .put(berth_fleet::claim::open_key(&body), "{\"node\": 7}".into())
+            .await
+            .unwrap();
+    });
+    // Players are still placed, on the real node only.
+    for _ in 0..2 {
+        let token = front.token(&body);
+        assert!(
+            token
+                .server_addresses
+                .as_slice()
+                .iter()
+                .all(|a| node.ports.contains(a))
+        );
+    }
+    let metrics = front.metrics();
+    let garbage: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("berth_front_garbage_entries_total "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert!(garbage >= 3, "{metrics}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
