@@ -37,6 +37,17 @@ struct FrontCli {
     key_file: PathBuf,
     #[command(flatten)]
     auth: NatsAuth,
+    /// Tokens one client address (an IPv4 address or an IPv6 /64) may get per second.
+    #[arg(long, env = "BERTH_TOKEN_RATE", value_name = "N", default_value_t = 5)]
+    token_rate: u32,
+    /// Tokens one client address may get at once before the rate applies.
+    #[arg(
+        long,
+        env = "BERTH_TOKEN_BURST",
+        value_name = "N",
+        default_value_t = 10
+    )]
+    token_burst: u32,
     /// How log lines are written to stderr: text or json.
     #[arg(long, env = "BERTH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -66,6 +77,8 @@ fn main() -> ExitCode {
     ));
     let config = HttpConfig {
         max_body_len: 512,
+        per_addr_per_sec: cli.token_rate,
+        burst: cli.token_burst,
         ..HttpConfig::default()
     };
     let http = match HttpService::start(cli.http, config, operator.clone()) {
