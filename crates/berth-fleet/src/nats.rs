@@ -246,7 +246,7 @@ impl Fleet {
     /// # Errors
     ///
     /// [`FleetError`]: NATS down, no live node, or no free code in
-    /// [`CLAIM_TRIES`] draws.
+    /// eight draws.
     pub async fn create_lobby(
         &self,
         seats: u8,
