@@ -232,8 +232,8 @@ impl Server {
                     shard_config = shard_config.also_address(*local);
                 }
             }
-            for addrs in &added {
-                shard_config = shard_config.also_address(public_of(addrs, i));
+            for (transport, addrs) in (1..=u8::MAX).zip(&added) {
+                shard_config = shard_config.transport_address(transport, public_of(addrs, i));
             }
             let shard = Shard::new(shard_config, now, clock, &mut OsRandom)?;
             let mut port = Port {

@@ -145,6 +145,13 @@ impl RelayClient {
         Ok(Self::over(EngineClient::bind_in_memory(network, bind)?))
     }
 
+    /// A relay client over `transport`, say a WebTransport session (the
+    /// `berth-webtransport` crate's client), polled from
+    /// [`RelayClient::update`].
+    pub fn with_transport(transport: Box<dyn crate::engine::transport::Transport>) -> Self {
+        Self::over(EngineClient::with_transport(transport))
+    }
+
     fn over(inner: EngineClient) -> Self {
         let inner = match channel_table() {
             Ok(table) => inner.channels(table),

@@ -112,7 +112,22 @@ impl RelayServer {
     ///
     /// As [`Server::issue_token`].
     pub fn issue_token(&self, client_id: u64) -> Result<ConnectToken, TokenError> {
-        self.server.issue_token(client_id, [0; 256])
+        self.issue_token_via(0, client_id)
+    }
+
+    /// A connect token for `client_id` whose addresses are those of
+    /// `transport` (0: the UDP sockets; 1 on: the transports added with
+    /// [`ServerConfig::add_transport`], say WebTransport for browsers).
+    ///
+    /// # Errors
+    ///
+    /// As [`Server::issue_token_via`].
+    pub fn issue_token_via(
+        &self,
+        transport: usize,
+        client_id: u64,
+    ) -> Result<ConnectToken, TokenError> {
+        self.server.issue_token_via(transport, client_id, [0; 256])
     }
 
     /// The engine server underneath (addresses, port stats, loads).

@@ -46,6 +46,8 @@ impl Io<'_> {
         recv: &mut RecvBatch,
     ) -> std::io::Result<bool> {
         self.send.receiving_from(index);
+        self.shard
+            .receiving_via(u8::try_from(index).unwrap_or(u8::MAX));
         for _ in 0..MAX_BATCHES_PER_WAKE {
             let count = transport.recv(self.now, recv)?;
             self.stats.recv_syscalls += count.syscalls;

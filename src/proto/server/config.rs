@@ -41,7 +41,9 @@ pub enum ConfigError {
 pub struct ShardConfig {
     pub(crate) protocol_id: u64,
     pub(crate) private_key: Key,
-    pub(crate) addresses: Vec<SocketAddr>,
+    /// Each address with the transport it is reached through (0 unless
+    /// the server has several, see [`ShardConfig::transport_address`]).
+    pub(crate) addresses: Vec<(u8, SocketAddr)>,
     pub(crate) max_clients: usize,
     pub(crate) max_pending: Option<usize>,
     pub(crate) token_log_len: Option<usize>,
@@ -58,7 +60,7 @@ impl ShardConfig {
         Self {
             protocol_id,
             private_key,
-            addresses: vec![normalize(address)],
+            addresses: vec![(0, normalize(address))],
             max_clients: 256,
             max_pending: None,
             token_log_len: None,
@@ -89,7 +91,19 @@ impl ShardConfig {
 
     /// Another address this server answers to (say, its IPv6 one).
     pub fn also_address(mut self, address: SocketAddr) -> Self {
-        self.addresses.push(normalize(address));
+        self.addresses.push((0, normalize(address)));
+        self
+    }
+
+    /// An address this server answers to through another of its
+    /// transports (a WebTransport endpoint beside the UDP socket, say):
+    /// a connection request that arrives through transport `transport`
+    /// ([`super::Shard::receiving_via`]) must carry a token naming one of
+    /// that transport's addresses, so a token made for one transport is
+    /// refused on another. Transport 0 holds the first address and those
+    /// of [`ShardConfig::also_address`].
+    pub fn transport_address(mut self, transport: u8, address: SocketAddr) -> Self {
+        self.addresses.push((transport, normalize(address)));
         self
     }
 

@@ -82,7 +82,10 @@ type Dropped = DropReason;
 pub struct Shard {
     protocol_id: u64,
     private_key: Key,
-    addresses: Vec<SocketAddr>,
+    /// This server's addresses, each with the transport that reaches it.
+    addresses: Vec<(u8, SocketAddr)>,
+    /// The transport the datagrams being handled came through.
+    arrival: u8,
     clock: WallClock,
     challenge_cipher: PacketCipher,
     /// Per-source limit on connection requests, if configured.
@@ -156,6 +159,7 @@ impl Shard {
             clock,
             private_key: config.private_key,
             addresses: config.addresses,
+            arrival: 0,
         })
     }
 
@@ -269,6 +273,12 @@ impl Shard {
         }
     }
 
+    /// Says which of the server's transports the next datagrams come
+    /// through (see [`ShardConfig::transport_address`]); 0 until called.
+    pub const fn receiving_via(&mut self, transport: u8) {
+        self.arrival = transport;
+    }
+
     /// Handles one datagram from `from`, decrypted in place. Replies go
     /// to `out`.
     ///
@@ -353,7 +363,7 @@ impl Shard {
             .server_addresses
             .as_slice()
             .iter()
-            .any(|a| self.addresses.contains(a));
+            .any(|a| self.addresses.contains(&(self.arrival, *a)));
         if !for_us {
             return Err(DropReason::NotThisServer);
         }
