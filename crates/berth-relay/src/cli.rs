@@ -65,6 +65,38 @@ pub struct Cli {
     /// bandwidth. Without it, the relay shows no one's address.
     #[arg(long, env = "BERTH_DIRECT_PLAY")]
     pub direct_play: bool,
+    /// Also serve browser players over WebTransport (HTTP/3 datagrams) on
+    /// this UDP address, port i at this port number plus i, in the same
+    /// rooms as UDP players. `POST /token?transport=webtransport` then
+    /// answers JSON: the token (base64), the URL and the certificate
+    /// hashes for `serverCertificateHashes`. Without --webtransport-cert,
+    /// certificates are self-signed (ECDSA P-256, valid under 14 days)
+    /// and rotated every 6 days.
+    #[arg(long, value_name = "IP:PORT", env = "BERTH_WEBTRANSPORT")]
+    pub webtransport: Option<SocketAddr>,
+    /// Address browsers reach WebTransport port 0 at (port i at this port
+    /// number plus i): needed when --webtransport binds 0.0.0.0 or sits
+    /// behind NAT. Self-signed certificates name its IP.
+    #[arg(long, value_name = "IP:PORT", env = "BERTH_WEBTRANSPORT_PUBLIC")]
+    pub webtransport_public: Option<SocketAddr>,
+    /// A CA-issued certificate chain (PEM) for WebTransport, in place of
+    /// self-signed ones; needs --webtransport-key. Refused at start when
+    /// expired.
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "BERTH_WEBTRANSPORT_CERT",
+        requires = "webtransport_key"
+    )]
+    pub webtransport_cert: Option<PathBuf>,
+    /// The private key (PKCS#8 PEM) of --webtransport-cert.
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "BERTH_WEBTRANSPORT_KEY",
+        requires = "webtransport_cert"
+    )]
+    pub webtransport_key: Option<PathBuf>,
     /// On Ctrl-C or SIGTERM, first drain for up to this many seconds: take
     /// no new matches or tokens, and let the rooms under way finish, then
     /// stop. 0 (the default) stops at once, disconnecting every player. A

@@ -71,6 +71,38 @@ pub enum Refusal {
 /// What [`Operator::issue`] returns: the token's bytes, later.
 pub type Issue<'a> = Pin<Box<dyn Future<Output = Result<Vec<u8>, Refusal>> + Send + 'a>>;
 
+/// A token for a browser player and where it connects with it, answered
+/// to `POST /token?transport=webtransport` as JSON:
+/// `{"token": base64, "url": "https://…/", "certificateHashes": [base64, …]}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebTransportToken {
+    /// The 2048-byte connect token, naming the WebTransport addresses.
+    pub token: Vec<u8>,
+    /// The URL the browser opens: the token's first address.
+    pub url: String,
+    /// SHA-256 hashes for `serverCertificateHashes` (empty for a
+    /// certificate from a CA the browser trusts).
+    pub certificate_hashes: Vec<[u8; 32]>,
+}
+
+impl WebTransportToken {
+    /// The JSON body answered to the browser.
+    pub fn to_json(&self) -> String {
+        use base64::Engine as _;
+        let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+        serde_json::json!({
+            "token": b64(&self.token),
+            "url": self.url,
+            "certificateHashes": self.certificate_hashes.iter().map(|h| b64(h)).collect::<Vec<_>>(),
+        })
+        .to_string()
+    }
+}
+
+/// What [`Operator::issue_webtransport`] returns, later.
+pub type WebTransportIssue<'a> =
+    Pin<Box<dyn Future<Output = Result<WebTransportToken, Refusal>> + Send + 'a>>;
+
 /// What the service asks of the relay behind it.
 pub trait Operator: Send + Sync {
     /// One player's connect token (its 2048 bytes) for `request`, the
@@ -81,6 +113,15 @@ pub trait Operator: Send + Sync {
     ///
     /// [`Refusal`] when no token can be made.
     fn issue(&self, request: Bytes) -> Issue<'_>;
+
+    /// As [`Operator::issue`], for a browser player over WebTransport.
+    /// Default: refused, for a relay that serves none.
+    fn issue_webtransport(&self, request: Bytes) -> WebTransportIssue<'_> {
+        let _ = request;
+        Box::pin(std::future::ready(Err(Refusal::BadRequest(
+            "this relay serves no WebTransport".into(),
+        ))))
+    }
 
     /// The metrics, as OpenMetrics text; `tokens` are this service's own
     /// counters, to include.
@@ -377,6 +418,13 @@ impl State {
             self.counters.refused.fetch_add(1, Ordering::Relaxed);
             return method_not_allowed("POST");
         }
+        let Some(webtransport) = wants_webtransport(request.uri().query()) else {
+            self.counters.refused.fetch_add(1, Ordering::Relaxed);
+            return reply(
+                StatusCode::BAD_REQUEST,
+                "unknown query; POST /token or /token?transport=webtransport\n",
+            );
+        };
         if !self.limiter.lock().allow(ip, Instant::now()) {
             self.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
             let mut response = reply(StatusCode::TOO_MANY_REQUESTS, "too many token requests\n");
@@ -406,15 +454,23 @@ impl State {
                 };
             }
         };
-        match self.operator.issue(body).await {
-            Ok(token) => {
+        let issued = if webtransport {
+            self.operator
+                .issue_webtransport(body)
+                .await
+                .map(|token| (token.to_json().into_bytes(), "application/json"))
+        } else {
+            self.operator
+                .issue(body)
+                .await
+                .map(|token| (token, "application/octet-stream"))
+        };
+        match issued {
+            Ok((body, content_type)) => {
                 self.counters.issued.fetch_add(1, Ordering::Relaxed);
-                let mut response = Response::new(Full::new(Bytes::from(token)));
+                let mut response = Response::new(Full::new(Bytes::from(body)));
                 let headers = response.headers_mut();
-                headers.insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/octet-stream"),
-                );
+                headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
                 headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
                 response
             }
@@ -449,6 +505,17 @@ impl State {
                 reply(StatusCode::INTERNAL_SERVER_ERROR, "cannot issue a token\n")
             }
         }
+    }
+}
+
+/// Whether a token request's query asks for a WebTransport token:
+/// `None` for a query that is neither empty nor `transport=udp` or
+/// `transport=webtransport`.
+fn wants_webtransport(query: Option<&str>) -> Option<bool> {
+    match query {
+        None | Some("" | "transport=udp") => Some(false),
+        Some("transport=webtransport") => Some(true),
+        Some(_) => None,
     }
 }
 

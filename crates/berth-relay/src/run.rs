@@ -8,6 +8,8 @@ use crate::operator::RelayOperator;
 use crate::report;
 use berth::engine::ServerConfig;
 use berth::relay::{RelayConfig, RelayServer, protocol_id};
+use berth_webtransport::{CertificateSource, WebTransportConfig, WebTransportServer};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -46,9 +48,23 @@ pub(crate) fn run(
     if let Some(public) = cli.public {
         config = config.public(public);
     }
+    let webtransport = match cli.webtransport {
+        Some(bind) => Some(start_webtransport(&cli, bind)?),
+        None => None,
+    };
+    if let Some(webtransport) = &webtransport {
+        let ports = webtransport.clone();
+        config = config.add_transport(move |port| {
+            Ok(Box::new(ports.port(port)?) as Box<dyn berth::engine::transport::Transport>)
+        });
+    }
     let relay_config = RelayConfig::default().direct_play(cli.direct_play);
     let relay = Arc::new(RelayServer::bind(config, relay_config).map_err(|e| report::chain(&e))?);
-    let operator = Arc::new(RelayOperator::new(relay.clone(), max_peers));
+    let mut operator = RelayOperator::new(relay.clone(), max_peers);
+    if let Some(webtransport) = &webtransport {
+        operator = operator.with_webtransport(webtransport.clone());
+    }
+    let operator = Arc::new(operator);
     let http = HttpService::start(cli.http, HttpConfig::default(), operator)
         .map_err(|e| report::chain(&e))?;
     let attachment = attach(&relay)?;
@@ -78,6 +94,9 @@ pub(crate) fn run(
     let tokens = http.stats();
     http.stop();
     relay.drain();
+    if let Some(webtransport) = &webtransport {
+        webtransport.close();
+    }
     drop(attachment);
     let relay_stats = relay.stats();
     // The HTTP service's operator held the other reference; it is stopped now.
@@ -92,6 +111,29 @@ pub(crate) fn run(
     };
     report::final_stats(relay_stats, tokens, &ports);
     Ok(())
+}
+
+/// Starts WebTransport at `bind` with the command line's certificate
+/// settings; its ports bind with the relay's.
+fn start_webtransport(cli: &Cli, bind: SocketAddr) -> Result<WebTransportServer, String> {
+    let public = cli.webtransport_public;
+    if bind.ip().is_unspecified() && public.is_none() {
+        return Err(format!(
+            "--webtransport {bind} listens on every interface, so browsers need --webtransport-public IP:PORT"
+        ));
+    }
+    let mut config = WebTransportConfig::new(bind);
+    if let Some(public) = public {
+        config = config.public(public);
+    }
+    config = match (&cli.webtransport_cert, &cli.webtransport_key) {
+        (Some(certificate), Some(key)) => config.certificates(CertificateSource::PemFiles {
+            certificate: certificate.clone(),
+            key: key.clone(),
+        }),
+        _ => config,
+    };
+    WebTransportServer::start(config).map_err(|e| report::chain(&e))
 }
 
 /// Waits, draining, until `relay` holds no room or `limit` has passed

@@ -416,3 +416,90 @@ fn health_fails_when_a_port_thread_dies_and_readiness_when_draining() {
     assert!(why.contains("draining"), "{why}");
     assert_eq!(post_token(addr).0, 503, "no tokens while draining");
 }
+
+#[test]
+fn a_webtransport_token_comes_as_json_and_its_session_connects() {
+    use base64::Engine as _;
+    use berth::engine::transport::Transport;
+    use berth::relay::RelayClient;
+    use berth_webtransport::{WebTransportClient, WebTransportConfig, WebTransportServer};
+
+    let wt =
+        WebTransportServer::start(WebTransportConfig::new("127.0.0.1:0".parse().unwrap())).unwrap();
+    let ports = wt.clone();
+    let config = ServerConfig::new(
+        "127.0.0.1:0".parse().unwrap(),
+        protocol_id(),
+        Key::from_bytes([9; 32]),
+    )
+    .add_transport(move |port| Ok(Box::new(ports.port(port)?) as Box<dyn Transport>));
+    let relay = Arc::new(RelayServer::bind(config, RelayConfig::default()).unwrap());
+    let operator = Arc::new(RelayOperator::new(relay.clone(), 256).with_webtransport(wt.clone()));
+    let http = HttpService::start(
+        "127.0.0.1:0".parse().unwrap(),
+        HttpConfig::default(),
+        operator,
+    )
+    .unwrap();
+
+    let (status, body) = exchange(
+        http.local_addr(),
+        b"POST /token?transport=webtransport HTTP/1.1\r\nHost: relay\r\nContent-Length: 0\r\n\r\n",
+    );
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let b64 = |v: &serde_json::Value| {
+        base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().unwrap())
+            .unwrap()
+    };
+    let token = b64(&json["token"]);
+    assert_eq!(token.len(), 2048);
+    let hashes: Vec<[u8; 32]> = json["certificateHashes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| b64(h).try_into().unwrap())
+        .collect();
+    assert_eq!(hashes, wt.certificate_hashes());
+    let url = json["url"].as_str().unwrap();
+    let wt_addr = relay.server().transport_addrs(1).unwrap()[0];
+    assert_eq!(url, format!("https://{wt_addr}/"));
+
+    let session = WebTransportClient::connect(url, &hashes, DEADLINE).unwrap();
+    let mut player = RelayClient::with_transport(Box::new(session));
+    player.connect_bytes(Instant::now(), &token);
+    let deadline = Instant::now() + DEADLINE;
+    while !player.is_connected() {
+        assert!(
+            Instant::now() < deadline,
+            "the browser-like player did not connect"
+        );
+        player.update(Instant::now());
+        player
+            .wait(Instant::now() + Duration::from_millis(1))
+            .unwrap();
+    }
+
+    // The plain token still comes as bytes; an unknown query is refused.
+    assert_eq!(post_token(http.local_addr()).1.len(), 2048);
+    let (status, _) = exchange(
+        http.local_addr(),
+        b"POST /token?transport=carrier-pigeon HTTP/1.1\r\nHost: relay\r\nContent-Length: 0\r\n\r\n",
+    );
+    assert_eq!(status, 400);
+    http.stop();
+}
+
+#[test]
+fn a_relay_without_webtransport_refuses_a_browser_token_request() {
+    let relay = relay(1);
+    let http = service(&relay, HttpConfig::default());
+    let (status, body) = exchange(
+        http.local_addr(),
+        b"POST /token?transport=webtransport HTTP/1.1\r\nHost: relay\r\nContent-Length: 0\r\n\r\n",
+    );
+    assert_eq!(status, 400);
+    assert!(String::from_utf8_lossy(&body).contains("no WebTransport"));
+    http.stop();
+}

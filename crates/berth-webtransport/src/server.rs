@@ -51,10 +51,17 @@ impl WebTransportConfig {
     }
 
     /// The address browsers reach port 0 at (port *i* at its port number
-    /// plus *i*): what tokens name and URLs hold. Default: the bound
-    /// address, which must then not be unspecified.
-    pub const fn public(mut self, addr: SocketAddr) -> Self {
+    /// plus *i*): what tokens name and URLs hold, and a name of the
+    /// self-signed certificates. Default: the bound address, which must
+    /// then not be unspecified.
+    pub fn public(mut self, addr: SocketAddr) -> Self {
         self.public = Some(addr);
+        if let CertificateSource::SelfSigned { names, .. } = &mut self.certificates {
+            let ip = addr.ip().to_string();
+            if !names.contains(&ip) {
+                names.push(ip);
+            }
+        }
         self
     }
 
