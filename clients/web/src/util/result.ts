@@ -1,0 +1,15 @@
+/**
+ * The outcome of an operation that can fail on its input: a value, or a
+ * typed error. Parsers of network bytes return these instead of throwing.
+ */
+export type Result<T, E> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: E };
+
+/** A successful {@link Result}. */
+export function ok<T>(value: T): { readonly ok: true; readonly value: T } {
+  return { ok: true, value };
+}
+
+/** A failed {@link Result}. */
+export function err<E>(error: E): { readonly ok: false; readonly error: E } {
+  return { ok: false, error };
+}
