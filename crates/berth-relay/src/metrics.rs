@@ -11,6 +11,7 @@ use crate::http::TokenStats;
 use berth::engine::{LatencyHistogram, PortStats};
 use berth::proto::server::DropReason;
 use berth::relay::{RelayServer, RelayStats};
+use berth_webtransport::WebTransportStats;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, NoLabelSet};
 use prometheus_client::metrics::MetricType;
@@ -47,6 +48,8 @@ pub struct Snapshot {
     pub relay: RelayStats,
     /// The HTTP service's token counters.
     pub tokens: TokenStats,
+    /// WebTransport's counters, when the relay serves browsers.
+    pub webtransport: Option<WebTransportStats>,
 }
 
 impl Snapshot {
@@ -62,7 +65,15 @@ impl Snapshot {
             running,
             relay: relay.stats(),
             tokens,
+            webtransport: None,
         }
+    }
+
+    /// The same, with WebTransport's counters.
+    #[must_use]
+    pub const fn with_webtransport(mut self, stats: WebTransportStats) -> Self {
+        self.webtransport = Some(stats);
+        self
     }
 
     /// The OpenMetrics text of this snapshot, `# EOF` included.
@@ -294,6 +305,47 @@ impl Collector for Snapshot {
             let labels = [("reason", reason)];
             ConstCounter::new(count).encode(family.encode_family(&labels)?)?;
         }
+        drop(family);
+        if let Some(wt) = &self.webtransport {
+            encode_webtransport(e, wt)?;
+        }
         Ok(())
     }
+}
+
+/// WebTransport's sessions and what it refused or closed, by reason.
+fn encode_webtransport(e: &mut DescriptorEncoder<'_>, wt: &WebTransportStats) -> Result<(), Error> {
+    single(
+        e,
+        "berth_webtransport_sessions_opened",
+        "WebTransport sessions accepted.",
+        &ConstCounter::new(wt.sessions_opened),
+    )?;
+    single(
+        e,
+        "berth_webtransport_sessions_open",
+        "WebTransport sessions open now.",
+        &ConstGauge::new(i64::try_from(wt.sessions_open).unwrap_or(i64::MAX)),
+    )?;
+    let mut family = e.encode_descriptor(
+        "berth_webtransport_refused",
+        "WebTransport connection attempts, sessions and datagrams refused or closed, by reason.",
+        None,
+        MetricType::Counter,
+    )?;
+    for (reason, count) in [
+        ("per_ip", wt.refused_per_ip),
+        ("port_full", wt.refused_full),
+        ("handshake_failed", wt.handshakes_failed),
+        ("silent", wt.closed_silent),
+        ("idle", wt.closed_idle),
+        ("stream_opened", wt.closed_stream),
+        ("datagram_oversized", wt.datagrams_oversized),
+        ("queue_full", wt.datagrams_queue_full),
+        ("unsent", wt.datagrams_unsent),
+    ] {
+        let labels = [("reason", reason)];
+        ConstCounter::new(count).encode(family.encode_family(&labels)?)?;
+    }
+    Ok(())
 }

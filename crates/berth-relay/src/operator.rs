@@ -87,7 +87,11 @@ impl Operator for RelayOperator {
     }
 
     fn metrics(&self, tokens: TokenStats) -> String {
-        Snapshot::of(&self.relay, tokens).render()
+        let snapshot = Snapshot::of(&self.relay, tokens);
+        match &self.webtransport {
+            Some(wt) => snapshot.with_webtransport(wt.stats()).render(),
+            None => snapshot.render(),
+        }
     }
 
     fn health(&self) -> Result<(), String> {

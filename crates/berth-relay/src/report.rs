@@ -39,6 +39,23 @@ pub(crate) fn started(relay: &RelayServer, http: &HttpService) {
     ));
 }
 
+/// The second start line, when browsers are served: each port's
+/// WebTransport URL.
+pub(crate) fn webtransport_started(relay: &RelayServer) {
+    let urls: Vec<String> = relay
+        .server()
+        .transport_addrs(1)
+        .unwrap_or_default()
+        .iter()
+        .map(|&addr| berth_webtransport::WebTransportServer::url(addr))
+        .collect();
+    tracing::info!(urls = %urls.join(","), "serving browsers over WebTransport");
+    say(format_args!(
+        "webtransport on {}; tokens from POST /token?transport=webtransport",
+        urls.join(",")
+    ));
+}
+
 /// Writes one line on stdout; a closed stdout (a reader that went away,
 /// `| head -1`) loses the line instead of panicking the relay at exit.
 pub fn say(line: std::fmt::Arguments<'_>) {

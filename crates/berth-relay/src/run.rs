@@ -73,6 +73,9 @@ pub(crate) fn run(
     // send Ctrl-C at once, and it must drain, not kill.
     let stop = catch_ctrl_c()?;
     report::started(&relay, &http);
+    if webtransport.is_some() {
+        report::webtransport_started(&relay);
+    }
     let mut next_stats = Instant::now() + STATS_INTERVAL;
     let mut last_line = None;
     loop {

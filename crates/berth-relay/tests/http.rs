@@ -481,6 +481,17 @@ fn a_webtransport_token_comes_as_json_and_its_session_connects() {
             .unwrap();
     }
 
+    // The session shows in the metrics, which still parse strictly.
+    let (status, text) = get(http.local_addr(), "/metrics");
+    assert_eq!(status, 200);
+    let samples = parse_openmetrics(&text);
+    assert_eq!(value(&samples, "berth_webtransport_sessions_opened_total", &[]), 1.0);
+    assert_eq!(value(&samples, "berth_webtransport_sessions_open", &[]), 1.0);
+    assert_eq!(
+        value(&samples, "berth_webtransport_refused_total", &[("reason", "silent")]),
+        0.0
+    );
+
     // The plain token still comes as bytes; an unknown query is refused.
     assert_eq!(post_token(http.local_addr()).1.len(), 2048);
     let (status, _) = exchange(
