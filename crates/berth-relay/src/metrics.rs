@@ -305,7 +305,6 @@ impl Collector for Snapshot {
             let labels = [("reason", reason)];
             ConstCounter::new(count).encode(family.encode_family(&labels)?)?;
         }
-        drop(family);
         if let Some(wt) = &self.webtransport {
             encode_webtransport(e, wt)?;
         }
