@@ -8,74 +8,9 @@
 mod common;
 
 use berth::relay::{DirectConfig, MatchInfo, RelayClient, RelayEvent, Route};
-use common::{DEADLINE, Reaper, connect_with, get, post_token, scratch_dir};
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::mpsc::Receiver;
+use common::{BINARY, DEADLINE, Reaper, connect_with, get, post_token, scratch_dir, start};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-const BINARY: &str = env!("CARGO_BIN_EXE_berth-relay");
-
-/// Lines of a child's pipe, as they come.
-fn lines(pipe: impl std::io::Read + Send + 'static) -> Receiver<String> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-/// The relay started with only environment variables (`vars`) and its key
-/// at `key`: the child, its stdout and stderr lines after the start line,
-/// its bound addresses and its HTTP address (read from the start line).
-fn start(
-    key: &Path,
-    vars: &[(&str, &str)],
-) -> (
-    Reaper,
-    Receiver<String>,
-    Receiver<String>,
-    Vec<SocketAddr>,
-    SocketAddr,
-) {
-    let mut child = Reaper(
-        Command::new(BINARY)
-            .env("BERTH_BIND", "127.0.0.1:0")
-            .env("BERTH_HTTP", "127.0.0.1:0")
-            .env("BERTH_KEY_FILE", key)
-            .env("RUST_LOG", "info")
-            .envs(vars.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start the relay binary"),
-    );
-    let stdout = lines(child.0.stdout.take().unwrap());
-    let stderr = lines(child.0.stderr.take().unwrap());
-    let ready = stdout
-        .recv_timeout(DEADLINE)
-        .expect("the relay's start line");
-    // "relay on A,B (tokens name ...); token service on http://H/token, ..."
-    let bound = ready
-        .strip_prefix("relay on ")
-        .and_then(|rest| rest.split(' ').next())
-        .expect("the bound addresses");
-    let bound = bound.split(',').map(|a| a.parse().unwrap()).collect();
-    let http = ready
-        .split("token service on http://")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .expect("the HTTP address")
-        .parse()
-        .unwrap();
-    (child, stdout, stderr, bound, http)
-}
 
 fn interrupt(child: &Reaper) {
     let pid = child.0.id().to_string();

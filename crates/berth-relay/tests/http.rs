@@ -485,10 +485,20 @@ fn a_webtransport_token_comes_as_json_and_its_session_connects() {
     let (status, text) = get(http.local_addr(), "/metrics");
     assert_eq!(status, 200);
     let samples = parse_openmetrics(&text);
-    assert_eq!(value(&samples, "berth_webtransport_sessions_opened_total", &[]), 1.0);
-    assert_eq!(value(&samples, "berth_webtransport_sessions_open", &[]), 1.0);
     assert_eq!(
-        value(&samples, "berth_webtransport_refused_total", &[("reason", "silent")]),
+        value(&samples, "berth_webtransport_sessions_opened_total", &[]),
+        1.0
+    );
+    assert_eq!(
+        value(&samples, "berth_webtransport_sessions_open", &[]),
+        1.0
+    );
+    assert_eq!(
+        value(
+            &samples,
+            "berth_webtransport_refused_total",
+            &[("reason", "silent")]
+        ),
         0.0
     );
 

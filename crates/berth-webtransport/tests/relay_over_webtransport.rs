@@ -214,3 +214,27 @@ fn a_token_for_the_udp_address_is_refused_over_webtransport() {
         .dropped(DropReason::NotThisServer);
     assert!(refused >= 1, "refusal not counted");
 }
+
+#[test]
+fn a_stalled_webtransport_tab_is_dropped_as_too_slow_like_a_native_player() {
+    let (relay, wt) = relay(1, local_webtransport());
+    let mut udp = udp_player(&relay, 5);
+    let mut tab = wt_player(&relay, &wt, 6);
+    let seats = connect_and_match(&mut [&mut udp, &mut tab]);
+    // The tab stops running (a background tab's frozen loop): it reads and
+    // acks nothing while the native player keeps sending it reliable data.
+    let message = [0u8; 1000];
+    let mut left = None;
+    drive("too slow", &mut [&mut udp], |players, event| {
+        if let Some((_, RelayEvent::PlayerLeft { idx, reason })) = event {
+            left = Some((idx, reason));
+        }
+        while players[0]
+            .send_to(Target::Player(seats[1]), &message, true)
+            .is_ok()
+        {}
+        left.is_some()
+    });
+    assert_eq!(left, Some((seats[1], LeaveReason::TooSlow)));
+    drop(tab);
+}
