@@ -343,3 +343,20 @@ fn messages_whose_packets_fall_out_of_the_acks_reach_are_resent_at_once() {
     );
     assert!(!a.wants_to_send(now));
 }
+
+#[test]
+fn a_burst_longer_than_one_ack_reaches_is_acked_whole_without_resends() {
+    // 100 KiB is 88 fragments, written 64 packets a step: more than the 33
+    // one ack reaches arrive between two acks. Older acks ride before the
+    // newest, so on a clean link nothing is counted lost or sent twice.
+    let mut pair = Pair::new(Faults::default(), table());
+    pair.a
+        .connection
+        .send(channel(ORDERED), &vec![7u8; 100 * 1024])
+        .unwrap();
+    pair.drive_until(1000, |p| p.b.received.len() == 1);
+    pair.drive_until(1000, |p| p.a.connection.stats().packets_in_flight == 0);
+    let stats = pair.a.connection.stats();
+    assert_eq!(stats.packets_sent, 88);
+    assert_eq!((stats.packets_lost, stats.resends), (0, 0), "{stats:?}");
+}

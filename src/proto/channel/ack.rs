@@ -19,6 +19,11 @@ const INITIAL_RTO: Duration = Duration::from_millis(200);
 /// (the most common packet a relay sent); waiting lets most ride along.
 pub(crate) const ACK_DELAY: Duration = Duration::from_millis(5);
 
+/// Most acks of older packets kept for the next packet, besides the
+/// newest: with it they reach 297 packets back. A burst longer than that
+/// between two acks has its oldest packets counted lost and resent.
+pub(crate) const MAX_OLDER_ACKS: usize = 8;
+
 /// The packets received from the peer, for the acks we send.
 #[derive(Debug, Default)]
 pub(crate) struct Received {
@@ -26,6 +31,13 @@ pub(crate) struct Received {
     bits: u32,
     /// When the oldest packet with reliable data not yet acked arrived.
     owed_since: Option<Instant>,
+    /// The oldest packet with reliable data received since the last ack
+    /// went out.
+    unacked_from: Option<u64>,
+    /// Acks of packets with reliable data that the newest ack no longer
+    /// reaches (more than 33 arrived since the last ack went out), oldest
+    /// first: written before it, so a burst is acked whole.
+    older: VecDeque<Ack>,
 }
 
 impl Received {
@@ -37,8 +49,29 @@ impl Received {
         }
         let Some(largest) = self.largest else {
             self.largest = Some(number);
+            if eliciting {
+                self.unacked_from = Some(number);
+            }
             return;
         };
+        if number > largest {
+            // The newest ack will reach back to `number - 32`: keep one for
+            // what it leaves behind unacked.
+            let reach = number.saturating_sub(ACK_SPAN - 1);
+            if self.unacked_from.is_some_and(|from| from < reach) {
+                if self.older.len() == MAX_OLDER_ACKS {
+                    self.older.pop_front();
+                }
+                self.older.push_back(Ack {
+                    largest: largest as u32,
+                    bits: self.bits,
+                });
+                self.unacked_from = None;
+            }
+        }
+        if eliciting && number + ACK_SPAN > largest {
+            self.unacked_from = Some(self.unacked_from.map_or(number, |from| from.min(number)));
+        }
         if number > largest {
             let shift = number - largest;
             self.bits = if shift >= 32 {
@@ -65,6 +98,14 @@ impl Received {
     /// Notes that an ack went out.
     pub(crate) fn acked(&mut self) {
         self.owed_since = None;
+        self.unacked_from = None;
+        self.older.clear();
+    }
+
+    /// Acks of packets the newest ack no longer reaches, oldest first:
+    /// written before it.
+    pub(crate) fn older_acks(&self) -> impl Iterator<Item = Ack> + '_ {
+        self.older.iter().copied()
     }
 
     /// The ack to send, if anything was ever received.

@@ -279,7 +279,7 @@ impl Connection {
         };
         let mut w = Writer::new(buf);
         let ack_due = self.received.ack_due().is_some_and(|due| due <= now);
-        if let Some(ack) = self.received.ack() {
+        for ack in self.received.older_acks().chain(self.received.ack()) {
             let written = emit_header(ChannelId::ENGINE, ACK_BODY_LEN, &mut w)
                 .and_then(|()| ack.emit(&mut w));
             if written.is_err() {
