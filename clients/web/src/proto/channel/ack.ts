@@ -7,7 +7,7 @@
  */
 import type { Ack } from '../../wire/frameBody.js';
 import { Deque } from '../../util/deque.js';
-import { ACK_DELAY_MS, ACK_SPAN, INITIAL_RTO_MS, MAX_RTO_MS, MAX_SENT_RECORDS, MIN_RTO_MS } from './constants.js';
+import { ACK_DELAY_MS, ACK_SPAN, INITIAL_RTO_MS, MAX_OLDER_ACKS, MAX_RTO_MS, MAX_SENT_RECORDS, MIN_RTO_MS } from './constants.js';
 
 const TWO_32 = 0x1_0000_0000;
 
@@ -17,13 +17,35 @@ export class Received {
   private bits = 0;
   /** When the oldest packet with reliable data not yet acked arrived. */
   private owedSince: number | undefined;
+  /** The oldest packet with reliable data received since the last ack went out. */
+  private unackedFrom: number | undefined;
+  /**
+   * Acks of packets with reliable data that the newest ack no longer reaches
+   * (more than 33 arrived since the last ack went out), oldest first:
+   * written before it, so a burst is acked whole.
+   */
+  private older: Ack[] = [];
 
   /** Notes packet `number` as received at `now`; an ack is owed if it carried reliable data. */
   record(number: number, eliciting: boolean, now: number): void {
     if (eliciting && this.owedSince === undefined) this.owedSince = now;
     if (this.largest === undefined) {
       this.largest = number;
+      if (eliciting) this.unackedFrom = number;
       return;
+    }
+    if (number > this.largest) {
+      // The newest ack will reach back to `number - 32`: keep one for what
+      // it leaves behind unacked.
+      const reach = Math.max(0, number - (ACK_SPAN - 1));
+      if (this.unackedFrom !== undefined && this.unackedFrom < reach) {
+        if (this.older.length === MAX_OLDER_ACKS) this.older.shift();
+        this.older.push({ largest: this.largest % TWO_32, bits: this.bits });
+        this.unackedFrom = undefined;
+      }
+    }
+    if (eliciting && number + ACK_SPAN > this.largest) {
+      this.unackedFrom = this.unackedFrom === undefined ? number : Math.min(this.unackedFrom, number);
     }
     if (number > this.largest) {
       const shift = number - this.largest;
@@ -47,6 +69,13 @@ export class Received {
   /** Notes that an ack went out. */
   acked(): void {
     this.owedSince = undefined;
+    this.unackedFrom = undefined;
+    this.older = [];
+  }
+
+  /** Acks of packets the newest ack no longer reaches, oldest first: written before it. */
+  olderAcks(): readonly Ack[] {
+    return this.older;
   }
 
   /** The ack to send, if anything was ever received. */

@@ -210,6 +210,10 @@ export class Connection {
     const ackDueAt = this.received.ackDue();
     const ackDue = ackDueAt !== undefined && ackDueAt <= now;
     const ack = this.received.ack();
+    for (const older of this.received.olderAcks()) {
+      emitFrameHeader(ENGINE_CHANNEL, ACK_BODY_LEN, w);
+      emitAck(older, w);
+    }
     if (ack !== undefined) {
       emitFrameHeader(ENGINE_CHANNEL, ACK_BODY_LEN, w);
       emitAck(ack, w);

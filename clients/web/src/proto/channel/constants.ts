@@ -25,6 +25,11 @@ export const MAX_RTO_MS = 2000;
 export const INITIAL_RTO_MS = 200;
 /** Packets an ack covers: the largest and the 32 before it. */
 export const ACK_SPAN = 33;
+/**
+ * Most acks of older packets kept for the next packet besides the newest:
+ * with it they reach 297 packets back (a burst of fragments acked whole).
+ */
+export const MAX_OLDER_ACKS = 8;
 /** Most sent packets remembered; older ones count as lost. */
 export const MAX_SENT_RECORDS = 4096;
 /** Default largest reliable message: 256 KiB. */
