@@ -22,7 +22,7 @@ const CLOCK_SKEW: Duration = Duration::from_secs(3600);
 pub enum CertificateSource {
     /// Self-signed ECDSA P-256 certificates for `names` (host names or IP
     /// addresses), each valid for at most [`MAX_PINNED_VALIDITY`] counting
-    /// [`CLOCK_SKEW`], a new one taking over every `rotate_every`.
+    /// an hour of clock skew, a new one taking over every `rotate_every`.
     /// Browsers accept them only through `serverCertificateHashes`, so
     /// tokens carry the hashes ([`Certificates::hashes`]).
     SelfSigned {
@@ -161,7 +161,7 @@ impl Certificates {
         self.state.read().current.hash
     }
 
-    /// How often [`Certificates::rotate`] should run; `None` when it never
+    /// How often the certificate is rotated; `None` when it never
     /// needs to.
     pub const fn rotation_period(&self) -> Option<Duration> {
         match &self.source {
