@@ -411,7 +411,7 @@ impl ClientSession {
         }
         let silent = session
             .timeout
-            .is_some_and(|t| now.saturating_duration_since(session.last_recv) > t);
+            .is_some_and(|t| now.saturating_duration_since(session.last_recv) >= t);
         if silent {
             match self.state {
                 ClientState::SendingConnectionRequest => {

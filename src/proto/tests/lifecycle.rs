@@ -25,6 +25,24 @@ fn client_times_out_when_the_server_goes_silent() {
 }
 
 #[test]
+fn a_client_woken_only_at_its_next_update_times_out_at_the_deadline() {
+    // A driver that sleeps until next_update and runs update then (a timer
+    // loop, or a fake clock) must reach the timeout, not wake at the same
+    // instant forever.
+    let mut pair = connected_pair();
+    pair.server_alive = false;
+    let mut now = pair.now;
+    let mut wakes = 0;
+    while pair.client(0).state() == ClientState::Connected {
+        now = pair.client(0).next_update(now).max(now);
+        pair.with_client_out(0, |client, out| client.update(now, out));
+        wakes += 1;
+        assert!(wakes < 200, "woken {wakes} times without timing out");
+    }
+    assert_eq!(pair.client(0).state(), ClientState::ConnectionTimedOut);
+}
+
+#[test]
 fn server_times_out_a_silent_client_and_frees_its_slot() {
     let mut pair = connected_pair();
     pair.loss = 1.0;
