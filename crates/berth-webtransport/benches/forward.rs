@@ -7,8 +7,8 @@
 //! with one port serving UDP and WebTransport. Every player sends
 //! `WT_BENCH_RATE` (60) messages a second of `WT_BENCH_SIZE` (32) bytes to
 //! the three others in its room, reliable, over loopback; the players are
-//! native clients ([`WebTransportClient`] for WebTransport: quinn, as a
-//! browser's QUIC stack stands in for here), driven from one thread.
+//! native clients ([`WebTransportClient`] for WebTransport: quinn standing
+//! in for a browser's QUIC stack), driven from one thread.
 //!
 //! Per cell: forwarded messages (one per recipient) per CPU-second of the
 //! relay's own threads: the port thread (`berth-port-0`) and, for
@@ -52,10 +52,20 @@ enum Kind {
 }
 
 impl Kind {
+    const ALL: [Self; 2] = [Self::Udp, Self::WebTransport];
+
     const fn name(self) -> &'static str {
         match self {
             Self::Udp => "udp",
             Self::WebTransport => "webtransport",
+        }
+    }
+
+    /// The relay transport its players' tokens name.
+    const fn transport(self) -> usize {
+        match self {
+            Self::Udp => 0,
+            Self::WebTransport => 1,
         }
     }
 }
@@ -127,7 +137,10 @@ fn run(settings: &Settings, kind: Kind, rooms: usize) -> Result<Cell, String> {
             Kind::Udp => RelayClient::bind("127.0.0.1:0".parse().map_err(|e| format!("{e}"))?)
                 .map_err(|e| e.to_string())?,
             Kind::WebTransport => {
-                let addr = relay.server().transport_addrs(1).ok_or("no WebTransport")?[0];
+                let addr = relay
+                    .server()
+                    .transport_addrs(kind.transport())
+                    .ok_or("no WebTransport")?[0];
                 let session = WebTransportClient::connect(
                     &WebTransportServer::url(addr),
                     &wt.certificate_hashes(),
@@ -137,9 +150,8 @@ fn run(settings: &Settings, kind: Kind, rooms: usize) -> Result<Cell, String> {
                 RelayClient::with_transport(Box::new(session))
             }
         };
-        let transport = usize::from(kind == Kind::WebTransport);
         let token = relay
-            .issue_token_via(transport, id)
+            .issue_token_via(kind.transport(), id)
             .map_err(|e| e.to_string())?;
         client.connect(Instant::now(), token);
         clients.push(client);
@@ -246,7 +258,7 @@ fn main() -> Result<(), String> {
         .collect();
     let mut cells = Vec::new();
     for &r in &rooms {
-        for kind in [Kind::Udp, Kind::WebTransport] {
+        for kind in Kind::ALL {
             eprintln!("rooms {r}, {} ...", kind.name());
             let cell = run(&settings, kind, r)?;
             eprintln!(
@@ -257,7 +269,9 @@ fn main() -> Result<(), String> {
             cells.push(cell);
         }
     }
-    println!("\n| rooms | udp fwd/CPU-s | webtransport fwd/CPU-s | CPU per message, wt ÷ udp |");
+    println!(
+        "\n| rooms | udp fwd/CPU-s | webtransport fwd/CPU-s | CPU per message, webtransport ÷ udp |"
+    );
     println!("|---|---|---|---|");
     let mut json = String::from("{\"cells\":[");
     for (i, cell) in cells.iter().enumerate() {

@@ -5,9 +5,10 @@
 use parking_lot::RwLock;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
-use wtransport::Identity;
-use wtransport::tls::self_signed::SelfSignedIdentityBuilder;
-use wtransport::tls::self_signed::time::OffsetDateTime;
+use time::OffsetDateTime;
+use web_transport_quinn::quinn::rustls::pki_types::{
+    CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer,
+};
 
 /// The longest validity browsers accept for a certificate they pin by
 /// hash (the WebTransport spec's limit).
@@ -63,9 +64,9 @@ pub enum CertificateError {
         "a self-signed certificate rotated every {0:?} would be valid for longer than the 14 days browsers accept"
     )]
     RotationTooLong(Duration),
-    /// A name that cannot go in a certificate.
-    #[error("a subject name is not valid in a certificate")]
-    BadName,
+    /// A name that cannot go in a certificate, or no key could be made.
+    #[error("cannot make a self-signed certificate: {0}")]
+    Generate(String),
     /// The PEM files could not be read or parsed.
     #[error("cannot load the certificate or key: {0}")]
     Load(String),
@@ -79,23 +80,36 @@ pub enum CertificateError {
     },
 }
 
-/// One certificate with its hash and its validity.
+/// A certificate chain (leaf first), its key, and the leaf's hash.
 #[derive(Debug)]
 pub(crate) struct Issued {
-    pub(crate) identity: Identity,
+    pub(crate) chain: Vec<CertificateDer<'static>>,
+    pub(crate) key: PrivateKeyDer<'static>,
     pub(crate) hash: [u8; 32],
 }
 
 impl Issued {
-    fn of(identity: Identity) -> Self {
-        let hash = identity
-            .certificate_chain()
-            .as_slice()
-            .first()
-            .map(|leaf| *leaf.hash().as_ref())
-            .unwrap_or_default();
-        Self { identity, hash }
+    fn new(chain: Vec<CertificateDer<'static>>, key: PrivateKeyDer<'static>) -> Self {
+        let hash = chain.first().map_or([0; 32], |leaf| sha256(leaf));
+        Self { chain, key, hash }
     }
+
+    /// A copy, for a TLS configuration to own.
+    pub(crate) fn copy(&self) -> Self {
+        Self {
+            chain: self.chain.clone(),
+            key: self.key.clone_key(),
+            hash: self.hash,
+        }
+    }
+}
+
+/// The SHA-256 of a certificate's DER: what `serverCertificateHashes` holds.
+pub(crate) fn sha256(der: &[u8]) -> [u8; 32] {
+    let digest = ring::digest::digest(&ring::digest::SHA256, der);
+    let mut hash = [0; 32];
+    hash.copy_from_slice(digest.as_ref());
+    hash
 }
 
 /// The certificate a server presents now and, for self-signed ones, the
@@ -171,20 +185,19 @@ impl Certificates {
     }
 
     /// Makes the next certificate the one presented and makes a new next;
-    /// returns the identity to present from now on. A CA-issued
+    /// returns the certificate to present from now on. A CA-issued
     /// certificate stays as it is.
     ///
     /// # Errors
     ///
-    /// [`CertificateError::BadName`] cannot happen after a successful
-    /// [`Certificates::new`], but is passed on.
-    pub(crate) fn rotate(&self) -> Result<Identity, CertificateError> {
+    /// [`CertificateError::Generate`] when no new certificate can be made.
+    pub(crate) fn rotate(&self) -> Result<Issued, CertificateError> {
         let CertificateSource::SelfSigned {
             names,
             rotate_every,
         } = &self.source
         else {
-            return Ok(self.identity());
+            return Ok(self.current());
         };
         let fresh = self_signed(names, *rotate_every)?;
         let mut state = self.state.write();
@@ -192,12 +205,12 @@ impl Certificates {
         if let Some(next) = next {
             state.current = next;
         }
-        Ok(state.current.identity.clone_identity())
+        Ok(state.current.copy())
     }
 
-    /// The identity to present now.
-    pub(crate) fn identity(&self) -> Identity {
-        self.state.read().current.identity.clone_identity()
+    /// The certificate to present now.
+    pub(crate) fn current(&self) -> Issued {
+        self.state.read().current.copy()
     }
 }
 
@@ -213,15 +226,21 @@ fn validity_for(rotate_every: Duration) -> Result<Duration, CertificateError> {
 }
 
 fn self_signed(names: &[String], rotate_every: Duration) -> Result<Issued, CertificateError> {
+    let generate = |e: rcgen::Error| CertificateError::Generate(e.to_string());
     let validity = validity_for(rotate_every)?;
     let not_before = OffsetDateTime::now_utc() - CLOCK_SKEW;
-    let identity = SelfSignedIdentityBuilder::new()
-        .subject_alt_names(names)
-        .not_before(not_before)
-        .not_after(not_before + validity)
-        .build()
-        .map_err(|_| CertificateError::BadName)?;
-    Ok(Issued::of(identity))
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(generate)?;
+    let mut params = rcgen::CertificateParams::new(names.to_vec()).map_err(generate)?;
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "berth self-signed");
+    params.not_before = not_before;
+    params.not_after = not_before + validity;
+    let cert = params.self_signed(&key).map_err(generate)?;
+    Ok(Issued::new(
+        vec![cert.der().clone()],
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+    ))
 }
 
 fn load_pem(certificate: &PathBuf, key: &PathBuf) -> Result<Issued, CertificateError> {
@@ -231,19 +250,16 @@ fn load_pem(certificate: &PathBuf, key: &PathBuf) -> Result<Issued, CertificateE
     };
     let chain = load("certificate", certificate)?;
     let key_pem = load("key", key)?;
-    let certs = pem::parse_many(&chain)
-        .map_err(|e| CertificateError::Load(format!("certificate PEM: {e}")))?;
-    let leaf = certs
-        .iter()
-        .find(|p| p.tag() == "CERTIFICATE")
-        .ok_or_else(|| CertificateError::Load("no CERTIFICATE block in the file".into()))?;
-    check_valid_now(leaf.contents(), SystemTime::now())?;
-    let chain = certs
-        .iter()
+    let chain: Vec<CertificateDer<'static>> = pem::parse_many(&chain)
+        .map_err(|e| CertificateError::Load(format!("certificate PEM: {e}")))?
+        .into_iter()
         .filter(|p| p.tag() == "CERTIFICATE")
-        .map(|p| wtransport::tls::Certificate::from_der(p.contents().to_vec()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| CertificateError::Load(format!("certificate: {e}")))?;
+        .map(|p| CertificateDer::from(p.into_contents()))
+        .collect();
+    let leaf = chain
+        .first()
+        .ok_or_else(|| CertificateError::Load("no CERTIFICATE block in the file".into()))?;
+    check_valid_now(leaf, SystemTime::now())?;
     let key = pem::parse_many(&key_pem)
         .map_err(|e| CertificateError::Load(format!("key PEM: {e}")))?
         .into_iter()
@@ -251,11 +267,10 @@ fn load_pem(certificate: &PathBuf, key: &PathBuf) -> Result<Issued, CertificateE
         .ok_or_else(|| {
             CertificateError::Load("no PKCS#8 PRIVATE KEY block in the key file".into())
         })?;
-    let identity = Identity::new(
-        wtransport::tls::CertificateChain::new(chain),
-        wtransport::tls::PrivateKey::from_der_pkcs8(key.into_contents()),
-    );
-    Ok(Issued::of(identity))
+    Ok(Issued::new(
+        chain,
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.into_contents())),
+    ))
 }
 
 /// Refuses a certificate (DER) whose validity does not include `now`.
@@ -279,16 +294,25 @@ pub(crate) fn check_valid_now(der: &[u8], now: SystemTime) -> Result<(), Certifi
 mod tests {
     use super::*;
 
-    fn leaf_der(identity: &Identity) -> Vec<u8> {
-        identity.certificate_chain().as_slice()[0].der().to_vec()
+    /// A self-signed certificate valid from `not_before` for `days`, as PEM
+    /// (certificate, key).
+    fn pem_pair(not_before: OffsetDateTime, days: u64) -> (String, String) {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+        params.not_before = not_before;
+        params.not_after = not_before + Duration::from_secs(days * 24 * 3600);
+        let cert = params.self_signed(&key).unwrap();
+        (cert.pem(), key.serialize_pem())
     }
 
     #[test]
     fn self_signed_certificates_are_what_browsers_pin() {
         let certs =
             Certificates::new(CertificateSource::self_signed(["localhost", "127.0.0.1"])).unwrap();
-        let der = leaf_der(&certs.identity());
-        let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
+        let current = certs.current();
+        let der = current.chain[0].as_ref();
+        assert_eq!(current.hash, sha256(der));
+        let (_, cert) = x509_parser::parse_x509_certificate(der).unwrap();
         let validity = cert.validity();
         let secs = validity.not_after.timestamp() - validity.not_before.timestamp();
         assert!(
@@ -300,7 +324,7 @@ mod tests {
         assert_eq!(spki.algorithm.to_id_string(), "1.2.840.10045.2.1");
         let curve = spki.parameters.as_ref().unwrap().as_oid().unwrap();
         assert_eq!(curve.to_id_string(), "1.2.840.10045.3.1.7");
-        check_valid_now(&der, SystemTime::now()).unwrap();
+        check_valid_now(der, SystemTime::now()).unwrap();
     }
 
     #[test]
@@ -313,7 +337,7 @@ mod tests {
         let before = certs.hashes();
         assert_eq!(before.len(), 2);
         assert_ne!(before[0], before[1]);
-        certs.rotate().unwrap();
+        assert_eq!(certs.rotate().unwrap().hash, before[1]);
         let after = certs.hashes();
         assert_eq!(after[0], before[1], "the next became the one presented");
         assert_eq!(certs.current_hash(), before[1]);
@@ -337,53 +361,31 @@ mod tests {
     }
 
     #[test]
-    fn an_expired_certificate_is_refused() {
-        let old = OffsetDateTime::now_utc() - Duration::from_secs(30 * 24 * 3600);
-        let identity = SelfSignedIdentityBuilder::new()
-            .subject_alt_names(["localhost"])
-            .not_before(old)
-            .not_after(old + Duration::from_secs(24 * 3600))
-            .build()
-            .unwrap();
-        let err = check_valid_now(&leaf_der(&identity), SystemTime::now()).unwrap_err();
-        assert!(matches!(err, CertificateError::NotValidNow { .. }), "{err}");
-    }
-
-    #[test]
     fn pem_files_load_and_an_expired_one_fails_with_its_dates() {
         let dir = std::env::temp_dir().join(format!("berth-wt-cert-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let write = |name: &str, identity: &Identity| {
-            let cert = dir.join(format!("{name}.pem"));
-            let key = dir.join(format!("{name}.key"));
-            std::fs::write(&cert, identity.certificate_chain().as_slice()[0].to_pem()).unwrap();
-            std::fs::write(&key, identity.private_key().to_secret_pem()).unwrap();
+        let write = |name: &str, (cert, key): (String, String)| {
+            let certificate = dir.join(format!("{name}.pem"));
+            let key_path = dir.join(format!("{name}.key"));
+            std::fs::write(&certificate, cert).unwrap();
+            std::fs::write(&key_path, key).unwrap();
             CertificateSource::PemFiles {
-                certificate: cert,
-                key,
+                certificate,
+                key: key_path,
             }
         };
-        let fresh = SelfSignedIdentityBuilder::new()
-            .subject_alt_names(["localhost"])
-            .from_now_utc()
-            .validity_days(3)
-            .build()
-            .unwrap();
-        let certs = Certificates::new(write("fresh", &fresh)).unwrap();
+        let fresh = write("fresh", pem_pair(OffsetDateTime::now_utc(), 3));
+        let certs = Certificates::new(fresh).unwrap();
         assert!(
             certs.hashes().is_empty(),
             "a CA's certificate is not pinned"
         );
         assert_eq!(certs.rotation_period(), None);
 
-        let old = OffsetDateTime::now_utc() - Duration::from_secs(30 * 24 * 3600);
-        let expired = SelfSignedIdentityBuilder::new()
-            .subject_alt_names(["localhost"])
-            .not_before(old)
-            .not_after(old + Duration::from_secs(24 * 3600))
-            .build()
-            .unwrap();
-        let err = Certificates::new(write("expired", &expired)).unwrap_err();
+        let month_ago = OffsetDateTime::now_utc() - Duration::from_secs(30 * 24 * 3600);
+        let expired = write("expired", pem_pair(month_ago, 1));
+        let err = Certificates::new(expired).unwrap_err();
+        assert!(matches!(err, CertificateError::NotValidNow { .. }), "{err}");
         assert!(err.to_string().contains("not valid now"), "{err}");
         let missing = Certificates::new(CertificateSource::PemFiles {
             certificate: dir.join("nothing.pem"),

@@ -53,14 +53,22 @@
 //! A slow browser is a slow peer like any other: the relay's budgets and
 //! its too-slow rule apply to it unchanged.
 //!
-//! # Why wtransport
+//! # Why web-transport-quinn
 //!
-//! [wtransport] is a maintained WebTransport implementation on quinn with
-//! a synchronous `send_datagram`, which lets a berth port thread send
-//! without entering the runtime, and builds the self-signed ECDSA P-256
-//! certificates browsers pin. Its cost per forwarded message against UDP
-//! is measured in PERF.md ("WebTransport").
+//! Both maintained Rust WebTransport servers run on quinn:
+//! [web-transport-quinn] and [wtransport]. This crate was first built on
+//! wtransport, then the same port was built on web-transport-quinn and the
+//! two measured side by side in one run (the `forward` bench, PERF.md,
+//! "WebTransport"): the relay's CPU per forwarded message was 4.4-5.0
+//! times UDP's on wtransport and 3.5-4.0 times on web-transport-quinn, with
+//! the port thread's own share the same. wtransport hands each datagram to
+//! its session through a channel of its driver; web-transport-quinn reads
+//! it from quinn directly. Both send synchronously, so the port thread
+//! sends without entering the runtime. web-transport-quinn also closes a
+//! session with a WebTransport close (code and reason), which a browser
+//! reads from `WebTransport.closed`.
 //!
+//! [web-transport-quinn]: https://docs.rs/web-transport-quinn
 //! [wtransport]: https://docs.rs/wtransport
 
 mod cert;
@@ -82,3 +90,19 @@ pub use stats::WebTransportStats;
 /// within an Ethernet path's 1500 bytes. (QUIC's floor, 1200, would hold
 /// only datagrams of about 1,160 bytes until path MTU discovery had run.)
 const INITIAL_MTU: u16 = 1350;
+
+/// QUIC transport settings for both sides: a session silent for `idle` is
+/// closed, keep-alives every 2 s, datagrams buffered, few streams (berth
+/// uses none).
+fn transport_config(idle: std::time::Duration) -> web_transport_quinn::quinn::TransportConfig {
+    let mut transport = web_transport_quinn::quinn::TransportConfig::default();
+    transport
+        .max_idle_timeout(idle.try_into().ok())
+        .keep_alive_interval(Some(std::time::Duration::from_secs(2)))
+        .initial_mtu(INITIAL_MTU)
+        .max_concurrent_uni_streams(4u32.into())
+        .max_concurrent_bidi_streams(4u32.into())
+        .datagram_receive_buffer_size(Some(256 * 1024))
+        .datagram_send_buffer_size(256 * 1024);
+    transport
+}

@@ -2,7 +2,7 @@
 //! endpoint per berth port, each handed to the port's thread as one more
 //! [`Transport`].
 
-use crate::cert::{CertificateError, CertificateSource, Certificates};
+use crate::cert::{CertificateError, CertificateSource, Certificates, Issued};
 use crate::inbound::Inbound;
 use crate::ip_sessions::IpSessions;
 use crate::runtime::Runtime;
@@ -16,8 +16,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
-use wtransport::endpoint::endpoint_side;
-use wtransport::{Connection, Endpoint, Identity, ServerConfig};
+use web_transport_quinn::Session;
+use web_transport_quinn::quinn::{self, Endpoint};
 
 /// How a [`WebTransportServer`] listens and what it tolerates.
 #[derive(Debug, Clone)]
@@ -138,7 +138,7 @@ struct Shared {
     certificates: Certificates,
     ip_sessions: Arc<IpSessions>,
     counters: Arc<Counters>,
-    endpoints: Mutex<Vec<Arc<Endpoint<endpoint_side::Server>>>>,
+    endpoints: Mutex<Vec<Endpoint>>,
     /// Turns true when the server closes: accept loops and sessions end.
     shutdown: watch::Sender<bool>,
 }
@@ -192,17 +192,15 @@ impl WebTransportServer {
         }
         let endpoint = {
             let _guard = shared.runtime.enter();
-            Endpoint::server(server_config(
+            Endpoint::server(
+                server_config(shared.certificates.current(), &shared.config)?,
                 bind,
-                shared.certificates.identity(),
-                &shared.config,
-            ))?
+            )?
         };
         let bound = endpoint.local_addr()?;
         let local = shared.config.public.map_or(bound, |public| {
             SocketAddr::new(public.ip(), public.port().saturating_add(index))
         });
-        let endpoint = Arc::new(endpoint);
         shared.endpoints.lock().push(endpoint.clone());
         let port = Arc::new(PortShared {
             inbound: Inbound::default(),
@@ -268,50 +266,47 @@ impl std::fmt::Debug for Shared {
 
 impl Shared {
     fn rotate(&self) {
-        let identity = match self.certificates.rotate() {
-            Ok(identity) => identity,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot make the next certificate; keeping the current one");
-                return;
+        let config = self
+            .certificates
+            .rotate()
+            .map_err(|e| e.to_string())
+            .and_then(|next| server_config(next, &self.config).map_err(|e| e.to_string()));
+        match config {
+            Ok(config) => {
+                // Sessions open now keep their connections; new ones meet
+                // the new certificate.
+                for endpoint in self.endpoints.lock().iter() {
+                    endpoint.set_server_config(Some(config.clone()));
+                }
+                tracing::info!("WebTransport certificate rotated");
             }
-        };
-        for endpoint in self.endpoints.lock().iter() {
-            // The bind address is ignored without a rebind.
-            let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
-            let config = server_config(unspecified, identity.clone_identity(), &self.config);
-            if let Err(e) = endpoint.reload_config(config, false) {
-                tracing::error!(error = %e, "cannot present the new certificate");
+            Err(e) => {
+                tracing::error!(error = %e, "cannot present the next certificate; keeping the current one")
             }
         }
-        tracing::info!("WebTransport certificate rotated");
     }
 }
 
-/// QUIC settings for a port: berth's timeouts, and room for the largest
-/// netcode datagram from the first packet on.
+/// TLS 1.3 with `certificate`, HTTP/3's ALPN, and QUIC settings for a
+/// port: berth's timeouts, and room for the largest netcode datagram from
+/// the first packet on.
 fn server_config(
-    bind: SocketAddr,
-    identity: Identity,
+    certificate: Issued,
     config: &WebTransportConfig,
-) -> ServerConfig {
-    let mut server = ServerConfig::builder()
-        .with_bind_address(bind)
-        .with_identity(identity)
-        .keep_alive_interval(Some(Duration::from_secs(2)))
-        .build();
-    let mut transport = wtransport::quinn::TransportConfig::default();
-    transport
-        .max_idle_timeout(config.limits.idle.try_into().ok())
-        .keep_alive_interval(Some(Duration::from_secs(2)))
-        .initial_mtu(crate::INITIAL_MTU)
-        .max_concurrent_uni_streams(4u32.into())
-        .max_concurrent_bidi_streams(4u32.into())
-        .datagram_receive_buffer_size(Some(256 * 1024))
-        .datagram_send_buffer_size(256 * 1024);
-    server
-        .quic_config_mut()
-        .transport_config(Arc::new(transport));
-    server
+) -> io::Result<quinn::ServerConfig> {
+    let provider = Arc::new(quinn::rustls::crypto::ring::default_provider());
+    let mut tls = quinn::rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&quinn::rustls::version::TLS13])
+        .map_err(io::Error::other)?
+        .with_no_client_auth()
+        .with_single_cert(certificate.chain, certificate.key)
+        .map_err(io::Error::other)?;
+    tls.alpn_protocols = vec![web_transport_quinn::ALPN.as_bytes().to_vec()];
+    let crypto =
+        quinn::crypto::rustls::QuicServerConfig::try_from(tls).map_err(io::Error::other)?;
+    let mut server = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+    server.transport_config(Arc::new(crate::transport_config(config.limits.idle)));
+    Ok(server)
 }
 
 /// What a port's thread and its sessions' tasks share.
@@ -320,7 +315,7 @@ pub(crate) struct PortShared {
     /// Datagrams received, waiting for the port's thread.
     pub(crate) inbound: Inbound,
     /// Open sessions by the address the port knows their peer by.
-    pub(crate) sessions: RwLock<HashMap<SocketAddr, Connection>>,
+    pub(crate) sessions: RwLock<HashMap<SocketAddr, Session>>,
 }
 
 /// One port's WebTransport endpoint as a [`Transport`]: each session is a
@@ -362,7 +357,7 @@ impl Transport for WebTransportPort {
         Ok(from.drain(|to, bytes| {
             match sessions
                 .get(&to)
-                .map(|session| session.send_datagram(bytes))
+                .map(|session| session.send_datagram(bytes::Bytes::copy_from_slice(bytes)))
             {
                 Some(Ok(())) => Sent::Sent,
                 _ => {

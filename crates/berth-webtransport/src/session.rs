@@ -7,11 +7,12 @@ use crate::stats::Counters;
 use berth::wire::packet::MAX_PACKET_LEN;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
-use wtransport::endpoint::{IncomingSession, endpoint_side};
-use wtransport::{Connection, Endpoint, VarInt};
+use web_transport_quinn::quinn::{Endpoint, Incoming};
+use web_transport_quinn::{Request, Session};
 
 /// What each session may do before it is closed.
 #[derive(Debug, Clone, Copy)]
@@ -77,7 +78,7 @@ impl Close {
 
 /// Accepts connections on `endpoint` until `shutdown` turns true.
 pub(crate) async fn accept_loop(
-    endpoint: Arc<Endpoint<endpoint_side::Server>>,
+    endpoint: Endpoint,
     port: Arc<PortShared>,
     ip_sessions: Arc<IpSessions>,
     counters: Arc<Counters>,
@@ -86,7 +87,10 @@ pub(crate) async fn accept_loop(
 ) {
     loop {
         let incoming = tokio::select! {
-            incoming = endpoint.accept() => incoming,
+            incoming = endpoint.accept() => match incoming {
+                Some(incoming) => incoming,
+                None => return,
+            },
             _ = shutdown.wait_for(|closing| *closing) => return,
         };
         // Refused before its TLS handshake: an address with many sessions
@@ -109,7 +113,7 @@ pub(crate) async fn accept_loop(
 
 /// One session, from handshake to close.
 async fn session(
-    incoming: IncomingSession,
+    incoming: Incoming,
     slot: IpSlot,
     port: Arc<PortShared>,
     counters: Arc<Counters>,
@@ -148,77 +152,111 @@ async fn session(
         Close::Shutdown | Close::Gone => {}
     }
     tracing::debug!(%peer, reason = close.reason(), "WebTransport session closed");
-    connection.close(VarInt::from_u32(close.code()), close.reason().as_bytes());
+    connection.close(close.code(), close.reason().as_bytes());
+    // The close capsule goes out before the connection closes.
+    let _ = tokio::time::timeout(limits.handshake, connection.closed()).await;
     drop(slot);
 }
 
 /// The QUIC and HTTP/3 handshakes, bounded in time; `None` when they fail
 /// or the port is full.
 async fn handshake(
-    incoming: IncomingSession,
+    incoming: Incoming,
     port: &PortShared,
     counters: &Counters,
     limits: SessionLimits,
-) -> Option<Connection> {
-    let Ok(Ok(request)) = tokio::time::timeout(limits.handshake, incoming).await else {
+) -> Option<Session> {
+    let handshake = async {
+        let connection = incoming.accept().ok()?.await.ok()?;
+        Request::accept(connection).await.ok()
+    };
+    let Ok(Some(request)) = tokio::time::timeout(limits.handshake, handshake).await else {
         Counters::bump(&counters.handshakes_failed);
         return None;
     };
     if port.sessions.read().len() >= limits.max_sessions {
         Counters::bump(&counters.refused_full);
-        request.too_many_requests().await;
+        let too_many = web_transport_quinn::http::StatusCode::TOO_MANY_REQUESTS;
+        let _ = tokio::time::timeout(limits.handshake, request.reject(too_many)).await;
         return None;
     }
-    let Ok(Ok(connection)) = tokio::time::timeout(limits.handshake, request.accept()).await else {
+    let Ok(Ok(session)) = tokio::time::timeout(limits.handshake, request.ok()).await else {
         Counters::bump(&counters.handshakes_failed);
         return None;
     };
-    Some(connection)
+    Some(session)
 }
 
-/// Hands the session's datagrams to the port until it must close.
+/// Hands the session's datagrams to the port until it must close. The
+/// datagrams are read by a task of their own, so each one costs one wake
+/// of a tight loop; this task wakes only for streams, the timer and
+/// shutdown.
 async fn serve(
-    connection: &Connection,
+    connection: &Session,
     peer: SocketAddr,
-    port: &PortShared,
-    counters: &Counters,
+    port: &Arc<PortShared>,
+    counters: &Arc<Counters>,
     limits: SessionLimits,
     mut shutdown: watch::Receiver<bool>,
 ) -> Close {
-    let mut last: Option<Instant> = None;
+    let opened = Instant::now();
+    // When the last datagram came, in ms since `opened`, plus one; 0: none yet.
+    let last = Arc::new(AtomicU64::new(0));
+    let reader = tokio::spawn(read_datagrams(
+        connection.clone(),
+        peer,
+        port.clone(),
+        counters.clone(),
+        last.clone(),
+        opened,
+    ));
     let timer = tokio::time::sleep(limits.first_datagram);
     tokio::pin!(timer);
-    loop {
+    let close = loop {
         tokio::select! {
-            datagram = connection.receive_datagram() => {
-                let Ok(datagram) = datagram else { return Close::Gone };
-                let payload = datagram.payload();
-                if payload.len() > MAX_PACKET_LEN {
-                    Counters::bump(&counters.datagrams_oversized);
-                    continue;
-                }
-                if !port.inbound.push(peer, &payload) {
-                    Counters::bump(&counters.datagrams_queue_full);
-                }
-                last = Some(Instant::now());
-            }
             stream = connection.accept_uni() => {
-                return if stream.is_ok() { Close::Stream } else { Close::Gone };
+                break if stream.is_ok() { Close::Stream } else { Close::Gone };
             }
             stream = connection.accept_bi() => {
-                return if stream.is_ok() { Close::Stream } else { Close::Gone };
+                break if stream.is_ok() { Close::Stream } else { Close::Gone };
             }
             () = &mut timer => {
-                // The timer is moved on lazily, not per datagram.
-                let Some(last) = last else { return Close::Silent };
-                let due = last + limits.idle;
+                let last_ms = last.load(Ordering::Relaxed);
+                if last_ms == 0 {
+                    break Close::Silent;
+                }
+                let due = opened + Duration::from_millis(last_ms - 1) + limits.idle;
                 if due <= Instant::now() {
-                    return Close::Idle;
+                    break Close::Idle;
                 }
                 timer.as_mut().reset(due);
             }
-            _ = shutdown.wait_for(|closing| *closing) => return Close::Shutdown,
+            _ = shutdown.wait_for(|closing| *closing) => break Close::Shutdown,
         }
+    };
+    reader.abort();
+    close
+}
+
+/// Queues each datagram of the session for the port, until the session ends.
+async fn read_datagrams(
+    connection: Session,
+    peer: SocketAddr,
+    port: Arc<PortShared>,
+    counters: Arc<Counters>,
+    last: Arc<AtomicU64>,
+    opened: Instant,
+) {
+    while let Ok(payload) = connection.read_datagram().await {
+        if payload.len() > MAX_PACKET_LEN {
+            Counters::bump(&counters.datagrams_oversized);
+            continue;
+        }
+        if !port.inbound.push(peer, &payload) {
+            Counters::bump(&counters.datagrams_queue_full);
+        }
+        let ms = u64::try_from(opened.elapsed().as_millis()).unwrap_or(u64::MAX - 1);
+        last.store(ms + 1, Ordering::Relaxed);
     }
 }
 

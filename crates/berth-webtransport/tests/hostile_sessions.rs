@@ -4,12 +4,12 @@
 //! rotate under open sessions.
 
 use berth::engine::transport::{RecvBatch, Registration, Transport, mio};
+use berth_webtransport::{ConnectError, WebTransportClient};
 use berth_webtransport::{WebTransportConfig, WebTransportPort, WebTransportServer};
+use bytes::Bytes;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wtransport::error::ConnectionError;
-use wtransport::tls::Sha256Digest;
-use wtransport::{ClientConfig, Connection, Endpoint};
+use web_transport_quinn::{SessionError, WebTransportError};
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
@@ -60,39 +60,26 @@ impl Port {
 }
 
 /// Opens a session the way a browser would, pinning `hashes`.
-async fn open(url: &str, hashes: &[[u8; 32]]) -> Result<Connection, String> {
-    let mut config = ClientConfig::builder()
-        .with_bind_default()
-        .with_server_certificate_hashes(hashes.iter().copied().map(Sha256Digest::new))
-        .build();
-    let mut transport = wtransport::quinn::TransportConfig::default();
-    transport.initial_mtu(1452);
-    config
-        .quic_config_mut()
-        .transport_config(Arc::new(transport));
-    let endpoint = Endpoint::client(config).map_err(|e| e.to_string())?;
-    tokio::time::timeout(DEADLINE, endpoint.connect(url))
-        .await
-        .map_err(|_| "timed out".to_string())?
-        .map_err(|e| e.to_string())
+fn open(url: &str, hashes: &[[u8; 32]]) -> Result<WebTransportClient, ConnectError> {
+    WebTransportClient::connect(url, hashes, DEADLINE)
 }
 
-/// The application code the server closed `connection` with.
-async fn close_code(connection: &Connection) -> u64 {
-    match tokio::time::timeout(DEADLINE, connection.closed()).await {
-        Ok(ConnectionError::ApplicationClosed(close)) => close.code().into_inner(),
-        other => panic!("not closed by the application: {other:?}"),
+/// The application code the server closed `client`'s session with.
+fn close_code(client: &WebTransportClient) -> u32 {
+    let closed =
+        client.block_on(async { tokio::time::timeout(DEADLINE, client.session().closed()).await });
+    match closed {
+        Some(Ok(SessionError::WebTransportError(WebTransportError::Closed(code, _)))) => code,
+        other => panic!("not closed by the server with a code: {other:?}"),
     }
 }
 
-/// The clients' runtime: QUIC runs on its worker while the test's thread
-/// blocks on the port.
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap()
+/// Sends `bytes` as one datagram on `client`'s session.
+fn send(client: &WebTransportClient, bytes: &[u8]) {
+    client
+        .session()
+        .send_datagram(Bytes::copy_from_slice(bytes))
+        .unwrap();
 }
 
 #[test]
@@ -106,22 +93,22 @@ fn silent_idle_and_stream_opening_sessions_are_closed_with_their_reasons() {
     let mut port = Port::new(&server);
     let url = port.port.url();
     let hashes = server.certificate_hashes();
-    runtime().block_on(async {
-        let silent = open(&url, &hashes).await.unwrap();
-        assert_eq!(close_code(&silent).await, 1, "silent");
+    let silent = open(&url, &hashes).unwrap();
+    assert_eq!(close_code(&silent), 1, "silent");
 
-        let idle = open(&url, &hashes).await.unwrap();
-        idle.send_datagram(b"\x05hello").unwrap();
-        assert_eq!(port.next_datagram(), b"\x05hello");
-        assert_eq!(close_code(&idle).await, 2, "idle");
+    let idle = open(&url, &hashes).unwrap();
+    send(&idle, b"\x05hello");
+    assert_eq!(port.next_datagram(), b"\x05hello");
+    assert_eq!(close_code(&idle), 2, "idle");
 
-        let streaming = open(&url, &hashes).await.unwrap();
-        streaming.send_datagram(b"\x05first").unwrap();
-        assert_eq!(port.next_datagram(), b"\x05first");
-        let mut stream = streaming.open_uni().await.unwrap().await.unwrap();
+    let streaming = open(&url, &hashes).unwrap();
+    send(&streaming, b"\x05first");
+    assert_eq!(port.next_datagram(), b"\x05first");
+    streaming.block_on(async {
+        let mut stream = streaming.session().open_uni().await.unwrap();
         let _ = stream.write_all(b"a stream").await;
-        assert_eq!(close_code(&streaming).await, 3, "stream");
     });
+    assert_eq!(close_code(&streaming), 3, "stream");
     let stats = server.stats();
     assert_eq!(
         (stats.closed_silent, stats.closed_idle, stats.closed_stream),
@@ -136,14 +123,12 @@ fn a_datagram_longer_than_any_netcode_packet_is_dropped_and_counted() {
     let mut port = Port::new(&server);
     let url = port.port.url();
     let hashes = server.certificate_hashes();
-    runtime().block_on(async {
-        let session = open(&url, &hashes).await.unwrap();
-        session.send_datagram(vec![0x05; 1226]).unwrap();
-        session.send_datagram(vec![0x05; 1225]).unwrap();
-        // The session's datagrams are handled in order: once the largest
-        // allowed one is through, the one over it has been judged.
-        assert_eq!(port.next_datagram().len(), 1225);
-    });
+    let session = open(&url, &hashes).unwrap();
+    send(&session, &[0x05; 1226]);
+    send(&session, &[0x05; 1225]);
+    // The session's datagrams are handled in order: once the largest
+    // allowed one is through, the one over it has been judged.
+    assert_eq!(port.next_datagram().len(), 1225);
     assert_eq!(server.stats().datagrams_oversized, 1);
 }
 
@@ -158,21 +143,19 @@ fn one_address_cannot_hold_more_than_its_sessions_and_a_full_port_answers_429() 
     let port = Port::new(&server);
     let url = port.port.url();
     let hashes = server.certificate_hashes();
-    runtime().block_on(async {
-        let mut held = Vec::new();
-        for _ in 0..4 {
-            held.push(open(&url, &hashes).await.unwrap());
-        }
-        // A thousand more attempts from the same address: each is refused
-        // before its TLS handshake.
-        for _ in 0..1000 {
-            assert!(
-                open(&url, &hashes).await.is_err(),
-                "an attempt over the limit got in"
-            );
-        }
-        drop(held);
-    });
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(open(&url, &hashes).unwrap());
+    }
+    // A thousand more attempts from the same address: each is refused
+    // before its TLS handshake.
+    for _ in 0..1000 {
+        assert!(
+            open(&url, &hashes).is_err(),
+            "an attempt over the limit got in"
+        );
+    }
+    drop(held);
     let stats = server.stats();
     assert_eq!(stats.sessions_opened, 4);
     assert_eq!(stats.refused_per_ip, 1000);
@@ -181,12 +164,10 @@ fn one_address_cannot_hold_more_than_its_sessions_and_a_full_port_answers_429() 
     let port = Port::new(&full);
     let url = port.port.url();
     let hashes = full.certificate_hashes();
-    runtime().block_on(async {
-        let _a = open(&url, &hashes).await.unwrap();
-        let _b = open(&url, &hashes).await.unwrap();
-        let third = open(&url, &hashes).await;
-        assert!(third.is_err(), "a session past the port's limit got in");
-    });
+    let _a = open(&url, &hashes).unwrap();
+    let _b = open(&url, &hashes).unwrap();
+    let third = open(&url, &hashes);
+    assert!(third.is_err(), "a session past the port's limit got in");
     assert_eq!(full.stats().refused_full, 1);
 }
 
@@ -196,22 +177,20 @@ fn a_rotation_keeps_open_sessions_and_the_served_hashes_reach_the_new_certificat
     let mut port = Port::new(&server);
     let url = port.port.url();
     let before = server.certificate_hashes();
-    runtime().block_on(async {
-        let open_before = open(&url, &before).await.unwrap();
-        open_before.send_datagram(b"\x05before").unwrap();
-        assert_eq!(port.next_datagram(), b"\x05before");
+    let open_before = open(&url, &before).unwrap();
+    send(&open_before, b"\x05before");
+    assert_eq!(port.next_datagram(), b"\x05before");
 
-        server.rotate_certificates();
-        let after = server.certificate_hashes();
-        assert_eq!(after[0], before[1], "the served next is now presented");
-        // A token fetched before the rotation still connects after it...
-        let with_old_token = open(&url, &before).await.unwrap();
-        with_old_token.send_datagram(b"\x05old token").unwrap();
-        assert_eq!(port.next_datagram(), b"\x05old token");
-        // ...but not when it pinned only the certificate that was replaced.
-        assert!(open(&url, &before[..1]).await.is_err());
-        // The session opened before the rotation carries on.
-        open_before.send_datagram(b"\x05still here").unwrap();
-        assert_eq!(port.next_datagram(), b"\x05still here");
-    });
+    server.rotate_certificates();
+    let after = server.certificate_hashes();
+    assert_eq!(after[0], before[1], "the served next is now presented");
+    // A token fetched before the rotation still connects after it...
+    let with_old_token = open(&url, &before).unwrap();
+    send(&with_old_token, b"\x05old token");
+    assert_eq!(port.next_datagram(), b"\x05old token");
+    // ...but not when it pinned only the certificate that was replaced.
+    assert!(open(&url, &before[..1]).is_err());
+    // The session opened before the rotation carries on.
+    send(&open_before, b"\x05still here");
+    assert_eq!(port.next_datagram(), b"\x05still here");
 }
