@@ -6,6 +6,7 @@
 use crate::nats::{Fleet, NatsOptions};
 use crate::record::NodeRecord;
 use berth::relay::RelayServer;
+use berth_webtransport::WebTransportServer;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -25,7 +26,9 @@ pub struct NodeAgent {
 }
 
 impl NodeAgent {
-    /// Starts publishing `relay`'s record as node `node`.
+    /// Starts publishing `relay`'s record as node `node`, with its
+    /// `webtransport` addresses and certificate hashes when it serves
+    /// browsers.
     ///
     /// # Errors
     ///
@@ -35,6 +38,7 @@ impl NodeAgent {
         options: NatsOptions,
         node: String,
         relay: Arc<RelayServer>,
+        webtransport: Option<WebTransportServer>,
     ) -> std::io::Result<Self> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -45,7 +49,15 @@ impl NodeAgent {
         let (stop, stopped) = oneshot::channel();
         let thread = std::thread::Builder::new()
             .name("berth-fleet-agent".into())
-            .spawn(move || runtime.block_on(heartbeat(options, node, epoch, relay, stopped)))?;
+            .spawn(move || {
+                let node = Node {
+                    id: node,
+                    epoch,
+                    relay,
+                    webtransport,
+                };
+                runtime.block_on(heartbeat(options, node, stopped));
+            })?;
         Ok(Self {
             stop: Some(stop),
             thread: Some(thread),
@@ -65,29 +77,46 @@ impl Drop for NodeAgent {
 }
 
 /// What `relay` says of itself now.
-fn record_of(node: &str, epoch: u64, relay: &RelayServer) -> NodeRecord {
-    let server = relay.server();
-    NodeRecord {
-        node: node.into(),
-        epoch,
-        ports: server.public_addrs().to_vec(),
-        loads: server
-            .loads()
-            .iter()
-            .map(|&l| u32::try_from(l).unwrap_or(u32::MAX))
-            .collect(),
-        rooms: u32::try_from(relay.stats().rooms).unwrap_or(u32::MAX),
-        draining: relay.is_draining(),
+/// The node the agent speaks for.
+struct Node {
+    id: String,
+    epoch: u64,
+    relay: Arc<RelayServer>,
+    webtransport: Option<WebTransportServer>,
+}
+
+impl Node {
+    /// What the node says of itself now: the certificate hashes too, so a
+    /// rotation reaches the fronts within a heartbeat.
+    fn record(&self) -> NodeRecord {
+        let server = self.relay.server();
+        let webtransport = match &self.webtransport {
+            Some(_) => server.transport_addrs(1).unwrap_or_default().to_vec(),
+            None => Vec::new(),
+        };
+        NodeRecord {
+            node: self.id.clone(),
+            epoch: self.epoch,
+            ports: server.public_addrs().to_vec(),
+            loads: server
+                .loads()
+                .iter()
+                .map(|&l| u32::try_from(l).unwrap_or(u32::MAX))
+                .collect(),
+            rooms: u32::try_from(self.relay.stats().rooms).unwrap_or(u32::MAX),
+            draining: self.relay.is_draining(),
+            webtransport,
+            certificate_hashes: self
+                .webtransport
+                .as_ref()
+                .map(WebTransportServer::certificate_hashes)
+                .unwrap_or_default(),
+        }
     }
 }
 
-async fn heartbeat(
-    options: NatsOptions,
-    node: String,
-    epoch: u64,
-    relay: Arc<RelayServer>,
-    mut stop: oneshot::Receiver<()>,
-) {
+async fn heartbeat(options: NatsOptions, node: Node, mut stop: oneshot::Receiver<()>) {
+    let Node { id, relay, .. } = &node;
     let mut fleet: Option<Fleet> = None;
     let mut registered = false;
     let mut published: Option<(tokio::time::Instant, bool)> = None;
@@ -106,7 +135,7 @@ async fn heartbeat(
         if fleet.is_none() {
             match Fleet::connect(&options).await {
                 Ok(connected) => {
-                    tracing::info!(node = %node, "fleet agent connected to NATS");
+                    tracing::info!(node = %id, "fleet agent connected to NATS");
                     fleet = Some(connected);
                 }
                 Err(e) => {
@@ -116,14 +145,14 @@ async fn heartbeat(
             }
         }
         if let Some(fleet) = &fleet {
-            match fleet.publish(&record_of(&node, epoch, &relay)).await {
+            match fleet.publish(&node.record()).await {
                 Ok(()) => {
                     if !registered {
                         registered = true;
-                        tracing::info!(node = %node, "registered with the fleet");
+                        tracing::info!(node = %id, "registered with the fleet");
                     }
                     if draining && published.is_none_or(|(_, was)| !was) {
-                        tracing::info!(node = %node, "published: draining");
+                        tracing::info!(node = %id, "published: draining");
                     }
                     published = Some((tokio::time::Instant::now(), draining));
                 }
@@ -136,8 +165,8 @@ async fn heartbeat(
         }
     }
     if let Some(fleet) = &fleet {
-        match fleet.remove(&node).await {
-            Ok(()) => tracing::info!(node = %node, "node record removed"),
+        match fleet.remove(id).await {
+            Ok(()) => tracing::info!(node = %id, "node record removed"),
             Err(e) => tracing::warn!(error = %e, "node record not removed; it will age out"),
         }
     }

@@ -141,6 +141,8 @@ mod tests {
             loads: vec![load],
             rooms: 0,
             draining,
+            webtransport: Vec::new(),
+            certificate_hashes: Vec::new(),
         }
     }
 

@@ -9,12 +9,16 @@ use crate::nats::{Fleet, FleetError, NatsOptions, PlacementCounts};
 use crate::record::{DEAD_AFTER, NodeRecord};
 use berth::relay::protocol::{ClientMessage, MAX_PLAYERS, TokenRoom};
 use berth::relay::{FleetRejoin, protocol_id};
-use berth::{ConnectTokenBuilder, Key, OsRandom, Random};
-use berth_relay::http::{Issue, Operator, Refusal, TokenStats};
+use berth::{ConnectToken, ConnectTokenBuilder, Key, OsRandom, Random};
+use berth_relay::http::{
+    Issue, Operator, Refusal, TokenStats, WebTransportIssue, WebTransportToken,
+};
+use berth_webtransport::WebTransportServer;
 use bytes::Bytes;
 use parking_lot::Mutex;
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::registry::Registry;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 /// The longest a placement may take before the player gets a 503.
@@ -67,7 +71,36 @@ impl FrontOperator {
         Ok(connected)
     }
 
+    /// A UDP player's token, on the node placement chose.
     async fn place(&self, request: Bytes) -> Result<Vec<u8>, Refusal> {
+        let (node, room) = self.placed(request).await?;
+        let token = self.token(&node.node, node.ports_by_load(), room)?;
+        Ok(token.to_bytes().to_vec())
+    }
+
+    /// A browser player's token, URL and certificate hashes, on the node
+    /// placement chose; refused when that node serves no WebTransport (a
+    /// fleet for browsers runs `--webtransport` on every node).
+    async fn place_browser(&self, request: Bytes) -> Result<WebTransportToken, Refusal> {
+        let (node, room) = self.placed(request).await?;
+        let addrs = node.webtransport_by_load();
+        let Some(&first) = addrs.first() else {
+            return Err(Refusal::Unavailable(format!(
+                "node {} serves no WebTransport",
+                node.node
+            )));
+        };
+        let token = self.token(&node.node, addrs, room)?;
+        Ok(WebTransportToken {
+            token: token.to_bytes().to_vec(),
+            url: WebTransportServer::url(first),
+            certificate_hashes: node.certificate_hashes,
+        })
+    }
+
+    /// Places the player `request` asks for: its node, and the room the
+    /// node is to open for it.
+    async fn placed(&self, request: Bytes) -> Result<(NodeRecord, Option<TokenRoom>), Refusal> {
         // Checked before any KV call: bad requests cost NATS nothing.
         let message = ClientMessage::parse(&request)
             .map_err(|e| Refusal::BadRequest(format!("unreadable request: {e}")))?;
@@ -160,7 +193,7 @@ impl FrontOperator {
                 return Err(Refusal::Unavailable(why));
             }
         };
-        self.token(&node, room)
+        Ok((node, room))
     }
 
     fn add(&self, more: PlacementCounts) {
@@ -171,9 +204,14 @@ impl FrontOperator {
         counts.garbage += more.garbage;
     }
 
-    /// A token naming only `node`'s ports, least loaded first, and the
-    /// `room` the node is to open for the player.
-    fn token(&self, node: &NodeRecord, room: Option<TokenRoom>) -> Result<Vec<u8>, Refusal> {
+    /// A token naming only `node`'s `addrs` (its ports, least loaded
+    /// first), and the `room` the node is to open for the player.
+    fn token(
+        &self,
+        node: &str,
+        addrs: Vec<SocketAddr>,
+        room: Option<TokenRoom>,
+    ) -> Result<ConnectToken, Refusal> {
         let mut id = [0u8; 8];
         OsRandom.fill(&mut id);
         let mut builder = ConnectTokenBuilder::new(protocol_id(), u64::from_le_bytes(id))
@@ -181,20 +219,24 @@ impl FrontOperator {
         if let Some(room) = room {
             builder = builder.user_data(room.to_user_data());
         }
-        for port in node.ports_by_load() {
-            builder = builder.server(port);
+        for addr in addrs {
+            builder = builder.server(addr);
         }
         let token = builder
             .build(&self.key)
             .map_err(|e| Refusal::Failed(e.to_string()))?;
-        tracing::debug!(node = %node.node, "placed a player");
-        Ok(token.to_bytes().to_vec())
+        tracing::debug!(%node, "placed a player");
+        Ok(token)
     }
 }
 
 impl Operator for FrontOperator {
     fn issue(&self, request: Bytes) -> Issue<'_> {
         Box::pin(self.place(request))
+    }
+
+    fn issue_webtransport(&self, request: Bytes) -> WebTransportIssue<'_> {
+        Box::pin(self.place_browser(request))
     }
 
     fn metrics(&self, tokens: TokenStats) -> String {

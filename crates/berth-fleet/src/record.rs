@@ -12,6 +12,8 @@ pub const DEAD_AFTER: Duration = Duration::from_secs(6);
 pub const MAX_PORTS: usize = 32;
 /// Longest node id.
 pub const MAX_NODE_ID_LEN: usize = 64;
+/// Most certificate hashes a record may carry (a node serves two).
+pub const MAX_CERTIFICATE_HASHES: usize = 4;
 
 /// What a node says of itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,6 +31,15 @@ pub struct NodeRecord {
     pub rooms: u32,
     /// Draining: fronts place nothing new here.
     pub draining: bool,
+    /// The WebTransport address of each port, as `ports`, when the node
+    /// serves browsers (`--webtransport`); empty otherwise.
+    #[serde(default)]
+    pub webtransport: Vec<SocketAddr>,
+    /// SHA-256 hashes of the node's WebTransport certificates, for a
+    /// browser's `serverCertificateHashes` (the current and the next;
+    /// empty for a CA's certificate).
+    #[serde(default)]
+    pub certificate_hashes: Vec<[u8; 32]>,
 }
 
 /// Why a record was ignored.
@@ -64,6 +75,14 @@ impl NodeRecord {
         if record.loads.len() != record.ports.len() {
             return Err(RecordError::Invalid("a load per port"));
         }
+        if !record.webtransport.is_empty() && record.webtransport.len() != record.ports.len() {
+            return Err(RecordError::Invalid(
+                "a WebTransport address per port, or none",
+            ));
+        }
+        if record.certificate_hashes.len() > MAX_CERTIFICATE_HASHES {
+            return Err(RecordError::Invalid("certificate hash count"));
+        }
         Ok(record)
     }
 
@@ -79,15 +98,22 @@ impl NodeRecord {
 
     /// The ports' addresses, least loaded first: what a token names.
     pub fn ports_by_load(&self) -> Vec<SocketAddr> {
-        let mut ports: Vec<(u32, SocketAddr)> = self
-            .loads
-            .iter()
-            .copied()
-            .zip(self.ports.iter().copied())
-            .collect();
-        ports.sort_by_key(|(load, _)| *load);
-        ports.into_iter().map(|(_, addr)| addr).collect()
+        by_load(&self.loads, &self.ports)
     }
+
+    /// The ports' WebTransport addresses, least loaded first: what a
+    /// browser's token names. Empty when the node serves no browsers.
+    pub fn webtransport_by_load(&self) -> Vec<SocketAddr> {
+        by_load(&self.loads, &self.webtransport)
+    }
+}
+
+/// `addrs` (one per port) ordered by the ports' `loads`, least first.
+fn by_load(loads: &[u32], addrs: &[SocketAddr]) -> Vec<SocketAddr> {
+    let mut ports: Vec<(u32, SocketAddr)> =
+        loads.iter().copied().zip(addrs.iter().copied()).collect();
+    ports.sort_by_key(|(load, _)| *load);
+    ports.into_iter().map(|(_, addr)| addr).collect()
 }
 
 /// Whether `id` may be a node id: a KV key token of letters, digits, `-`
@@ -115,6 +141,11 @@ mod tests {
             loads: vec![3, 1],
             rooms: 2,
             draining: false,
+            webtransport: vec![
+                "127.0.0.2:4400".parse().unwrap(),
+                "127.0.0.2:4401".parse().unwrap(),
+            ],
+            certificate_hashes: vec![[1; 32], [2; 32]],
         }
     }
 
@@ -123,7 +154,12 @@ mod tests {
         let r = record();
         assert_eq!(NodeRecord::parse(&r.to_bytes(), "n1").unwrap(), r);
         assert_eq!(r.ports_by_load()[0].port(), 4001);
+        assert_eq!(r.webtransport_by_load()[0].port(), 4401);
         assert_eq!(r.load(), 4);
+        // A record from a node without WebTransport (or from before it) reads too.
+        let old = br#"{"node":"n1","epoch":7,"ports":["127.0.0.2:4000"],"loads":[0],"rooms":0,"draining":false}"#;
+        let old = NodeRecord::parse(old, "n1").unwrap();
+        assert!(old.webtransport_by_load().is_empty() && old.certificate_hashes.is_empty());
     }
 
     #[test]
@@ -137,6 +173,12 @@ mod tests {
         let mut r = record();
         r.ports.clear();
         r.loads.clear();
+        assert!(NodeRecord::parse(&r.to_bytes(), "n1").is_err());
+        let mut r = record();
+        r.webtransport.pop();
+        assert!(NodeRecord::parse(&r.to_bytes(), "n1").is_err());
+        let mut r = record();
+        r.certificate_hashes = vec![[0; 32]; 5];
         assert!(NodeRecord::parse(&r.to_bytes(), "n1").is_err());
         assert!(!is_valid_node_id("a.b"));
         assert!(!is_valid_node_id(""));

@@ -524,3 +524,126 @@ fn garbage_written_into_the_buckets_is_ignored_and_counted() {
     assert!(garbage >= 3, "{metrics}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_browser_and_a_udp_player_are_placed_together_by_a_front() {
+    use base64::Engine as _;
+    use berth_webtransport::WebTransportClient;
+
+    let test = "a_browser_and_a_udp_player_are_placed_together_by_a_front";
+    let Some(binary) = nats_server(test) else {
+        return;
+    };
+    let dir = scratch("browser");
+    let port = free_port();
+    let _nats = Nats::start(&binary, port, &dir.join("store"));
+    let url = format!("nats://127.0.0.1:{port}");
+    let key = shared_key(&dir);
+    let nodes: Vec<Node> = (2..=3)
+        .map(|i| {
+            let ip = format!("127.0.0.{i}");
+            let wt = format!("{ip}:0");
+            let vars = [("BERTH_WEBTRANSPORT", wt.as_str())];
+            Node::start_with(&format!("n{i}"), &ip, &url, &key, &vars)
+        })
+        .collect();
+    let front = Front::start(&url, &key);
+    let info = MatchInfo {
+        player_count: 2,
+        match_data: b"fleet-browser".to_vec(),
+    };
+    let body = match_request(&info);
+
+    // The browser's answer: the token, the URL and the hashes of its node.
+    let (status, answer) = front.ask_webtransport(&body);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+    let answer: serde_json::Value = serde_json::from_slice(&answer).unwrap();
+    let b64 = |v: &serde_json::Value| {
+        base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().unwrap())
+            .unwrap()
+    };
+    let browser_token = ConnectToken::parse(&b64(&answer["token"])).unwrap();
+    let hashes: Vec<[u8; 32]> = answer["certificateHashes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| b64(h).try_into().unwrap())
+        .collect();
+    assert_eq!(hashes.len(), 2, "the current certificate and the next");
+    let wt_url = answer["url"].as_str().unwrap().to_string();
+    let first = browser_token.server_addresses.as_slice()[0];
+    assert_eq!(wt_url, format!("https://{first}/"));
+
+    // The UDP player asking for the same match lands on the same node.
+    let udp_token = front.token(&body);
+    let node = node_of(&udp_token, &nodes);
+    assert!(
+        nodes[node].ports.iter().all(|p| p.ip() == first.ip()),
+        "the browser was sent to another node than the UDP player"
+    );
+
+    let session = WebTransportClient::connect(&wt_url, &hashes, DEADLINE).unwrap();
+    let mut browser = RelayClient::with_transport(Box::new(session));
+    browser.connect(Instant::now(), browser_token);
+    let mut udp = RelayClient::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    udp.connect(Instant::now(), udp_token);
+    let mut players = [browser, udp];
+    let mut asked = [false; 2];
+    let mut seats: [Option<(u64, u8)>; 2] = [None; 2];
+    let deadline = Instant::now() + DEADLINE;
+    while seats.iter().any(Option::is_none) {
+        assert!(Instant::now() < deadline, "not matched: {seats:?}");
+        for (i, player) in players.iter_mut().enumerate() {
+            player.update(Instant::now());
+            if player.is_connected() && !asked[i] {
+                player.request_match(&info).unwrap();
+                asked[i] = true;
+            }
+            while let Some(event) = player.poll_event() {
+                if let RelayEvent::Matched {
+                    random_seed,
+                    player_idx,
+                    ..
+                } = event
+                {
+                    seats[i] = Some((random_seed, player_idx));
+                }
+            }
+        }
+        players[0]
+            .wait(Instant::now() + Duration::from_millis(1))
+            .unwrap();
+    }
+    let (browser_seat, udp_seat) = (seats[0].unwrap(), seats[1].unwrap());
+    assert_eq!(browser_seat.0, udp_seat.0, "two rooms, not one");
+    assert_ne!(browser_seat.1, udp_seat.1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_front_refuses_a_browser_when_its_node_serves_no_webtransport() {
+    let test = "a_front_refuses_a_browser_when_its_node_serves_no_webtransport";
+    let Some(binary) = nats_server(test) else {
+        return;
+    };
+    let dir = scratch("no-browser");
+    let port = free_port();
+    let _nats = Nats::start(&binary, port, &dir.join("store"));
+    let url = format!("nats://127.0.0.1:{port}");
+    let key = shared_key(&dir);
+    let _node = Node::start("n2", "127.0.0.2", &url, &key);
+    let front = Front::start(&url, &key);
+    let info = MatchInfo {
+        player_count: 2,
+        match_data: b"udp-only".to_vec(),
+    };
+    let (status, answer) = front.ask_webtransport(&match_request(&info));
+    assert_eq!(status, 503);
+    assert!(
+        String::from_utf8_lossy(&answer).contains("serves no WebTransport"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -42,7 +42,7 @@ use std::process::ExitCode;
 pub fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     cli::init_logging(cli.log_format);
-    match run::run(cli, |_| Ok(Box::new(()))) {
+    match run::run(cli, |_, _| Ok(Box::new(()))) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("error: {message}");
@@ -52,12 +52,16 @@ pub fn main() -> ExitCode {
 }
 
 /// Runs the relay as [`main`] does, with `cli` already parsed (and logging
-/// set up), calling `attach` once the relay is up. What `attach` returns
-/// lives while the relay serves and is dropped when it stops, after the
-/// relay began draining: a fleet's node agent attaches itself this way.
+/// set up), calling `attach` once the relay is up, with its WebTransport
+/// server when it serves browsers. What `attach` returns lives while the
+/// relay serves and is dropped when it stops, after the relay began
+/// draining: a fleet's node agent attaches itself this way.
 pub fn run_with(
     cli: cli::Cli,
-    attach: impl FnOnce(&std::sync::Arc<berth::relay::RelayServer>) -> Result<Attachment, String>,
+    attach: impl FnOnce(
+        &std::sync::Arc<berth::relay::RelayServer>,
+        Option<&berth_webtransport::WebTransportServer>,
+    ) -> Result<Attachment, String>,
 ) -> ExitCode {
     match run::run(cli, attach) {
         Ok(()) => ExitCode::SUCCESS,

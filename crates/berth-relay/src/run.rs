@@ -24,7 +24,7 @@ pub type Attachment = Box<dyn std::any::Any>;
 /// Runs the relay until Ctrl-C (or SIGTERM), with `attach`'s attachment.
 pub(crate) fn run(
     cli: Cli,
-    attach: impl FnOnce(&Arc<RelayServer>) -> Result<Attachment, String>,
+    attach: impl FnOnce(&Arc<RelayServer>, Option<&WebTransportServer>) -> Result<Attachment, String>,
 ) -> Result<(), String> {
     if cli.bind.ip().is_unspecified() && cli.public.is_none() {
         return Err(format!(
@@ -67,7 +67,7 @@ pub(crate) fn run(
     let operator = Arc::new(operator);
     let http = HttpService::start(cli.http, HttpConfig::default(), operator)
         .map_err(|e| report::chain(&e))?;
-    let attachment = attach(&relay)?;
+    let attachment = attach(&relay, webtransport.as_ref())?;
 
     // Caught before the start line goes out: whoever reads that line may
     // send Ctrl-C at once, and it must drain, not kill.

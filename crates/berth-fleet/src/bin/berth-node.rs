@@ -42,8 +42,8 @@ fn main() -> ExitCode {
         .auth
         .options(&cli.fleet, &format!("berth-node {}", cli.node_id));
     let node = cli.node_id;
-    berth_relay::run_with(cli.relay, move |relay| {
-        let agent = NodeAgent::start(options, node, relay.clone())
+    berth_relay::run_with(cli.relay, move |relay, webtransport| {
+        let agent = NodeAgent::start(options, node, relay.clone(), webtransport.cloned())
             .map_err(|e| format!("cannot start the fleet agent: {e}"))?;
         Ok(Box::new(agent))
     })

@@ -262,6 +262,26 @@ impl Front {
         (status, body, retry_after)
     }
 
+    /// A browser's token request (`?transport=webtransport`): the status
+    /// and the body.
+    pub fn ask_webtransport(&self, body: &[u8]) -> (u16, Vec<u8>) {
+        let agent = ureq::Agent::new_with_config(
+            ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .timeout_global(Some(Duration::from_secs(10)))
+                .build(),
+        );
+        let mut response = agent
+            .post(format!("http://{}/token?transport=webtransport", self.http))
+            .send(body)
+            .expect("the front answers");
+        let status = response.status().as_u16();
+        (
+            status,
+            response.body_mut().read_to_vec().unwrap_or_default(),
+        )
+    }
+
     /// One token request: the status and the body.
     pub fn ask(&self, body: &[u8]) -> (u16, Vec<u8>) {
         let (status, body, _) = self.ask_with_retry_after(body);
