@@ -32,6 +32,8 @@ test('base64: standard alphabet with padding, strict', () => {
 
 class FakeSession implements WebTransportLike {
   readonly sent: Uint8Array[] = [];
+  /** Called with each datagram the adapter writes, once written. */
+  onWrite: ((d: Uint8Array) => void) | undefined;
   private push: ((d: Uint8Array) => void) | undefined;
   private closeReadable: (() => void) | undefined;
   private resolveClosed: (() => void) | undefined;
@@ -44,7 +46,12 @@ class FakeSession implements WebTransportLike {
         this.closeReadable = () => controller.close();
       },
     }),
-    writable: new WritableStream<Uint8Array>({ write: (d) => void this.sent.push(d) }),
+    writable: new WritableStream<Uint8Array>({
+      write: (d) => {
+        this.sent.push(d);
+        this.onWrite?.(d);
+      },
+    }),
     maxDatagramSize: 1232,
   };
   constructor(
@@ -85,8 +92,11 @@ test('WebTransportDatagrams: certificate hashes, send, receive, close', async ()
   session.deliver(new Uint8Array([2, 3]));
   await got;
   assert.deepEqual(received, [new Uint8Array([1]), new Uint8Array([2, 3])]);
+  const written = new Promise<Uint8Array>((resolve) => {
+    if (session !== undefined) session.onWrite = resolve;
+  });
   transport.send(new Uint8Array([9, 9]));
-  await new Promise((r) => setTimeout(r, 0));
+  assert.deepEqual(await written, new Uint8Array([9, 9]));
   assert.deepEqual(session.sent, [new Uint8Array([9, 9])]);
   const reason = new Promise<string>((resolve) => transport.onClose(resolve));
   session.close();
