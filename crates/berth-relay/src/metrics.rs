@@ -335,6 +335,7 @@ fn encode_webtransport(e: &mut DescriptorEncoder<'_>, wt: &WebTransportStats) ->
     for (reason, count) in [
         ("per_ip", wt.refused_per_ip),
         ("port_full", wt.refused_full),
+        ("address_in_use", wt.refused_address_in_use),
         ("handshake_failed", wt.handshakes_failed),
         ("silent", wt.closed_silent),
         ("idle", wt.closed_idle),

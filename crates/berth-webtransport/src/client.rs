@@ -144,7 +144,9 @@ impl WebTransportClient {
 
 /// TLS 1.3 that trusts a certificate by its SHA-256 alone, as browsers do
 /// with `serverCertificateHashes`, with HTTP/3's ALPN and berth's QUIC settings.
-fn client_config(certificate_hashes: &[[u8; 32]]) -> Result<quinn::ClientConfig, ConnectError> {
+pub(crate) fn client_config(
+    certificate_hashes: &[[u8; 32]],
+) -> Result<quinn::ClientConfig, ConnectError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = Arc::new(PinnedHashes {
         hashes: certificate_hashes.to_vec(),

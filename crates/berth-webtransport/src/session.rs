@@ -148,7 +148,7 @@ async fn session(
         Close::Silent => Counters::bump(&counters.closed_silent),
         Close::Idle => Counters::bump(&counters.closed_idle),
         Close::Stream => Counters::bump(&counters.closed_stream),
-        Close::AddressInUse => Counters::bump(&counters.refused_full),
+        Close::AddressInUse => Counters::bump(&counters.refused_address_in_use),
         Close::Shutdown | Close::Gone => {}
     }
     tracing::debug!(%peer, reason = close.reason(), "WebTransport session closed");
@@ -269,5 +269,63 @@ pub(crate) fn peer_addr(addr: SocketAddr) -> SocketAddr {
             .to_ipv4_mapped()
             .map_or(addr, |v4| SocketAddr::new(v4.into(), v6.port())),
         SocketAddr::V4(_) => addr,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{WebTransportConfig, WebTransportServer};
+    use std::time::Duration;
+    use web_transport_quinn::quinn;
+    use web_transport_quinn::{Session, SessionError, WebTransportError};
+
+    /// Two sessions over one QUIC socket share an address, which the port
+    /// keys its peers on: the second is closed with code 4 and counted.
+    #[test]
+    fn a_second_session_from_the_same_address_is_refused() {
+        let server =
+            WebTransportServer::start(WebTransportConfig::new("127.0.0.1:0".parse().unwrap()))
+                .unwrap();
+        let port = server.port(0).unwrap();
+        let url = port.url();
+        let addr: std::net::SocketAddr = url
+            .trim_start_matches("https://")
+            .trim_end_matches('/')
+            .parse()
+            .unwrap();
+        let config = crate::client::client_config(&server.certificate_hashes()).unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let code = runtime.block_on(async {
+            let endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+            let open = || async {
+                let connection = endpoint
+                    .connect_with(config.clone(), addr, "127.0.0.1")
+                    .unwrap()
+                    .await
+                    .unwrap();
+                Session::connect(connection, url::Url::parse(&url).unwrap())
+                    .await
+                    .unwrap()
+            };
+            let first = open().await;
+            first
+                .send_datagram(bytes::Bytes::from_static(b"\x05first"))
+                .unwrap();
+            let second = open().await;
+            let closed = tokio::time::timeout(Duration::from_secs(20), second.closed()).await;
+            drop(first);
+            match closed {
+                Ok(SessionError::WebTransportError(WebTransportError::Closed(code, _))) => code,
+                other => panic!("the second session was not refused: {other:?}"),
+            }
+        });
+        assert_eq!(code, 4);
+        let stats = server.stats();
+        assert_eq!(stats.refused_address_in_use, 1);
+        assert_eq!(stats.sessions_opened, 1);
     }
 }

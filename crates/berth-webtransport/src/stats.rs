@@ -17,6 +17,9 @@ pub struct WebTransportStats {
     /// Sessions refused because the port held
     /// [`crate::WebTransportConfig::max_sessions_per_port`].
     pub refused_full: u64,
+    /// Sessions refused because another session already had their address
+    /// (the port knows peers by address).
+    pub refused_address_in_use: u64,
     /// Connections that did not finish the QUIC and HTTP/3 handshake in
     /// time, or failed it.
     pub handshakes_failed: u64,
@@ -44,6 +47,7 @@ pub(crate) struct Counters {
     pub(crate) sessions_closed: AtomicU64,
     pub(crate) refused_per_ip: AtomicU64,
     pub(crate) refused_full: AtomicU64,
+    pub(crate) refused_address_in_use: AtomicU64,
     pub(crate) handshakes_failed: AtomicU64,
     pub(crate) closed_silent: AtomicU64,
     pub(crate) closed_idle: AtomicU64,
@@ -68,6 +72,7 @@ impl Counters {
             sessions_open: opened.saturating_sub(get(&self.sessions_closed)),
             refused_per_ip: get(&self.refused_per_ip),
             refused_full: get(&self.refused_full),
+            refused_address_in_use: get(&self.refused_address_in_use),
             handshakes_failed: get(&self.handshakes_failed),
             closed_silent: get(&self.closed_silent),
             closed_idle: get(&self.closed_idle),
