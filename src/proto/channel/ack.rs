@@ -37,7 +37,58 @@ pub(crate) struct Received {
     /// Acks of packets with reliable data that the newest ack no longer
     /// reaches (more than 33 arrived since the last ack went out), oldest
     /// first: written before it, so a burst is acked whole.
-    older: VecDeque<Ack>,
+    older: OlderAcks,
+}
+
+/// The acks [`Received`] keeps for the next packet: a fixed ring, so that
+/// keeping one never allocates (the port threads allocate nothing per
+/// message), the oldest dropped when full.
+#[derive(Debug)]
+struct OlderAcks {
+    acks: [Ack; MAX_OLDER_ACKS],
+    start: u8,
+    len: u8,
+}
+
+impl Default for OlderAcks {
+    fn default() -> Self {
+        Self {
+            acks: [Ack {
+                largest: 0,
+                bits: 0,
+            }; MAX_OLDER_ACKS],
+            start: 0,
+            len: 0,
+        }
+    }
+}
+
+impl OlderAcks {
+    fn push(&mut self, ack: Ack) {
+        let (start, len) = (usize::from(self.start), usize::from(self.len));
+        let (start, len) = if len == MAX_OLDER_ACKS {
+            ((start + 1) % MAX_OLDER_ACKS, len - 1)
+        } else {
+            (start, len)
+        };
+        if let Some(slot) = self.acks.get_mut((start + len) % MAX_OLDER_ACKS) {
+            *slot = ack;
+            // Both below MAX_OLDER_ACKS (8).
+            self.start = start as u8;
+            self.len = (len + 1) as u8;
+        }
+    }
+
+    const fn clear(&mut self) {
+        self.start = 0;
+        self.len = 0;
+    }
+
+    fn iter(&self) -> impl Iterator<Item = Ack> + '_ {
+        let start = usize::from(self.start);
+        (0..usize::from(self.len))
+            .filter_map(move |i| self.acks.get((start + i) % MAX_OLDER_ACKS).copied())
+    }
 }
 
 impl Received {
@@ -59,10 +110,7 @@ impl Received {
             // what it leaves behind unacked.
             let reach = number.saturating_sub(ACK_SPAN - 1);
             if self.unacked_from.is_some_and(|from| from < reach) {
-                if self.older.len() == MAX_OLDER_ACKS {
-                    self.older.pop_front();
-                }
-                self.older.push_back(Ack {
+                self.older.push(Ack {
                     largest: largest as u32,
                     bits: self.bits,
                 });
@@ -105,7 +153,7 @@ impl Received {
     /// Acks of packets the newest ack no longer reaches, oldest first:
     /// written before it.
     pub(crate) fn older_acks(&self) -> impl Iterator<Item = Ack> + '_ {
-        self.older.iter().copied()
+        self.older.iter()
     }
 
     /// The ack to send, if anything was ever received.
@@ -416,6 +464,26 @@ mod tests {
             ),
             Err(AckOfUnsent)
         );
+    }
+
+    #[test]
+    fn a_long_burst_keeps_the_acks_it_outgrew_up_to_eight() {
+        let now = Instant::now();
+        let mut received = Received::default();
+        for number in 0..400 {
+            received.record(number, true, now);
+        }
+        let older: Vec<Ack> = received.older_acks().collect();
+        assert_eq!(older.len(), MAX_OLDER_ACKS);
+        // Oldest first, each a window of 33 right below the next, and no
+        // gap between the newest kept and the current ack's reach.
+        let largest: Vec<u32> = older.iter().map(|a| a.largest).collect();
+        assert!(largest.windows(2).all(|w| w[1] - w[0] == 33), "{largest:?}");
+        assert!(older.iter().all(|a| a.bits == u32::MAX));
+        let current = received.ack().unwrap();
+        assert!(current.largest - 32 <= largest[MAX_OLDER_ACKS - 1] + 1);
+        received.acked();
+        assert_eq!(received.older_acks().count(), 0);
     }
 
     #[test]

@@ -315,8 +315,11 @@ mod tests {
     fn a_session_is_mostly_its_two_keys() {
         let keys = 2 * size_of::<crate::crypto::PacketCipher>();
         let session = size_of::<super::Session>();
+        // 800 bytes beside the keys, and the channels' ring of 8 older
+        // acks (66 bytes), which keeps a burst acked whole without
+        // allocating.
         assert!(
-            session <= keys + 800,
+            session <= keys + 800 + 66,
             "a session is {session} bytes, {keys} of them keys"
         );
         assert!(size_of::<crate::proto::ReplayWindow>() <= 48);
