@@ -468,7 +468,7 @@ mod tests {
 
     #[test]
     fn a_long_burst_keeps_the_acks_it_outgrew_up_to_eight() {
-        let now = Instant::now();
+        let now = crate::proto::tests::epoch();
         let mut received = Received::default();
         for number in 0..400 {
             received.record(number, true, now);
