@@ -12,8 +12,8 @@ use berth::ConnectToken;
 use berth::relay::protocol::ClientMessage;
 use berth::relay::{MatchInfo, RelayClient, RelayEvent};
 use rig::{
-    DEADLINE, Front, Nats, Node, free_port, match_request, nats_server, node_of, scratch,
-    shared_key, until_matched,
+    DEADLINE, Front, Nats, Node, free_port, match_request, nats_server, node_of, request_and_match,
+    scratch, shared_key, until_matched,
 };
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -60,37 +60,10 @@ fn players_of_one_match_info_meet_on_one_node_whichever_front_they_ask() {
             client
         })
         .collect();
-    let mut asked = vec![false; players.len()];
-    let mut seeds: Vec<Option<(u64, u8)>> = vec![None; players.len()];
-    let deadline = Instant::now() + DEADLINE;
-    while seeds.iter().any(Option::is_none) {
-        assert!(Instant::now() < deadline, "not matched: {seeds:?}");
-        for (i, player) in players.iter_mut().enumerate() {
-            player.update(Instant::now());
-            if player.is_connected() && !asked[i] {
-                player.request_match(&info).unwrap();
-                asked[i] = true;
-            }
-            while let Some(event) = player.poll_event() {
-                if let RelayEvent::Matched {
-                    random_seed,
-                    player_count,
-                    ..
-                } = event
-                {
-                    seeds[i] = Some((random_seed, player_count));
-                }
-            }
-        }
-        players[0]
-            .wait(Instant::now() + Duration::from_millis(1))
-            .unwrap();
-    }
+    let seats = request_and_match(&mut players, &info, "not matched");
     let mut rooms: HashMap<u64, Vec<usize>> = HashMap::new();
-    for (i, seed) in seeds.iter().enumerate() {
-        let (seed, count) = seed.unwrap();
-        assert_eq!(count, 4);
-        rooms.entry(seed).or_default().push(i);
+    for (i, (seed, _, _)) in seats.iter().enumerate() {
+        rooms.entry(*seed).or_default().push(i);
     }
     assert_eq!(rooms.len(), 2, "{rooms:?}");
     for members in rooms.values() {
@@ -589,33 +562,8 @@ fn a_browser_and_a_udp_player_are_placed_together_by_a_front() {
     let mut udp = RelayClient::bind("127.0.0.1:0".parse().unwrap()).unwrap();
     udp.connect(Instant::now(), udp_token);
     let mut players = [browser, udp];
-    let mut asked = [false; 2];
-    let mut seats: [Option<(u64, u8)>; 2] = [None; 2];
-    let deadline = Instant::now() + DEADLINE;
-    while seats.iter().any(Option::is_none) {
-        assert!(Instant::now() < deadline, "not matched: {seats:?}");
-        for (i, player) in players.iter_mut().enumerate() {
-            player.update(Instant::now());
-            if player.is_connected() && !asked[i] {
-                player.request_match(&info).unwrap();
-                asked[i] = true;
-            }
-            while let Some(event) = player.poll_event() {
-                if let RelayEvent::Matched {
-                    random_seed,
-                    player_idx,
-                    ..
-                } = event
-                {
-                    seats[i] = Some((random_seed, player_idx));
-                }
-            }
-        }
-        players[0]
-            .wait(Instant::now() + Duration::from_millis(1))
-            .unwrap();
-    }
-    let (browser_seat, udp_seat) = (seats[0].unwrap(), seats[1].unwrap());
+    let seats = request_and_match(&mut players, &info, "not matched");
+    let (browser_seat, udp_seat) = (seats[0], seats[1]);
     assert_eq!(browser_seat.0, udp_seat.0, "two rooms, not one");
     assert_ne!(browser_seat.1, udp_seat.1);
     let _ = std::fs::remove_dir_all(&dir);

@@ -117,16 +117,18 @@ impl Page {
 
     /// The next step, if one came; fails the test on a failed step.
     fn poll(&mut self) -> Option<Value> {
-        let line = match self.out.try_recv() {
-            Ok(line) => line,
-            Err(_) => return None,
-        };
+        let line = self.out.try_recv().ok()?;
+        Some(self.step(&line))
+    }
+
+    /// The step `line` reports; fails the test on a failed step.
+    fn step(&self, line: &str) -> Value {
         let step: Value =
-            serde_json::from_str(&line).unwrap_or_else(|e| panic!("run.mjs wrote {line:?}: {e}"));
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("run.mjs wrote {line:?}: {e}"));
         if step["step"] == "failed" {
             self.fail(&format!("the page failed: {}", step["why"]));
         }
-        Some(step)
+        step
     }
 
     /// Waits for step `name`, updating `players` meanwhile.
@@ -143,12 +145,10 @@ impl Page {
                 self.fail(&format!("no {name} within {STEP:?}"));
             }
             if players.is_empty() {
+                // Nothing to keep alive: block on run.mjs itself.
                 match self.out.recv_timeout(Duration::from_millis(50)) {
                     Ok(line) => {
-                        let step: Value = serde_json::from_str(&line).unwrap();
-                        if step["step"] == "failed" {
-                            self.fail(&format!("the page failed: {}", step["why"]));
-                        }
+                        let step = self.step(&line);
                         if step["step"] == name {
                             return step;
                         }

@@ -27,6 +27,19 @@
 //! | `WT_BENCH_SIZE` | `32` | message bytes |
 //! | `WT_BENCH_OUT` | `results/webtransport.json` | where the JSON goes |
 
+#[allow(
+    dead_code,
+    reason = "shared with the root crate's benches, which use all of it"
+)]
+#[path = "../../../benches/throughput/cpu.rs"]
+mod cpu;
+#[allow(
+    dead_code,
+    reason = "shared with the root crate's benches, which use all of it"
+)]
+#[path = "../../../benches/common/proc.rs"]
+mod proc;
+
 use berth::Key;
 use berth::engine::ServerConfig;
 use berth::engine::transport::Transport;
@@ -37,13 +50,6 @@ use std::time::{Duration, Instant};
 
 /// The relay's threads: its port, and WebTransport's QUIC runtime.
 const SERVER_THREADS: [&str; 2] = ["berth-port-", "berth-webtrans"];
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -94,22 +100,9 @@ impl Cell {
 }
 
 /// CPU nanoseconds of this process's threads whose names start with one
-/// of `prefixes`, from `/proc/self/task/<tid>/schedstat`.
+/// of `prefixes` (`/proc/self/task/*/schedstat`).
 fn threads_ns(prefixes: &[&str]) -> u64 {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return 0;
-    };
-    tasks
-        .flatten()
-        .filter(|task| {
-            std::fs::read_to_string(task.path().join("comm"))
-                .is_ok_and(|name| prefixes.iter().any(|p| name.trim_end().starts_with(p)))
-        })
-        .filter_map(|task| {
-            let schedstat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
-            schedstat.split_whitespace().next()?.parse::<u64>().ok()
-        })
-        .sum()
+    prefixes.iter().map(|prefix| cpu::threads_ns(prefix)).sum()
 }
 
 fn run(settings: &Settings, kind: Kind, rooms: usize) -> Result<Cell, String> {
@@ -246,10 +239,10 @@ fn main() -> Result<(), String> {
         return Ok(());
     }
     let settings = Settings {
-        secs: Duration::from_secs_f64(env_or("WT_BENCH_SECS", 4.0)),
-        warmup: Duration::from_secs_f64(env_or("WT_BENCH_WARMUP", 1.0)),
-        rate: env_or("WT_BENCH_RATE", 60),
-        size: env_or("WT_BENCH_SIZE", 32),
+        secs: Duration::from_secs_f64(proc::env_or("WT_BENCH_SECS", 4.0)),
+        warmup: Duration::from_secs_f64(proc::env_or("WT_BENCH_WARMUP", 1.0)),
+        rate: proc::env_or("WT_BENCH_RATE", 60),
+        size: proc::env_or("WT_BENCH_SIZE", 32),
     };
     let rooms: Vec<usize> = std::env::var("WT_BENCH_ROOMS")
         .unwrap_or_else(|_| "2,4,8".into())

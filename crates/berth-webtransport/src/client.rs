@@ -100,7 +100,7 @@ impl WebTransportClient {
         runtime.spawn(async move {
             while let Ok(datagram) = reader.read_datagram().await {
                 // A full queue drops, as a full socket buffer would.
-                let _ = queue.push(server, &datagram);
+                let _ = queue.push(server, datagram);
             }
         });
         Ok(Self {

@@ -2,6 +2,7 @@
 //! client) thread: a bounded queue and the waker that tells the thread.
 
 use berth::engine::transport::{IoCount, PortWaker, RecvBatch};
+use bytes::Bytes;
 use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -13,7 +14,8 @@ pub(crate) const MAX_QUEUED: usize = 8192;
 /// The queue between the WebTransport tasks and the thread.
 #[derive(Debug, Default)]
 pub(crate) struct Inbound {
-    queue: Mutex<VecDeque<(SocketAddr, Vec<u8>)>>,
+    /// The datagrams as QUIC handed them over: no copy until the batch.
+    queue: Mutex<VecDeque<(SocketAddr, Bytes)>>,
     waker: Mutex<Option<PortWaker>>,
 }
 
@@ -25,13 +27,13 @@ impl Inbound {
 
     /// Queues a datagram from `from` and wakes the thread; false, and
     /// nothing queued, when [`MAX_QUEUED`] are already waiting.
-    pub(crate) fn push(&self, from: SocketAddr, datagram: &[u8]) -> bool {
+    pub(crate) fn push(&self, from: SocketAddr, datagram: Bytes) -> bool {
         let was_empty = {
             let mut queue = self.queue.lock();
             if queue.len() >= MAX_QUEUED {
                 return false;
             }
-            queue.push_back((from, datagram.to_vec()));
+            queue.push_back((from, datagram));
             queue.len() == 1
         };
         // The thread drains the whole queue on a wake, so only the datagram

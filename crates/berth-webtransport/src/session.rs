@@ -252,7 +252,7 @@ async fn read_datagrams(
             Counters::bump(&counters.datagrams_oversized);
             continue;
         }
-        if !port.inbound.push(peer, &payload) {
+        if !port.inbound.push(peer, payload) {
             Counters::bump(&counters.datagrams_queue_full);
         }
         let ms = u64::try_from(opened.elapsed().as_millis()).unwrap_or(u64::MAX - 1);

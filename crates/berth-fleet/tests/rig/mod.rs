@@ -242,6 +242,18 @@ impl Front {
     /// One token request: the status, the body, and the seconds a 503
     /// says to wait before asking again.
     pub fn ask_with_retry_after(&self, body: &[u8]) -> (u16, Vec<u8>, u64) {
+        self.post("/token", body)
+    }
+
+    /// A browser's token request (`?transport=webtransport`): the status
+    /// and the body.
+    pub fn ask_webtransport(&self, body: &[u8]) -> (u16, Vec<u8>) {
+        let (status, body, _) = self.post("/token?transport=webtransport", body);
+        (status, body)
+    }
+
+    /// `POST path` with `body`: the status, the body, and a 503's Retry-After.
+    fn post(&self, path: &str, body: &[u8]) -> (u16, Vec<u8>, u64) {
         let agent = ureq::Agent::new_with_config(
             ureq::Agent::config_builder()
                 .http_status_as_error(false)
@@ -249,7 +261,7 @@ impl Front {
                 .build(),
         );
         let mut response = agent
-            .post(format!("http://{}/token", self.http))
+            .post(format!("http://{}{path}", self.http))
             .send(body)
             .expect("the front answers");
         let status = response.status().as_u16();
@@ -260,26 +272,6 @@ impl Front {
             .unwrap_or(0);
         let body = response.body_mut().read_to_vec().unwrap_or_default();
         (status, body, retry_after)
-    }
-
-    /// A browser's token request (`?transport=webtransport`): the status
-    /// and the body.
-    pub fn ask_webtransport(&self, body: &[u8]) -> (u16, Vec<u8>) {
-        let agent = ureq::Agent::new_with_config(
-            ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .timeout_global(Some(Duration::from_secs(10)))
-                .build(),
-        );
-        let mut response = agent
-            .post(format!("http://{}/token?transport=webtransport", self.http))
-            .send(body)
-            .expect("the front answers");
-        let status = response.status().as_u16();
-        (
-            status,
-            response.body_mut().read_to_vec().unwrap_or_default(),
-        )
     }
 
     /// One token request: the status and the body.
@@ -342,22 +334,50 @@ pub fn node_of(token: &ConnectToken, nodes: &[Node]) -> usize {
         .expect("a token names a node's port")
 }
 
-/// Runs `players` until each has a `Matched`; their (seed, index, secret).
+/// Updates `players` until each is matched; returns each one's seed,
+/// seat and rejoin secret.
 pub fn until_matched(players: &mut [RelayClient], what: &str) -> Vec<(u64, u8, [u8; 16])> {
+    matched(players, None, what)
+}
+
+/// Asks for `info`'s match for each of `players` as it connects, then
+/// waits as [`until_matched`], checking each match has `info`'s player
+/// count.
+pub fn request_and_match(
+    players: &mut [RelayClient],
+    info: &MatchInfo,
+    what: &str,
+) -> Vec<(u64, u8, [u8; 16])> {
+    matched(players, Some(info), what)
+}
+
+fn matched(
+    players: &mut [RelayClient],
+    request: Option<&MatchInfo>,
+    what: &str,
+) -> Vec<(u64, u8, [u8; 16])> {
     let deadline = Instant::now() + DEADLINE;
+    let mut asked = vec![request.is_none(); players.len()];
     let mut seats: Vec<Option<(u64, u8, [u8; 16])>> = vec![None; players.len()];
     while seats.iter().any(Option::is_none) {
         assert!(Instant::now() < deadline, "{what}: {seats:?}");
-        for (player, seat) in players.iter_mut().zip(&mut seats) {
+        for ((player, seat), asked) in players.iter_mut().zip(&mut seats).zip(&mut asked) {
             player.update(Instant::now());
+            if let (false, true, Some(info)) = (*asked, player.is_connected(), request) {
+                player.request_match(info).unwrap();
+                *asked = true;
+            }
             while let Some(event) = player.poll_event() {
                 if let RelayEvent::Matched {
                     random_seed,
                     player_idx,
+                    player_count,
                     rejoin_secret,
-                    ..
                 } = event
                 {
+                    if let Some(info) = request {
+                        assert_eq!(player_count, info.player_count, "{what}");
+                    }
                     *seat = Some((random_seed, player_idx, rejoin_secret));
                 }
             }
