@@ -4,6 +4,10 @@
 //! a request whose private token opened with the server's key, so an
 //! attacker cannot fill the table without valid tokens; it is bounded all
 //! the same, and entries expire.
+//!
+//! The table grows with a rush of connections and gives the memory back
+//! once the rush is over: entries land on random pages, so a table left at
+//! its peak size would stay resident.
 
 use crate::crypto::Key;
 use ahash::RandomState;
@@ -32,6 +36,9 @@ impl Pending {
     }
 }
 
+/// A table this small is left at its size: shrinking it would gain little.
+const SHRINK_ABOVE: usize = 64;
+
 #[derive(Debug)]
 pub(crate) struct PendingTable {
     capacity: usize,
@@ -43,7 +50,7 @@ impl PendingTable {
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
             capacity,
-            entries: HashMap::with_capacity_and_hasher(capacity.min(4096), RandomState::new()),
+            entries: HashMap::with_hasher(RandomState::new()),
         }
     }
 
@@ -75,12 +82,73 @@ impl PendingTable {
         self.entries.remove(from);
     }
 
-    /// Drops expired entries.
+    /// Drops expired entries, and shrinks the table once it is mostly empty.
     pub(crate) fn sweep(&mut self, now: Instant) {
         self.entries.retain(|_, e| !e.is_expired(now));
+        let len = self.entries.len();
+        if self.entries.capacity() > SHRINK_ABOVE && self.entries.capacity() > 4 * len {
+            self.entries.shrink_to(2 * len);
+        }
     }
 
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::tests::epoch;
+
+    fn entry(now: Instant) -> Pending {
+        Pending {
+            send_key: Key::from_bytes([1; 32]),
+            recv_key: Key::from_bytes([2; 32]),
+            timeout: None,
+            expire_at: now + Duration::from_secs(5),
+            last_access: now,
+        }
+    }
+
+    fn address(i: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], i))
+    }
+
+    #[test]
+    fn gives_back_the_memory_of_a_rush_once_it_expires() {
+        let now = epoch();
+        let mut table = PendingTable::new(10_000);
+        for i in 0..5_000 {
+            assert!(table.insert(address(i), entry(now), now));
+        }
+        let peak = table.entries.capacity();
+        assert!(peak >= 5_000);
+        // Ten handshakes arrive later, and outlive the rush.
+        let later = now + Duration::from_secs(3);
+        for i in 5_000..5_010 {
+            assert!(table.insert(address(i), entry(later), later));
+        }
+        table.sweep(now + Duration::from_secs(6));
+        assert_eq!(table.len(), 10);
+        assert!(
+            table.entries.capacity() <= SHRINK_ABOVE,
+            "{} slots kept for 10 entries (peak {peak})",
+            table.entries.capacity()
+        );
+        assert!(table.get(&address(5_003), now + Duration::from_secs(6)).is_some());
+    }
+
+    #[test]
+    fn refuses_past_its_capacity_of_live_entries() {
+        let now = epoch();
+        let mut table = PendingTable::new(3);
+        for i in 0..3 {
+            assert!(table.insert(address(i), entry(now), now));
+        }
+        assert!(!table.insert(address(9), entry(now), now));
+        // A refresh of a held address is not a new entry.
+        assert!(table.insert(address(1), entry(now), now));
+        assert!(table.insert(address(9), entry(now), now + Duration::from_secs(5)));
     }
 }

@@ -4,6 +4,10 @@
 //! sealing and is read only after the token authenticated, so an attacker
 //! without the private key cannot choose keys. Bounded: past the capacity
 //! the oldest entry goes, as in the reference.
+//!
+//! The log grows with use instead of reserving its capacity up front: a
+//! reserved table's entries land on random pages, so after a few thousand
+//! connections the whole reservation (eight entries per slot) is resident.
 
 use ahash::RandomState;
 use std::collections::{HashMap, VecDeque};
@@ -24,8 +28,8 @@ impl TokenLog {
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
             capacity,
-            first_use: HashMap::with_capacity_and_hasher(capacity, RandomState::new()),
-            order: VecDeque::with_capacity(capacity),
+            first_use: HashMap::with_hasher(RandomState::new()),
+            order: VecDeque::new(),
         }
     }
 
@@ -62,5 +66,18 @@ mod tests {
         assert_eq!(log.first_use.len(), 2);
         // The oldest was forgotten.
         assert!(log.admit([1; 16], b));
+    }
+
+    #[test]
+    fn holds_memory_for_the_tokens_used_not_for_its_capacity() {
+        let a: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let mut log = TokenLog::new(40_000);
+        for i in 0..100u32 {
+            let mut tag = [0; 16];
+            tag[..4].copy_from_slice(&i.to_le_bytes());
+            assert!(log.admit(tag, a));
+        }
+        assert!(log.first_use.capacity() < 1_000);
+        assert!(log.order.capacity() < 1_000);
     }
 }
