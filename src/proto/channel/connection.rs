@@ -64,20 +64,62 @@ pub struct Message {
 }
 
 #[derive(Debug)]
-#[allow(
-    clippy::large_enum_variant,
-    reason = "a connection holds a handful of channels, read on every packet: inline beats a box"
-)]
 enum Channel {
     Unreliable,
     Sequenced {
         next_send: u16,
         last_received: Option<u16>,
     },
+    /// Its state is made when the channel is first used: a peer holds 16
+    /// bytes for a reliable channel it never uses, not 224 (an idle peer's
+    /// memory counts at 10,000 peers a server).
     Reliable {
-        send: ReliableSend,
-        recv: ReliableRecv,
+        ordered: bool,
+        state: Option<Box<Reliable>>,
     },
+}
+
+/// Both halves of a reliable channel in use.
+#[derive(Debug)]
+struct Reliable {
+    send: ReliableSend,
+    recv: ReliableRecv,
+}
+
+impl Channel {
+    /// The send half of a reliable channel in use.
+    fn reliable_send(&self) -> Option<&ReliableSend> {
+        match self {
+            Self::Reliable {
+                state: Some(state), ..
+            } => Some(&state.send),
+            _ => None,
+        }
+    }
+
+    /// The send half of a reliable channel in use, to change.
+    fn reliable_send_mut(&mut self) -> Option<&mut ReliableSend> {
+        match self {
+            Self::Reliable {
+                state: Some(state), ..
+            } => Some(&mut state.send),
+            _ => None,
+        }
+    }
+}
+
+/// The state of a reliable channel, made on its first use.
+fn reliable_state(
+    state: &mut Option<Box<Reliable>>,
+    ordered: bool,
+    max_message_len: usize,
+) -> &mut Reliable {
+    state.get_or_insert_with(|| {
+        Box::new(Reliable {
+            send: ReliableSend::default(),
+            recv: ReliableRecv::new(ordered, max_message_len),
+        })
+    })
 }
 
 /// An unreliable message waiting for the next packet; its bytes are in
@@ -123,11 +165,8 @@ impl Connection {
                 },
                 ChannelKind::ReliableUnordered | ChannelKind::ReliableOrdered => {
                     Channel::Reliable {
-                        send: ReliableSend::default(),
-                        recv: ReliableRecv::new(
-                            *kind == ChannelKind::ReliableOrdered,
-                            table.max_message_len(),
-                        ),
+                        ordered: *kind == ChannelKind::ReliableOrdered,
+                        state: None,
                     }
                 }
             })
@@ -158,10 +197,8 @@ impl Connection {
         let reliable: usize = self
             .channels
             .iter()
-            .map(|c| match c {
-                Channel::Reliable { send, .. } => send.bytes,
-                _ => 0,
-            })
+            .filter_map(Channel::reliable_send)
+            .map(|send| send.bytes)
             .sum();
         reliable + self.unreliable_bytes
     }
@@ -185,14 +222,18 @@ impl Connection {
         let max_message_len = self.table.max_message_len();
         let over_budget = queued.saturating_add(message.len()) > budget;
         match self.channels.get_mut(index) {
-            Some(Channel::Reliable { send, .. }) => {
+            Some(Channel::Reliable { ordered, state }) => {
                 if message.len() > max_message_len {
                     return Err(SendError::BadLength {
                         len: message.len(),
                         max: max_message_len,
                     });
                 }
-                if over_budget || !send.has_room_for() {
+                if over_budget {
+                    return Err(full);
+                }
+                let send = &mut reliable_state(state, *ordered, max_message_len).send;
+                if !send.has_room_for() {
                     return Err(full);
                 }
                 send.push(message);
@@ -235,10 +276,11 @@ impl Connection {
         let rto = self.rtt.resend_timeout();
         self.received.ack_due().is_some_and(|due| due <= now)
             || !self.unreliable.is_empty()
-            || self.channels.iter().any(|c| match c {
-                Channel::Reliable { send, .. } => send.has_due(now, rto),
-                _ => false,
-            })
+            || self
+                .channels
+                .iter()
+                .filter_map(Channel::reliable_send)
+                .any(|send| send.has_due(now, rto))
     }
 
     /// When something next falls due without new input: a reliable unit's
@@ -247,10 +289,8 @@ impl Connection {
         let rto = self.rtt.resend_timeout();
         self.channels
             .iter()
-            .filter_map(|c| match c {
-                Channel::Reliable { send, .. } => send.next_resend(rto),
-                _ => None,
-            })
+            .filter_map(Channel::reliable_send)
+            .filter_map(|send| send.next_resend(rto))
             .chain(self.received.ack_due())
             .min()
     }
@@ -259,10 +299,11 @@ impl Connection {
     pub fn is_idle(&self) -> bool {
         !self.received.is_ack_owed()
             && self.unreliable.is_empty()
-            && self.channels.iter().all(|c| match c {
-                Channel::Reliable { send, .. } => send.is_idle(),
-                _ => true,
-            })
+            && self
+                .channels
+                .iter()
+                .filter_map(Channel::reliable_send)
+                .all(ReliableSend::is_idle)
     }
 
     /// Writes one payload into `buf` (at most 1200 bytes of it) as packet
@@ -332,7 +373,7 @@ impl Connection {
         let rto = self.rtt.resend_timeout();
         let specs = self.table.channels();
         for (index, (channel, (id, _))) in self.channels.iter_mut().zip(specs).enumerate() {
-            let Channel::Reliable { send, .. } = channel else {
+            let Some(send) = channel.reliable_send_mut() else {
                 continue;
             };
             let first = units.len();
@@ -369,6 +410,7 @@ impl Connection {
 
     fn read_frames(&mut self, now: Instant, payload: &[u8]) -> Result<bool, ReadError> {
         let budget = self.table.send_budget().saturating_mul(2);
+        let max_message_len = self.table.max_message_len();
         let mut eliciting = false;
         for frame in Frames::new(payload) {
             let frame = frame?;
@@ -390,7 +432,9 @@ impl Connection {
                 .channels
                 .iter()
                 .map(|c| match c {
-                    Channel::Reliable { recv, .. } => recv.held_bytes(),
+                    Channel::Reliable {
+                        state: Some(state), ..
+                    } => state.recv.held_bytes(),
                     _ => 0,
                 })
                 .sum();
@@ -409,8 +453,9 @@ impl Connection {
                         deliver(body.message);
                     }
                 }
-                Some(Channel::Reliable { recv, .. }) => {
+                Some(Channel::Reliable { ordered, state }) => {
                     eliciting = true;
+                    let recv = &mut reliable_state(state, *ordered, max_message_len).recv;
                     match ReliableBody::parse(frame.body)? {
                         ReliableBody::Messages { first, messages } => {
                             for (offset, message) in (0u16..).zip(messages) {
@@ -439,8 +484,10 @@ impl Connection {
         self.stats.packets_acked += self.acked.packets;
         self.acked.packets = 0;
         for unit in self.acked.units.drain(..) {
-            if let Some(Channel::Reliable { send, .. }) =
-                self.channels.get_mut(usize::from(unit.channel))
+            if let Some(send) = self
+                .channels
+                .get_mut(usize::from(unit.channel))
+                .and_then(Channel::reliable_send_mut)
             {
                 send.ack(unit.serial);
             }
@@ -453,8 +500,9 @@ impl Connection {
     fn resend_lost(&mut self) {
         let channels = &mut self.channels;
         self.sent.take_lost(|unit| {
-            if let Some(Channel::Reliable { send, .. }) =
-                channels.get_mut(usize::from(unit.channel))
+            if let Some(send) = channels
+                .get_mut(usize::from(unit.channel))
+                .and_then(Channel::reliable_send_mut)
             {
                 send.lost(unit.serial);
             }
@@ -477,6 +525,17 @@ impl Connection {
         std::mem::swap(&mut self.inbox, into);
     }
 
+    /// The counters of a connection that has carried nothing yet: what
+    /// [`Connection::stats`] says of a new one, without making one.
+    pub(crate) fn stats_before_use() -> ConnectionStats {
+        let rtt = Rtt::default();
+        ConnectionStats {
+            rtt: rtt.smoothed(),
+            resend_timeout: rtt.resend_timeout(),
+            ..ConnectionStats::default()
+        }
+    }
+
     /// A snapshot of the connection's counters and estimates.
     pub fn stats(&self) -> ConnectionStats {
         let acked = self.stats.packets_acked;
@@ -495,10 +554,8 @@ impl Connection {
             resends: self
                 .channels
                 .iter()
-                .map(|c| match c {
-                    Channel::Reliable { send, .. } => send.resends,
-                    _ => 0,
-                })
+                .filter_map(Channel::reliable_send)
+                .map(|send| send.resends)
                 .sum(),
             ..self.stats
         }
@@ -573,4 +630,19 @@ fn write_units(
         debug_assert!(written.is_ok(), "sized above: {written:?}");
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_counters_before_use_are_a_new_connections() {
+        let table = ChannelTable::standard();
+        assert_eq!(
+            Connection::new(table).stats(),
+            Connection::stats_before_use()
+        );
+        assert!(Connection::stats_before_use().resend_timeout > std::time::Duration::ZERO);
+    }
 }

@@ -2,6 +2,7 @@
 //! and the limits both sides must share.
 
 use crate::wire::frame::ChannelId;
+use std::sync::Arc;
 
 /// How a channel delivers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -96,8 +97,9 @@ pub const DEFAULT_SEND_BUDGET: usize = 1024 * 1024;
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChannelTable {
-    /// Sorted by id, for binary search on receive.
-    channels: Vec<(ChannelId, ChannelKind)>,
+    /// Sorted by id, for binary search on receive. Shared: every
+    /// connection holds the table, and a clone allocates nothing.
+    channels: Arc<[(ChannelId, ChannelKind)]>,
     max_message_len: usize,
     send_budget: usize,
 }
@@ -139,12 +141,12 @@ impl ChannelTable {
     pub fn standard() -> Self {
         let channel = |id: ChannelId, kind| (id, kind);
         Self {
-            channels: vec![
+            channels: Arc::new([
                 channel(standard::UNRELIABLE, ChannelKind::Unreliable),
                 channel(standard::SEQUENCED, ChannelKind::UnreliableSequenced),
                 channel(standard::RELIABLE_UNORDERED, ChannelKind::ReliableUnordered),
                 channel(standard::RELIABLE_ORDERED, ChannelKind::ReliableOrdered),
-            ],
+            ]),
             max_message_len: DEFAULT_MAX_MESSAGE_LEN,
             send_budget: DEFAULT_SEND_BUDGET,
         }
@@ -187,7 +189,7 @@ impl ChannelTable {
     /// and kind, then the limits.
     pub fn describe(&self) -> Vec<u8> {
         let mut bytes = b"berth-channels/1".to_vec();
-        for (id, kind) in &self.channels {
+        for (id, kind) in self.channels.iter() {
             bytes.extend_from_slice(&id.get().to_le_bytes());
             bytes.push(kind.code());
         }
@@ -277,7 +279,7 @@ impl TableBuilder {
             4 * MAX_MESSAGE_LEN_LIMIT,
         )?;
         Ok(ChannelTable {
-            channels,
+            channels: channels.into(),
             max_message_len: self.max_message_len,
             send_budget: self.send_budget,
         })

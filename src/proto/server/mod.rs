@@ -23,6 +23,7 @@ mod event;
 mod limiter;
 mod pending;
 mod session;
+mod session_keys;
 mod stats;
 mod token_log;
 
@@ -31,7 +32,7 @@ pub use config::{ConfigError, MAX_CLIENTS_LIMIT, ShardConfig};
 pub use event::{DisconnectReason, Event};
 pub use stats::{DropReason, Stats};
 
-use super::channel::{ChannelId, ChannelTable, Connection, ConnectionStats, Inbox};
+use super::channel::{ChannelId, ChannelTable, ConnectionStats, Inbox};
 use super::{
     DISCONNECT_PACKETS, Outbox, SEND_INTERVAL, SendError, WallClock, token_timeout, written,
 };
@@ -45,6 +46,7 @@ use deadlines::Deadlines;
 use limiter::RequestLimiter;
 use pending::{Pending, PendingTable};
 use session::{Admitted, Received, SealKey, Session};
+use session_keys::SessionKeys;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -176,6 +178,16 @@ impl Shard {
     /// Number of connected clients.
     pub fn connected_count(&self) -> usize {
         self.by_address.len()
+    }
+
+    /// Number of sessions holding prepared keys (trading payloads lately).
+    #[cfg(test)]
+    pub(crate) fn prepared_sessions(&self) -> usize {
+        self.slots
+            .iter()
+            .filter_map(|entry| entry.session.as_ref())
+            .filter(|session| session.keys_prepared())
+            .count()
     }
 
     /// Number of handshakes in progress.
@@ -435,24 +447,24 @@ impl Shard {
         if self.by_client_id.contains_key(&challenge.client_id) {
             return Err(DropReason::AlreadyConnected);
         }
-        let (send, timeout) = (PacketCipher::new(&pending.send_key), pending.timeout);
+        let keys = SessionKeys::new(pending.send_key.clone(), pending.recv_key.clone());
+        let timeout = pending.timeout;
         // Slots number at most MAX_CLIENTS_LIMIT, so an index fits in u32.
         let Some(slot) = self.slots.iter().position(|entry| entry.session.is_none()) else {
             self.stats.denied += 1;
+            let send = PacketCipher::new(&pending.send_key);
             self.send_global(from, &send, &Body::Denied, out);
             return Ok(());
         };
         self.pending.remove(&from);
-        let channels = self.channels.clone().map(Connection::new);
         let admitted = Admitted {
             address: from,
             client_id: challenge.client_id,
             user_data: Box::new(challenge.user_data),
-            send,
-            recv,
+            keys,
             timeout,
         };
-        let mut session = Session::new(admitted, now, channels);
+        let mut session = Session::new(admitted, now, self.channels.clone());
         let Some(entry) = self.slots.get_mut(slot) else {
             return Err(DropReason::UnknownSource);
         };
@@ -666,9 +678,11 @@ impl Shard {
         }
     }
 
-    /// Sends due keep-alives, times out silent clients and sweeps expired handshakes.
+    /// Sends due keep-alives, times out silent clients, and every sweep
+    /// interval drops expired handshakes and idle sessions' prepared keys.
     fn keep_alives(&mut self, now: Instant, out: &mut dyn Outbox) {
-        if now >= self.next_sweep {
+        let sweep = now >= self.next_sweep;
+        if sweep {
             self.pending.sweep(now);
             self.next_sweep = now + SWEEP_INTERVAL;
         }
@@ -679,6 +693,9 @@ impl Shard {
             let Some(session) = entry.session.as_mut() else {
                 continue;
             };
+            if sweep {
+                session.sweep_keys();
+            }
             let client = ClientIndex::new(slot, entry.generation);
             if session.is_timed_out(now) {
                 timed_out.push(client);

@@ -136,7 +136,11 @@ mod tests {
             "{} slots kept for 10 entries (peak {peak})",
             table.entries.capacity()
         );
-        assert!(table.get(&address(5_003), now + Duration::from_secs(6)).is_some());
+        assert!(
+            table
+                .get(&address(5_003), now + Duration::from_secs(6))
+                .is_some()
+        );
     }
 
     #[test]

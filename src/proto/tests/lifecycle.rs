@@ -201,3 +201,36 @@ fn an_idle_connection_outlives_its_timeout_on_keep_alives() {
     assert_eq!(pair.client(0).state(), ClientState::Connected);
     assert_eq!(pair.server.connected_count(), 1);
 }
+
+#[test]
+fn a_session_prepares_its_keys_only_while_payloads_flow() {
+    let mut pair = connected_pair();
+    // Keep-alives alone, both ways, for a few sweeps.
+    pair.run(300);
+    assert_eq!(pair.server.prepared_sessions(), 0);
+    pair.client_send(0, b"payload");
+    pair.run(2);
+    assert_eq!(
+        pair.server_received.last().map(|(_, b)| b.as_slice()),
+        Some(&b"payload"[..])
+    );
+    assert_eq!(pair.server.prepared_sessions(), 1);
+    // Two sweep intervals without a payload let them go; the peer stays
+    // connected on keep-alives, and its next payload still opens.
+    pair.run(250);
+    assert_eq!(pair.server.prepared_sessions(), 0);
+    assert_eq!(pair.server.connected_count(), 1);
+    pair.client_send(0, b"later");
+    pair.run(2);
+    assert_eq!(
+        pair.server_received.last().map(|(_, b)| b.as_slice()),
+        Some(&b"later"[..])
+    );
+    let client = pair.server.client_in(0).expect("still connected");
+    pair.server_send(client, b"down");
+    pair.run(2);
+    assert_eq!(
+        pair.clients[0].received.last().map(Vec::as_slice),
+        Some(&b"down"[..])
+    );
+}
