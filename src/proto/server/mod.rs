@@ -360,7 +360,8 @@ impl Shard {
         if request.protocol_id != self.protocol_id {
             return Err(DropReason::WrongProtocol);
         }
-        if request.expire_unix_secs <= self.clock.unix_secs(now) {
+        let unix_now = self.clock.unix_secs(now);
+        if request.expire_unix_secs <= unix_now {
             return Err(DropReason::TokenExpired);
         }
         let token = PrivateToken::open(
@@ -383,7 +384,10 @@ impl Shard {
             return Err(DropReason::AlreadyConnected);
         }
         let tag = tag_of(request.private);
-        if !self.token_log.admit(tag, from) {
+        if !self
+            .token_log
+            .admit(tag, request.expire_unix_secs, from, unix_now)
+        {
             return Err(DropReason::TokenReused);
         }
         let send = PacketCipher::new(&token.server_to_client_key);
@@ -684,6 +688,7 @@ impl Shard {
         let sweep = now >= self.next_sweep;
         if sweep {
             self.pending.sweep(now);
+            self.token_log.sweep(self.clock.unix_secs(now));
             self.next_sweep = now + SWEEP_INTERVAL;
         }
         let mut next = self.next_sweep;

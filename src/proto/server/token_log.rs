@@ -5,9 +5,12 @@
 //! without the private key cannot choose keys. Bounded: past the capacity
 //! the oldest entry goes, as in the reference.
 //!
-//! The log grows with use instead of reserving its capacity up front: a
-//! reserved table's entries land on random pages, so after a few thousand
-//! connections the whole reservation (eight entries per slot) is resident.
+//! A token is remembered only while it could still be used: once its
+//! (authenticated) expiry has passed, the server refuses it before asking
+//! the log, so the entry goes. The log's memory follows the tokens in
+//! their lifetime, not every token since the start: reserved up front, or
+//! kept until the capacity (eight entries per slot) fills, its entries
+//! would land on random pages and keep them resident.
 
 use ahash::RandomState;
 use std::collections::{HashMap, VecDeque};
@@ -16,12 +19,18 @@ use std::net::SocketAddr;
 /// The authentication tag of a private token.
 pub(crate) type TokenTag = [u8; 16];
 
+/// A log this small is left at its size when it empties: shrinking it
+/// would gain little.
+const SHRINK_ABOVE: usize = 64;
+
 #[derive(Debug)]
 pub(crate) struct TokenLog {
     capacity: usize,
     // ahash with a random seed: bounded lookups even if tags were chosen.
     first_use: HashMap<TokenTag, SocketAddr, RandomState>,
-    order: VecDeque<TokenTag>,
+    /// Tags in the order first used, with their tokens' expiry (Unix
+    /// seconds).
+    order: VecDeque<(TokenTag, u64)>,
 }
 
 impl TokenLog {
@@ -33,19 +42,56 @@ impl TokenLog {
         }
     }
 
-    /// Whether `from` may use the token with `tag`; records the first use.
-    pub(crate) fn admit(&mut self, tag: TokenTag, from: SocketAddr) -> bool {
+    /// Whether `from` may use the token with `tag`, which expires at
+    /// `expires` (Unix seconds, later than `now`); records the first use.
+    pub(crate) fn admit(
+        &mut self,
+        tag: TokenTag,
+        expires: u64,
+        from: SocketAddr,
+        now: u64,
+    ) -> bool {
         if let Some(first) = self.first_use.get(&tag) {
             return *first == from;
         }
+        self.forget_expired(now);
         if self.order.len() >= self.capacity {
-            if let Some(oldest) = self.order.pop_front() {
+            if let Some((oldest, _)) = self.order.pop_front() {
                 self.first_use.remove(&oldest);
             }
         }
         self.first_use.insert(tag, from);
-        self.order.push_back(tag);
+        self.order.push_back((tag, expires));
         true
+    }
+
+    /// Forgets expired tokens and shrinks the log once it is mostly empty.
+    pub(crate) fn sweep(&mut self, now: u64) {
+        self.forget_expired(now);
+        let len = self.order.len();
+        if self.first_use.capacity() > SHRINK_ABOVE && self.first_use.capacity() > 4 * len {
+            self.first_use.shrink_to(2 * len);
+            self.order.shrink_to(2 * len);
+        }
+    }
+
+    /// Forgets the oldest tokens while they have expired. Tokens of mixed
+    /// lifetimes may leave an expired one behind a live one for a while;
+    /// the capacity bounds the log all the same.
+    fn forget_expired(&mut self, now: u64) {
+        while let Some(&(tag, expires)) = self.order.front() {
+            if expires > now {
+                break;
+            }
+            self.order.pop_front();
+            self.first_use.remove(&tag);
+        }
+    }
+
+    /// Tokens remembered.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.order.len()
     }
 }
 
@@ -53,31 +99,62 @@ impl TokenLog {
 mod tests {
     use super::*;
 
+    const NOW: u64 = 1_000;
+
+    fn tag(i: u32) -> TokenTag {
+        let mut tag = [0; 16];
+        tag[..4].copy_from_slice(&i.to_le_bytes());
+        tag
+    }
+
     #[test]
     fn binds_a_token_to_its_first_address_and_stays_bounded() {
         let a: SocketAddr = "127.0.0.1:1".parse().unwrap();
         let b: SocketAddr = "127.0.0.1:2".parse().unwrap();
         let mut log = TokenLog::new(2);
-        assert!(log.admit([1; 16], a));
-        assert!(log.admit([1; 16], a));
-        assert!(!log.admit([1; 16], b));
-        assert!(log.admit([2; 16], b));
-        assert!(log.admit([3; 16], b));
+        assert!(log.admit([1; 16], NOW + 30, a, NOW));
+        assert!(log.admit([1; 16], NOW + 30, a, NOW));
+        assert!(!log.admit([1; 16], NOW + 30, b, NOW));
+        assert!(log.admit([2; 16], NOW + 30, b, NOW));
+        assert!(log.admit([3; 16], NOW + 30, b, NOW));
         assert_eq!(log.first_use.len(), 2);
         // The oldest was forgotten.
-        assert!(log.admit([1; 16], b));
+        assert!(log.admit([1; 16], NOW + 30, b, NOW));
     }
 
     #[test]
-    fn holds_memory_for_the_tokens_used_not_for_its_capacity() {
+    fn remembers_a_token_until_it_expires_and_no_longer() {
+        let a: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let b: SocketAddr = "127.0.0.1:2".parse().unwrap();
+        let mut log = TokenLog::new(40_000);
+        assert!(log.admit(tag(0), NOW + 30, a, NOW));
+        log.sweep(NOW + 29);
+        assert!(!log.admit(tag(0), NOW + 30, b, NOW + 29), "still valid");
+        log.sweep(NOW + 30);
+        assert_eq!(
+            log.len(),
+            0,
+            "expired: the server refuses it before the log"
+        );
+    }
+
+    #[test]
+    fn holds_memory_for_the_tokens_in_their_lifetime_not_for_its_capacity() {
         let a: SocketAddr = "127.0.0.1:1".parse().unwrap();
         let mut log = TokenLog::new(40_000);
-        for i in 0..100u32 {
-            let mut tag = [0; 16];
-            tag[..4].copy_from_slice(&i.to_le_bytes());
-            assert!(log.admit(tag, a));
+        // A steady churn: 100 tokens a second, each valid for 30 s, for 10 minutes.
+        for second in 0..600u32 {
+            let now = NOW + u64::from(second);
+            for i in 0..100 {
+                assert!(log.admit(tag(second * 100 + i), now + 30, a, now));
+            }
+            log.sweep(now);
         }
-        assert!(log.first_use.capacity() < 1_000);
-        assert!(log.order.capacity() < 1_000);
+        assert!(log.len() <= 3_100, "{} remembered", log.len());
+        assert!(log.first_use.capacity() < 8_000);
+        log.sweep(NOW + 700);
+        assert_eq!(log.len(), 0);
+        assert!(log.first_use.capacity() <= SHRINK_ABOVE);
+        assert!(log.order.capacity() <= SHRINK_ABOVE);
     }
 }
