@@ -1,21 +1,25 @@
 //! The relay's HTTP service in process, over loopback TCP, in front of a
 //! real relay: tokens, metrics, health and readiness, and what it does
-//! with hostile requests. Also the key file and the rate limiter.
+//! with hostile requests (and that they leave the relay's players alone).
+//! Also the key file and the rate limiter.
 
 mod common;
 
 use berth::Key;
 use berth::engine::{MemoryNetwork, ServerConfig};
-use berth::relay::{RelayConfig, RelayServer, protocol_id};
+use berth::relay::{
+    MatchInfo, RelayClient, RelayConfig, RelayEvent, RelayServer, Target, protocol_id,
+};
 use berth_relay::http::{HttpConfig, HttpService};
 use berth_relay::key_file::{self, KeyFileError, KeyOrigin};
 use berth_relay::operator::RelayOperator;
 use berth_relay::rate_limit::RateLimiter;
 use common::{DEADLINE, connect_with, exchange, get, post_token, scratch_dir, try_exchange};
 use std::collections::{BTreeMap, HashMap};
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, TcpStream};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 fn relay(ports: u16) -> Arc<RelayServer> {
@@ -522,5 +526,124 @@ fn a_relay_without_webtransport_refuses_a_browser_token_request() {
     );
     assert_eq!(status, 400);
     assert!(String::from_utf8_lossy(&body).contains("no WebTransport"));
+    http.stop();
+}
+
+/// Counts a scraper out when it ends, even by a panic.
+struct Done(Arc<AtomicUsize>);
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn a_crowd_of_scrapers_and_silent_connections_leaves_the_players_untouched() {
+    let relay = relay(1);
+    let config = HttpConfig {
+        max_connections: 16,
+        header_timeout: Duration::from_millis(300),
+        ..HttpConfig::default()
+    };
+    let http = service(&relay, config);
+    let addr = http.local_addr();
+    let info = MatchInfo {
+        player_count: 2,
+        match_data: b"crowd".to_vec(),
+    };
+    let mut players: Vec<RelayClient> = (0..2).map(|_| connect_with(&post_token(addr).1)).collect();
+    for player in &mut players {
+        player.request_match(&info).unwrap();
+    }
+    let deadline = Instant::now() + DEADLINE;
+    let mut matched = 0;
+    while matched < 2 {
+        assert!(Instant::now() < deadline, "the players were not matched");
+        for player in &mut players {
+            player.update(Instant::now());
+            while let Some(event) = player.poll_event() {
+                matched += usize::from(matches!(event, RelayEvent::Matched { .. }));
+            }
+        }
+        players[0]
+            .wait(Instant::now() + Duration::from_millis(1))
+            .unwrap();
+    }
+
+    // The crowd: 64 connections that send half a request and then
+    // nothing (four times the connection limit), and 8 scrapers of 25
+    // scrapes each, all at once.
+    let silent: Vec<TcpStream> = (0..64)
+        .map(|_| {
+            let mut stream = TcpStream::connect(addr).unwrap();
+            stream.write_all(b"GET /metrics HTTP/1.1\r\n").unwrap();
+            stream.set_read_timeout(Some(DEADLINE)).unwrap();
+            stream
+        })
+        .collect();
+    let scraping = Arc::new(AtomicUsize::new(8));
+    let scrapers: Vec<_> = (0..8)
+        .map(|_| {
+            let scraping = scraping.clone();
+            std::thread::spawn(move || {
+                let _done = Done(scraping);
+                (0..25).map(|_| get(addr, "/metrics").0).collect::<Vec<_>>()
+            })
+        })
+        .collect();
+
+    // Meanwhile the players trade numbered reliable messages, one each a
+    // pass, until the crowd is gone and 300 went each way.
+    let mut sent = 0u32;
+    let mut received: [Vec<u32>; 2] = [Vec::new(), Vec::new()];
+    let deadline = Instant::now() + DEADLINE;
+    while received.iter().any(|r| r.len() < sent as usize)
+        || scraping.load(Ordering::Relaxed) > 0
+        || sent < 300
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the players stalled: {sent} sent each, {:?} received",
+            received.each_ref().map(Vec::len)
+        );
+        let sending = scraping.load(Ordering::Relaxed) > 0 || sent < 300;
+        for (i, player) in players.iter_mut().enumerate() {
+            if sending {
+                player
+                    .send_to(Target::AllOthers, &sent.to_le_bytes(), true)
+                    .unwrap();
+            }
+            player.update(Instant::now());
+            while let Some(event) = player.poll_event() {
+                if let RelayEvent::Received { data, reliable, .. } = event {
+                    assert!(reliable);
+                    received[i].push(u32::from_le_bytes(data[..4].try_into().unwrap()));
+                }
+            }
+        }
+        sent += u32::from(sending);
+        players[0]
+            .wait(Instant::now() + Duration::from_millis(1))
+            .unwrap();
+    }
+    // Each got every message of the other, exactly once and in order.
+    for got in &received {
+        assert_eq!(*got, (0..sent).collect::<Vec<_>>());
+    }
+    // Every scrape was answered, in time.
+    for scraper in scrapers {
+        assert!(scraper.join().unwrap().iter().all(|&status| status == 200));
+    }
+    // Every silent connection was let go (EOF, or a 408).
+    for mut stream in silent {
+        let started = Instant::now();
+        let mut rest = Vec::new();
+        let _ = stream.read_to_end(&mut rest);
+        assert!(started.elapsed() < DEADLINE, "a silent connection was held");
+    }
+    for player in &mut players {
+        player.disconnect(Instant::now());
+    }
     http.stop();
 }
