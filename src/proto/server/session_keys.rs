@@ -29,6 +29,13 @@ struct Prepared {
     used: bool,
 }
 
+/// Which of the two keys.
+#[derive(Clone, Copy)]
+enum Half {
+    Send,
+    Recv,
+}
+
 /// A key ready to seal or open one packet: the session's prepared key, or
 /// one prepared for this packet alone.
 #[allow(
@@ -64,13 +71,7 @@ impl SessionKeys {
     /// The key to seal a packet to the peer with. A payload keeps the
     /// keys prepared (preparing them if they were not).
     pub(crate) fn send(&mut self, payload: bool) -> Cipher<'_> {
-        if payload {
-            self.prepare();
-        }
-        match self.prepared.as_deref() {
-            Some(prepared) => Cipher::Prepared(&prepared.send),
-            None => Cipher::ForOnePacket(PacketCipher::new(&self.send)),
-        }
+        self.cipher(payload, Half::Send)
     }
 
     /// The key to open a packet from the peer with. A payload keeps the
@@ -78,12 +79,18 @@ impl SessionKeys {
     /// session prepare its keys, which costs what an active peer costs and
     /// is undone by the second sweep after.
     pub(crate) fn recv(&mut self, payload: bool) -> Cipher<'_> {
+        self.cipher(payload, Half::Recv)
+    }
+
+    fn cipher(&mut self, payload: bool, half: Half) -> Cipher<'_> {
         if payload {
             self.prepare();
         }
-        match self.prepared.as_deref() {
-            Some(prepared) => Cipher::Prepared(&prepared.recv),
-            None => Cipher::ForOnePacket(PacketCipher::new(&self.recv)),
+        match (self.prepared.as_deref(), half) {
+            (Some(prepared), Half::Send) => Cipher::Prepared(&prepared.send),
+            (Some(prepared), Half::Recv) => Cipher::Prepared(&prepared.recv),
+            (None, Half::Send) => Cipher::ForOnePacket(PacketCipher::new(&self.send)),
+            (None, Half::Recv) => Cipher::ForOnePacket(PacketCipher::new(&self.recv)),
         }
     }
 
