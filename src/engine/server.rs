@@ -186,7 +186,8 @@ impl Server {
             mailboxes,
             shutdown: AtomicBool::new(false),
             placement: Placement::new(usize::from(ports)),
-            // Enough for every mailbox to be full at once.
+            // Up to every mailbox full at once, within the pool's own
+            // limits (8,192 buffers, 8 MiB).
             pool: Arc::new(BufferPool::new(
                 config.queue_len.saturating_mul(usize::from(ports)),
             )),
