@@ -115,7 +115,11 @@ mod tests {
         for buf in burst {
             pool.give_back(buf);
         }
-        assert_eq!(pool.free.len(), 4, "four buffers of 10,000 bytes fit in 40 KiB");
+        assert_eq!(
+            pool.free.len(),
+            4,
+            "four buffers of 10,000 bytes fit in 40 KiB"
+        );
         let kept = pool.kept_bytes.load(Ordering::Relaxed);
         assert!((40_000..=40 * 1024).contains(&kept), "{kept} bytes kept");
         // Taking them out again counts them out.
