@@ -306,26 +306,24 @@ impl Port {
         }
     }
 
+    /// Copies the port's counters into its shared snapshot. The peers'
+    /// channel counters go straight into the snapshot's own list, under
+    /// its lock: one copy per peer, not two, and the list keeps its
+    /// capacity, so nothing is allocated once it has grown.
     fn publish(&self, stats: &mut PortStats) {
         stats.peers = self.shard.connected_count();
-        stats.peer_channels.clear();
-        stats.peer_channels.extend(
-            self.shard
-                .all_client_stats()
-                .map(|(client, channel)| (PeerId::of(self.index, client), channel)),
-        );
         stats.protocol = self.shard.stats().clone();
         if let Some(shared) = self.shared.stats.get(usize::from(self.index)) {
-            // Copied without allocating: the list of peers goes into the
-            // snapshot's own list, which keeps its capacity.
             let mut shared = shared.lock();
             let mut peer_channels = std::mem::take(&mut shared.peer_channels);
             peer_channels.clear();
-            peer_channels.extend_from_slice(&stats.peer_channels);
-            let own = std::mem::take(&mut stats.peer_channels);
+            peer_channels.extend(
+                self.shard
+                    .all_client_stats()
+                    .map(|(client, channel)| (PeerId::of(self.index, client), channel)),
+            );
             *shared = stats.clone();
             shared.peer_channels = peer_channels;
-            stats.peer_channels = own;
         }
     }
 }
