@@ -40,24 +40,23 @@ pub(crate) struct Received {
     older: OlderAcks,
 }
 
-/// The acks [`Received`] keeps for the next packet: a fixed ring, so that
-/// keeping one never allocates (the port threads allocate nothing per
-/// message), the oldest dropped when full.
+/// The acks [`Received`] keeps for the next packet, oldest first, in a
+/// fixed array: keeping one never allocates (the port threads allocate
+/// nothing per message). When it is full the oldest goes.
 #[derive(Debug)]
 struct OlderAcks {
     acks: [Ack; MAX_OLDER_ACKS],
-    start: u8,
-    len: u8,
+    len: usize,
 }
 
 impl Default for OlderAcks {
     fn default() -> Self {
+        let none = Ack {
+            largest: 0,
+            bits: 0,
+        };
         Self {
-            acks: [Ack {
-                largest: 0,
-                bits: 0,
-            }; MAX_OLDER_ACKS],
-            start: 0,
+            acks: [none; MAX_OLDER_ACKS],
             len: 0,
         }
     }
@@ -65,29 +64,22 @@ impl Default for OlderAcks {
 
 impl OlderAcks {
     fn push(&mut self, ack: Ack) {
-        let (start, len) = (usize::from(self.start), usize::from(self.len));
-        let (start, len) = if len == MAX_OLDER_ACKS {
-            ((start + 1) % MAX_OLDER_ACKS, len - 1)
-        } else {
-            (start, len)
-        };
-        if let Some(slot) = self.acks.get_mut((start + len) % MAX_OLDER_ACKS) {
+        if self.len == MAX_OLDER_ACKS {
+            self.acks.copy_within(1.., 0);
+            self.len -= 1;
+        }
+        if let Some(slot) = self.acks.get_mut(self.len) {
             *slot = ack;
-            // Both below MAX_OLDER_ACKS (8).
-            self.start = start as u8;
-            self.len = (len + 1) as u8;
+            self.len += 1;
         }
     }
 
     const fn clear(&mut self) {
-        self.start = 0;
         self.len = 0;
     }
 
     fn iter(&self) -> impl Iterator<Item = Ack> + '_ {
-        let start = usize::from(self.start);
-        (0..usize::from(self.len))
-            .filter_map(move |i| self.acks.get((start + i) % MAX_OLDER_ACKS).copied())
+        self.acks.iter().take(self.len).copied()
     }
 }
 
