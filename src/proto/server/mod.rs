@@ -24,6 +24,7 @@ mod limiter;
 mod pending;
 mod session;
 mod session_keys;
+mod sparse;
 mod stats;
 mod token_log;
 

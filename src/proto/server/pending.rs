@@ -6,9 +6,9 @@
 //! the same, and entries expire.
 //!
 //! The table grows with a rush of connections and gives the memory back
-//! once the rush is over: entries land on random pages, so a table left at
-//! its peak size would stay resident.
+//! once the rush is over ([`super::sparse`]).
 
+use super::sparse::shrunk_capacity;
 use crate::crypto::Key;
 use ahash::RandomState;
 use std::collections::HashMap;
@@ -35,9 +35,6 @@ impl Pending {
                 .is_some_and(|t| now.saturating_duration_since(self.last_access) > t)
     }
 }
-
-/// A table this small is left at its size: shrinking it would gain little.
-const SHRINK_ABOVE: usize = 64;
 
 #[derive(Debug)]
 pub(crate) struct PendingTable {
@@ -85,9 +82,8 @@ impl PendingTable {
     /// Drops expired entries, and shrinks the table once it is mostly empty.
     pub(crate) fn sweep(&mut self, now: Instant) {
         self.entries.retain(|_, e| !e.is_expired(now));
-        let len = self.entries.len();
-        if self.entries.capacity() > SHRINK_ABOVE && self.entries.capacity() > 4 * len {
-            self.entries.shrink_to(2 * len);
+        if let Some(capacity) = shrunk_capacity(self.entries.len(), self.entries.capacity()) {
+            self.entries.shrink_to(capacity);
         }
     }
 
@@ -99,6 +95,7 @@ impl PendingTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::server::sparse::SHRINK_ABOVE;
     use crate::proto::tests::epoch;
 
     fn entry(now: Instant) -> Pending {

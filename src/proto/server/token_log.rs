@@ -8,20 +8,16 @@
 //! A token is remembered only while it could still be used: once its
 //! (authenticated) expiry has passed, the server refuses it before asking
 //! the log, so the entry goes. The log's memory follows the tokens in
-//! their lifetime, not every token since the start: reserved up front, or
-//! kept until the capacity (eight entries per slot) fills, its entries
-//! would land on random pages and keep them resident.
+//! their lifetime, not every token since the start (eight entries a slot
+//! at most), and shrinks when they are gone ([`super::sparse`]).
 
+use super::sparse::shrunk_capacity;
 use ahash::RandomState;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 
 /// The authentication tag of a private token.
 pub(crate) type TokenTag = [u8; 16];
-
-/// A log this small is left at its size when it empties: shrinking it
-/// would gain little.
-const SHRINK_ABOVE: usize = 64;
 
 #[derive(Debug)]
 pub(crate) struct TokenLog {
@@ -68,10 +64,9 @@ impl TokenLog {
     /// Forgets expired tokens and shrinks the log once it is mostly empty.
     pub(crate) fn sweep(&mut self, now: u64) {
         self.forget_expired(now);
-        let len = self.order.len();
-        if self.first_use.capacity() > SHRINK_ABOVE && self.first_use.capacity() > 4 * len {
-            self.first_use.shrink_to(2 * len);
-            self.order.shrink_to(2 * len);
+        if let Some(capacity) = shrunk_capacity(self.order.len(), self.first_use.capacity()) {
+            self.first_use.shrink_to(capacity);
+            self.order.shrink_to(capacity);
         }
     }
 
@@ -98,6 +93,7 @@ impl TokenLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::server::sparse::SHRINK_ABOVE;
 
     const NOW: u64 = 1_000;
 
