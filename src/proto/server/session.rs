@@ -60,6 +60,21 @@ impl Messages {
         }
     }
 
+    /// The channels' connection, taken out (see [`Messages::put_back`]).
+    fn take_connection(&mut self) -> Option<Box<Connection>> {
+        match self {
+            Self::Channels { connection, .. } => connection.take(),
+            Self::Raw => None,
+        }
+    }
+
+    /// Puts back the connection [`Messages::take_connection`] took.
+    fn put_back(&mut self, taken: Box<Connection>) {
+        if let Self::Channels { connection, .. } = self {
+            *connection = Some(taken);
+        }
+    }
+
     /// The channels' connection, made now if no message has made it;
     /// `None` for raw payloads.
     fn connection_made(&mut self) -> Option<&mut Connection> {
@@ -304,18 +319,14 @@ impl Session {
         if !self.wants_to_send(now) {
             return 0;
         }
-        let Messages::Channels { connection, .. } = &mut self.messages else {
-            return 0;
-        };
-        let Some(mut channels) = connection.take() else {
+        // Out of the session while the session seals what it writes.
+        let Some(mut channels) = self.messages.take_connection() else {
             return 0;
         };
         let (len, packets) = self.send_payload(now, key, out, &mut |sequence, buf| {
             channels.write_packet(now, sequence, buf)
         });
-        if let Messages::Channels { connection, .. } = &mut self.messages {
-            *connection = Some(channels);
-        }
+        self.messages.put_back(channels);
         if len == 0 { 0 } else { packets }
     }
 
