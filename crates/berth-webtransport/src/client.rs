@@ -144,6 +144,10 @@ impl WebTransportClient {
 
 /// TLS 1.3 that trusts a certificate by its SHA-256 alone, as browsers do
 /// with `serverCertificateHashes`, with HTTP/3's ALPN and berth's QUIC settings.
+///
+/// web-transport-quinn pins hashes only inside its `ClientBuilder`, which
+/// binds an endpoint of its own and takes no transport settings (berth
+/// needs its initial MTU and datagram buffers), so the verifier is here.
 pub(crate) fn client_config(
     certificate_hashes: &[[u8; 32]],
 ) -> Result<quinn::ClientConfig, ConnectError> {
