@@ -39,7 +39,10 @@ fn configured_from_the_environment_it_serves_a_player_and_stops_cleanly_on_ctrl_
     interrupt(&child);
     let status = child.exit_within(DEADLINE, "the relay did not stop on Ctrl-C");
     assert!(status.success(), "{status}");
-    let rest: Vec<String> = stdout.try_iter().collect();
+    // The child has exited, but its last lines may still be on their way
+    // through the reader thread: read to the pipe's end, which closes the
+    // channel.
+    let rest: Vec<String> = std::iter::from_fn(|| stdout.recv_timeout(DEADLINE).ok()).collect();
     assert!(
         rest.iter()
             .any(|l| l.starts_with("final:") && l.contains("tokens issued 1")),
