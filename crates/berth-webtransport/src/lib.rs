@@ -91,8 +91,8 @@ pub use stats::WebTransportStats;
 /// only datagrams of about 1,160 bytes until path MTU discovery had run.)
 const INITIAL_MTU: u16 = 1350;
 
-/// QUIC transport settings for both sides: a session silent for `idle` is
-/// closed, keep-alives every 2 s, datagrams buffered, few streams (berth
+/// QUIC transport settings for both sides: a connection silent for `idle`
+/// times out, keep-alives every 2 s, datagrams buffered, few streams (berth
 /// uses none).
 fn transport_config(idle: std::time::Duration) -> web_transport_quinn::quinn::TransportConfig {
     let mut transport = web_transport_quinn::quinn::TransportConfig::default();

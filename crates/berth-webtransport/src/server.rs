@@ -305,7 +305,7 @@ fn server_config(
     let crypto =
         quinn::crypto::rustls::QuicServerConfig::try_from(tls).map_err(io::Error::other)?;
     let mut server = quinn::ServerConfig::with_crypto(Arc::new(crypto));
-    server.transport_config(Arc::new(crate::transport_config(config.limits.idle)));
+    server.transport_config(Arc::new(crate::transport_config(config.limits.quic_idle())));
     Ok(server)
 }
 

@@ -34,6 +34,23 @@ impl Default for SessionLimits {
     }
 }
 
+impl SessionLimits {
+    /// How long a graceful close may take: web-transport-quinn gives its
+    /// close capsule at least 100 ms (three round trips) before it closes
+    /// QUIC outright; this leaves room for a busy machine on top.
+    const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+    /// QUIC's own idle timeout for a session: later than both of berth's
+    /// timers and their close. QUIC times out silently, so were it to fire
+    /// first, the peer would learn nothing of why; berth's timers close
+    /// with a code and reason the browser reads.
+    pub(crate) fn quic_idle(self) -> Duration {
+        self.first_datagram
+            .max(self.idle)
+            .saturating_add(Self::CLOSE_GRACE)
+    }
+}
+
 /// Why a session ended; its code and reason go to the peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Close {
@@ -327,5 +344,22 @@ mod tests {
         let stats = server.stats();
         assert_eq!(stats.refused_address_in_use, 1);
         assert_eq!(stats.sessions_opened, 1);
+    }
+
+    /// QUIC's silent idle timeout once raced berth's idle close at the same
+    /// instant, and a peer could lose its close code: QUIC now waits out
+    /// whichever of berth's timers is later, and the close after it.
+    #[test]
+    fn quic_times_out_only_after_berths_timers_have_closed_with_a_code() {
+        let ms = Duration::from_millis;
+        for (first_datagram, idle) in [(ms(300), ms(600)), (ms(5000), ms(1000))] {
+            let limits = super::SessionLimits {
+                first_datagram,
+                idle,
+                ..super::SessionLimits::default()
+            };
+            let later = first_datagram.max(idle);
+            assert!(limits.quic_idle() >= later + ms(1000), "{limits:?}");
+        }
     }
 }
