@@ -8,8 +8,14 @@
 //! the claim (again revision-checked) with a fresh room on a node of its
 //! choosing: the key rotates. A conflict (another front wrote first) is
 //! retried against the new value.
+//!
+//! A new room goes only to a node the player can reach (a browser's to a
+//! node serving WebTransport). A browser whose match has an open room on a
+//! node without WebTransport is refused before anything is written: taking
+//! the seat would leave it empty for good, and replacing the room would
+//! strand the players already in it.
 
-use crate::record::NodeRecord;
+use crate::record::{NodeRecord, PlayerTransport};
 use serde::{Deserialize, Serialize};
 
 /// An open room's claim.
@@ -76,21 +82,46 @@ impl Step {
     }
 }
 
-/// Decides the step for a request for a room of `seats`, given the
-/// `current` claim (`Some(None)` for a value that is no claim) and the
-/// `live` nodes; `pick` chooses a node for a new room, which gets id
-/// `fresh_room`. `None` when a new room is needed and no node can take it.
+/// Why [`decide`] found no step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unplaced {
+    /// A new room is needed and no open node the player can reach can take
+    /// it.
+    NoNode,
+    /// The match's open room has a seat, on this node, which the player
+    /// cannot reach.
+    Unreachable(String),
+}
+
+/// Decides the step for a player connecting over `transport` who asks for
+/// a room of `seats`, given the `current` claim (`Some(None)` for a value
+/// that is no claim) and the `live` nodes; `pick` chooses among the open
+/// nodes the player can reach one for a new room, which gets id
+/// `fresh_room`.
+///
+/// # Errors
+///
+/// [`Unplaced`]: no node for a new room, or an open room the player
+/// cannot reach.
 pub fn decide(
     current: Option<Option<Claim>>,
     live: &[NodeRecord],
+    transport: PlayerTransport,
     seats: u8,
     fresh_room: u64,
     pick: impl FnOnce(&[&NodeRecord]) -> Option<usize>,
-) -> Option<Step> {
+) -> Result<Step, Unplaced> {
     let open: Vec<&NodeRecord> = live.iter().filter(|n| !n.draining).collect();
-    let fresh = |open: &[&NodeRecord]| {
-        let node = open.get(pick(open)?)?;
-        Some(Claim {
+    let fresh = || {
+        let reachable: Vec<&NodeRecord> = open
+            .iter()
+            .copied()
+            .filter(|n| n.serves(transport))
+            .collect();
+        let node = reachable
+            .get(pick(&reachable).ok_or(Unplaced::NoNode)?)
+            .ok_or(Unplaced::NoNode)?;
+        Ok(Claim {
             node: node.node.clone(),
             epoch: node.epoch,
             seated: 1,
@@ -99,21 +130,25 @@ pub fn decide(
         })
     };
     match current {
-        None => fresh(&open).map(Step::Create),
+        None => fresh().map(Step::Create),
         Some(Some(claim)) => {
-            let owner_open = open
+            let owner = open
                 .iter()
-                .any(|n| n.node == claim.node && n.epoch == claim.epoch);
-            if owner_open && claim.seated < claim.seats && claim.seats == seats {
-                Some(Step::Join(Claim {
-                    seated: claim.seated + 1,
-                    ..claim
-                }))
-            } else {
-                fresh(&open).map(Step::Replace)
+                .find(|n| n.node == claim.node && n.epoch == claim.epoch);
+            match owner {
+                Some(owner) if claim.seated < claim.seats && claim.seats == seats => {
+                    if !owner.serves(transport) {
+                        return Err(Unplaced::Unreachable(owner.node.clone()));
+                    }
+                    Ok(Step::Join(Claim {
+                        seated: claim.seated + 1,
+                        ..claim
+                    }))
+                }
+                _ => fresh().map(Step::Replace),
             }
         }
-        Some(None) => fresh(&open).map(Step::Replace),
+        Some(None) => fresh().map(Step::Replace),
     }
 }
 
@@ -146,6 +181,16 @@ mod tests {
         }
     }
 
+    const UDP: PlayerTransport = PlayerTransport::Udp;
+    const BROWSER: PlayerTransport = PlayerTransport::WebTransport;
+
+    fn browser_node(id: &str) -> NodeRecord {
+        NodeRecord {
+            webtransport: vec!["127.0.0.2:4433".parse().unwrap()],
+            ..node(id, 1, 0, false)
+        }
+    }
+
     fn first(_: &[&NodeRecord]) -> Option<usize> {
         Some(0)
     }
@@ -153,20 +198,20 @@ mod tests {
     #[test]
     fn a_room_fills_on_one_node_then_the_key_rotates() {
         let live = [node("a", 1, 0, false), node("b", 1, 0, false)];
-        let Some(Step::Create(c)) = decide(None, &live, 3, 9, first) else {
+        let Ok(Step::Create(c)) = decide(None, &live, UDP, 3, 9, first) else {
             panic!("create")
         };
         assert_eq!((c.node.as_str(), c.seated, c.room), ("a", 1, 9));
-        let Some(Step::Join(c)) = decide(Some(Some(c)), &live, 3, 9, first) else {
+        let Ok(Step::Join(c)) = decide(Some(Some(c)), &live, UDP, 3, 9, first) else {
             panic!("join")
         };
-        let Some(Step::Join(c)) = decide(Some(Some(c)), &live, 3, 9, first) else {
+        let Ok(Step::Join(c)) = decide(Some(Some(c)), &live, UDP, 3, 9, first) else {
             panic!("join")
         };
         assert_eq!(c.seated, 3);
         // Full: the next player opens a new room.
-        let step = decide(Some(Some(c)), &live, 3, 9, |_| Some(1));
-        assert!(matches!(step, Some(Step::Replace(c)) if c.node == "b" && c.seated == 1));
+        let step = decide(Some(Some(c)), &live, UDP, 3, 9, |_| Some(1));
+        assert!(matches!(step, Ok(Step::Replace(c)) if c.node == "b" && c.seated == 1));
     }
 
     #[test]
@@ -180,24 +225,67 @@ mod tests {
         };
         let restarted = [node("a", 2, 0, false)];
         assert!(matches!(
-            decide(Some(Some(claim.clone())), &restarted, 4, 9, first),
-            Some(Step::Replace(c)) if c.epoch == 2
+            decide(Some(Some(claim.clone())), &restarted, UDP, 4, 9, first),
+            Ok(Step::Replace(c)) if c.epoch == 2
         ));
         let draining = [node("a", 1, 0, true), node("b", 1, 0, false)];
         assert!(matches!(
-            decide(Some(Some(claim.clone())), &draining, 4, 9, first),
-            Some(Step::Replace(c)) if c.node == "b"
+            decide(Some(Some(claim.clone())), &draining, UDP, 4, 9, first),
+            Ok(Step::Replace(c)) if c.node == "b"
         ));
-        assert_eq!(decide(Some(Some(claim)), &[], 4, 9, first), None);
+        assert_eq!(
+            decide(Some(Some(claim)), &[], UDP, 4, 9, first),
+            Err(Unplaced::NoNode)
+        );
         // Garbage in the bucket is replaced, never trusted.
         assert!(matches!(
-            decide(Some(None), &[node("b", 1, 0, false)], 4, 9, first),
-            Some(Step::Replace(_))
+            decide(Some(None), &[node("b", 1, 0, false)], UDP, 4, 9, first),
+            Ok(Step::Replace(_))
         ));
         assert_eq!(Claim::parse(b"nonsense"), None);
         assert_eq!(
             Claim::parse(br#"{"node":"a","epoch":1,"seated":5,"seats":4}"#),
             None
+        );
+    }
+
+    #[test]
+    fn a_browser_gets_rooms_only_where_it_can_connect_and_takes_no_seat_it_cannot_reach() {
+        let live = [node("udp", 1, 0, false), browser_node("wt")];
+        // Picking the first node it is offered, a browser is offered only
+        // the node serving WebTransport; a UDP player is offered both.
+        let Ok(Step::Create(c)) = decide(None, &live, BROWSER, 2, 9, first) else {
+            panic!("create")
+        };
+        assert_eq!(c.node, "wt");
+        let Ok(Step::Create(udp_room)) = decide(None, &live, UDP, 2, 9, first) else {
+            panic!("create")
+        };
+        assert_eq!(udp_room.node, "udp");
+        // The open room is on the UDP-only node: the browser is refused
+        // and nothing is written, so the room's seat waits for the next
+        // UDP player.
+        assert_eq!(
+            decide(Some(Some(udp_room.clone())), &live, BROWSER, 2, 9, first),
+            Err(Unplaced::Unreachable("udp".into()))
+        );
+        assert!(matches!(
+            decide(Some(Some(udp_room.clone())), &live, UDP, 2, 9, first),
+            Ok(Step::Join(c)) if c.node == "udp" && c.seated == 2
+        ));
+        // Once that room is full, a browser's new room goes where it can
+        // connect.
+        let full = Claim {
+            seated: 2,
+            ..udp_room
+        };
+        assert!(matches!(
+            decide(Some(Some(full)), &live, BROWSER, 2, 9, first),
+            Ok(Step::Replace(c)) if c.node == "wt"
+        ));
+        assert_eq!(
+            decide(None, &[node("udp", 1, 0, false)], BROWSER, 2, 9, first),
+            Err(Unplaced::NoNode)
         );
     }
 

@@ -6,7 +6,7 @@
 
 use crate::agent::HEARTBEAT;
 use crate::nats::{Fleet, FleetError, NatsOptions, PlacementCounts};
-use crate::record::{DEAD_AFTER, NodeRecord};
+use crate::record::{DEAD_AFTER, NodeRecord, PlayerTransport};
 use berth::relay::protocol::{ClientMessage, MAX_PLAYERS, TokenRoom};
 use berth::relay::{FleetRejoin, protocol_id};
 use berth::{ConnectToken, ConnectTokenBuilder, Key, OsRandom, Random};
@@ -73,16 +73,18 @@ impl FrontOperator {
 
     /// A UDP player's token, on the node placement chose.
     async fn place(&self, request: Bytes) -> Result<Vec<u8>, Refusal> {
-        let (node, room) = self.placed(request).await?;
+        let (node, room) = self.placed(request, PlayerTransport::Udp).await?;
         let token = self.token(&node.node, node.ports_by_load(), room)?;
         Ok(token.to_bytes().to_vec())
     }
 
     /// A browser player's token, URL and certificate hashes, on the node
-    /// placement chose; refused when that node serves no WebTransport (a
-    /// fleet for browsers runs `--webtransport` on every node).
+    /// placement chose. New rooms go only to nodes serving WebTransport;
+    /// a lobby or a room already on a node without it is refused, with
+    /// nothing written (a fleet for browsers runs `--webtransport` on every
+    /// node).
     async fn place_browser(&self, request: Bytes) -> Result<WebTransportToken, Refusal> {
-        let (node, room) = self.placed(request).await?;
+        let (node, room) = self.placed(request, PlayerTransport::WebTransport).await?;
         let addrs = node.webtransport_by_load();
         let Some(&first) = addrs.first() else {
             return Err(Refusal::Unavailable(format!(
@@ -98,9 +100,13 @@ impl FrontOperator {
         })
     }
 
-    /// Places the player `request` asks for: its node, and the room the
-    /// node is to open for it.
-    async fn placed(&self, request: Bytes) -> Result<(NodeRecord, Option<TokenRoom>), Refusal> {
+    /// Places the player `request` asks for, who connects over
+    /// `transport`: its node, and the room the node is to open for it.
+    async fn placed(
+        &self,
+        request: Bytes,
+        transport: PlayerTransport,
+    ) -> Result<(NodeRecord, Option<TokenRoom>), Refusal> {
         // Checked before any KV call: bad requests cost NATS nothing.
         let message = ClientMessage::parse(&request)
             .map_err(|e| Refusal::BadRequest(format!("unreadable request: {e}")))?;
@@ -141,7 +147,7 @@ impl FrontOperator {
             let fleet = self.fleet().await?;
             match message {
                 ClientMessage::CreateLobby { .. } => {
-                    let (code, node) = fleet.create_lobby(seats, &mut counts).await?;
+                    let (code, node) = fleet.create_lobby(transport, seats, &mut counts).await?;
                     Ok(Some((node, Some(TokenRoom::LobbyHost(code)))))
                 }
                 ClientMessage::JoinLobby(code) => Ok(fleet
@@ -153,12 +159,14 @@ impl FrontOperator {
                         return Ok(None);
                     };
                     Ok(fleet
-                        .rejoin_room(room, &mut counts)
+                        .rejoin_room(room, transport, &mut counts)
                         .await?
                         .map(|(node, seats)| (node, Some(TokenRoom::Rejoin { room, seats }))))
                 }
                 _ => {
-                    let (node, claim) = fleet.place_match(&request, seats, &mut counts).await?;
+                    let (node, claim) = fleet
+                        .place_match(&request, transport, seats, &mut counts)
+                        .await?;
                     let room = TokenRoom::Match {
                         room: claim.room,
                         seats: claim.seats,
@@ -184,8 +192,8 @@ impl FrontOperator {
                 return Err(Refusal::NotFound("the room is gone".into()));
             }
             Ok(None) => return Err(Refusal::NotFound("no such lobby".into())),
-            Err(FleetError::NoNode) => {
-                return Err(Refusal::Unavailable("no live node takes new rooms".into()));
+            Err(e @ (FleetError::NoNode(_) | FleetError::Unreachable { .. })) => {
+                return Err(Refusal::Unavailable(e.to_string()));
             }
             Err(e) => {
                 let why = e.to_string();

@@ -2,8 +2,8 @@
 //! records and fronts claim rooms. Every bucket is bounded in bytes and in
 //! age at creation.
 
-use crate::claim::{self, Claim, Step};
-use crate::record::{DEAD_AFTER, NodeRecord, is_valid_node_id};
+use crate::claim::{self, Claim, Step, Unplaced};
+use crate::record::{DEAD_AFTER, NodeRecord, PlayerTransport, is_valid_node_id};
 use async_nats::jetstream::{self, kv};
 use berth::relay::protocol::{LOBBY_CODE_LEN, LobbyCode};
 use berth::{OsRandom, Random};
@@ -44,9 +44,19 @@ pub enum FleetError {
     /// No connection to NATS, or a call that did not complete.
     #[error("NATS unavailable: {0}")]
     Unavailable(String),
-    /// No live node can take a room.
-    #[error("no live node takes new rooms")]
-    NoNode,
+    /// No live node a player connecting this way can reach takes new
+    /// rooms.
+    #[error("no live node serving {0} takes new rooms")]
+    NoNode(PlayerTransport),
+    /// The match's open room is on a node the player cannot reach; nothing
+    /// was written.
+    #[error("the match's open room is on node {node}, which serves no {transport}")]
+    Unreachable {
+        /// The node holding the open room.
+        node: String,
+        /// How the player connects.
+        transport: PlayerTransport,
+    },
     /// Every try at a claim met another front's write.
     #[error("claim contended {0} times")]
     Contended(usize),
@@ -167,18 +177,21 @@ impl Fleet {
         Ok(live)
     }
 
-    /// Places one seat of a match room of `seats` for the MatchInfo whose
-    /// wire encoding is `match_info`: the node every player of that room
-    /// is sent to, and the room's claim (its fleet id in `room`). A new
-    /// room is also recorded under `room.<id>`, for rejoins.
+    /// Places one seat, for a player connecting over `transport`, of a
+    /// match room of `seats` for the MatchInfo whose wire encoding is
+    /// `match_info`: the node every player of that room is sent to, and the
+    /// room's claim (its fleet id in `room`). A new room is also recorded
+    /// under `room.<id>`, for rejoins.
     ///
     /// # Errors
     ///
-    /// [`FleetError`]: NATS down, no live node, or a claim contended past
-    /// its tries.
+    /// [`FleetError`]: NATS down, no live node the player can reach, the
+    /// open room on a node the player cannot reach, or a claim contended
+    /// past its tries.
     pub async fn place_match(
         &self,
         match_info: &[u8],
+        transport: PlayerTransport,
         seats: u8,
         counts: &mut PlacementCounts,
     ) -> Result<(NodeRecord, Claim), FleetError> {
@@ -193,10 +206,13 @@ impl Fleet {
             if matches!(current, Some(None)) {
                 counts.garbage += 1;
             }
-            let step = claim::decide(current, &live, seats, random_room(), |open| {
+            let step = claim::decide(current, &live, transport, seats, random_room(), |open| {
                 claim::less_loaded_of_two(open, [random_index(), random_index()])
             })
-            .ok_or(FleetError::NoNode)?;
+            .map_err(|unplaced| match unplaced {
+                Unplaced::NoNode => FleetError::NoNode(transport),
+                Unplaced::Unreachable(node) => FleetError::Unreachable { node, transport },
+            })?;
             let value = Bytes::from(step.claim().to_bytes());
             let written = match (&step, &entry) {
                 (Step::Create(_), _) | (_, None) => self
@@ -227,7 +243,7 @@ impl Fleet {
                     let node = live
                         .into_iter()
                         .find(|n| n.node == claim.node)
-                        .ok_or(FleetError::NoNode)?;
+                        .ok_or(FleetError::NoNode(transport))?;
                     return Ok((node, claim));
                 }
                 Err(true) => counts.conflicts += 1,
@@ -239,24 +255,26 @@ impl Fleet {
 }
 
 impl Fleet {
-    /// Opens a lobby of `seats` on a node: claims a fresh code fleet-wide
-    /// with a KV create (a code taken by any front is never reused while
-    /// its claim lives) under `lobby.<CODE>`.
+    /// Opens a lobby of `seats`, for a host connecting over `transport`,
+    /// on a node the host can reach: claims a fresh code fleet-wide with a
+    /// KV create (a code taken by any front is never reused while its claim
+    /// lives) under `lobby.<CODE>`.
     ///
     /// # Errors
     ///
-    /// [`FleetError`]: NATS down, no live node, or no free code in
-    /// eight draws.
+    /// [`FleetError`]: NATS down, no live node the host can reach, or no
+    /// free code in eight draws.
     pub async fn create_lobby(
         &self,
+        transport: PlayerTransport,
         seats: u8,
         counts: &mut PlacementCounts,
     ) -> Result<(LobbyCode, NodeRecord), FleetError> {
         let live = self.live_nodes(counts).await?;
-        let open: Vec<&NodeRecord> = live.iter().filter(|n| !n.draining).collect();
+        let open = open_nodes(&live, transport);
         let node = claim::less_loaded_of_two(&open, [random_index(), random_index()])
             .and_then(|i| open.get(i).copied())
-            .ok_or(FleetError::NoNode)?;
+            .ok_or(FleetError::NoNode(transport))?;
         let claim = Claim {
             node: node.node.clone(),
             epoch: node.epoch,
@@ -312,17 +330,20 @@ impl Fleet {
 
 impl Fleet {
     /// Where the players of fleet room `room` rejoin it: its node if that
-    /// is live, else a live node chosen like a new room's, recorded with a
+    /// is live, else a live node chosen like a new room's among those a
+    /// player connecting over `transport` can reach, recorded with a
     /// revision-checked update (so every player of the room lands on the
     /// same one). `None` when no room has that id (it is gone). Returns
     /// the node and the room's seats.
     ///
     /// # Errors
     ///
-    /// [`FleetError`]: NATS down, no live node, or contended past its tries.
+    /// [`FleetError`]: NATS down, no live node the player can reach, or
+    /// contended past its tries.
     pub async fn rejoin_room(
         &self,
         room: u64,
+        transport: PlayerTransport,
         counts: &mut PlacementCounts,
     ) -> Result<Option<(NodeRecord, u8)>, FleetError> {
         let key = room_key(room);
@@ -347,10 +368,10 @@ impl Fleet {
             if let Some(owner) = owner {
                 return Ok(Some((owner.clone(), record.seats)));
             }
-            let open: Vec<&NodeRecord> = live.iter().filter(|n| !n.draining).collect();
+            let open = open_nodes(&live, transport);
             let node = claim::less_loaded_of_two(&open, [random_index(), random_index()])
                 .and_then(|i| open.get(i).copied())
-                .ok_or(FleetError::NoNode)?;
+                .ok_or(FleetError::NoNode(transport))?;
             let moved = Claim {
                 node: node.node.clone(),
                 epoch: node.epoch,
@@ -373,6 +394,14 @@ impl Fleet {
         }
         Err(FleetError::Contended(CLAIM_TRIES))
     }
+}
+
+/// The nodes of `live` that take new rooms and that a player connecting
+/// over `transport` can reach.
+fn open_nodes(live: &[NodeRecord], transport: PlayerTransport) -> Vec<&NodeRecord> {
+    live.iter()
+        .filter(|n| !n.draining && n.serves(transport))
+        .collect()
 }
 
 /// The bucket key of fleet room `room`'s record.

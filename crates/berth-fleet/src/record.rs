@@ -42,6 +42,24 @@ pub struct NodeRecord {
     pub certificate_hashes: Vec<[u8; 32]>,
 }
 
+/// How a player connects to a node, and so which nodes can take it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlayerTransport {
+    /// A native client over UDP: every node serves it.
+    Udp,
+    /// A browser over WebTransport: only nodes run with `--webtransport`.
+    WebTransport,
+}
+
+impl std::fmt::Display for PlayerTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Udp => "UDP",
+            Self::WebTransport => "WebTransport",
+        })
+    }
+}
+
 /// Why a record was ignored.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -94,6 +112,14 @@ impl NodeRecord {
     /// Players on the node.
     pub fn load(&self) -> u64 {
         self.loads.iter().map(|&l| u64::from(l)).sum()
+    }
+
+    /// Whether a player connecting over `transport` can reach this node.
+    pub fn serves(&self, transport: PlayerTransport) -> bool {
+        match transport {
+            PlayerTransport::Udp => true,
+            PlayerTransport::WebTransport => !self.webtransport.is_empty(),
+        }
     }
 
     /// The ports' addresses, least loaded first: what a token names.

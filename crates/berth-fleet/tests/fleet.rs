@@ -305,7 +305,11 @@ fn a_thousand_lobbies_opened_at_once_get_a_thousand_codes() {
             let fleet = fleets[i % fleets.len()].clone();
             async move {
                 let mut counts = berth_fleet::nats::PlacementCounts::default();
-                fleet.create_lobby(2, &mut counts).await.unwrap().0
+                fleet
+                    .create_lobby(berth_fleet::record::PlayerTransport::Udp, 2, &mut counts)
+                    .await
+                    .unwrap()
+                    .0
             }
         });
         futures_util::future::join_all(opens).await
@@ -570,8 +574,38 @@ fn a_browser_and_a_udp_player_are_placed_together_by_a_front() {
 }
 
 #[test]
-fn a_front_refuses_a_browser_when_its_node_serves_no_webtransport() {
-    let test = "a_front_refuses_a_browser_when_its_node_serves_no_webtransport";
+fn a_browser_gets_new_rooms_only_on_nodes_serving_webtransport() {
+    let test = "a_browser_gets_new_rooms_only_on_nodes_serving_webtransport";
+    let Some(binary) = nats_server(test) else {
+        return;
+    };
+    let dir = scratch("mixed");
+    let port = free_port();
+    let _nats = Nats::start(&binary, port, &dir.join("store"));
+    let url = format!("nats://127.0.0.1:{port}");
+    let key = shared_key(&dir);
+    let _udp_only = Node::start("n2", "127.0.0.2", &url, &key);
+    let vars = [("BERTH_WEBTRANSPORT", "127.0.0.3:0")];
+    let _both = Node::start_with("n3", "127.0.0.3", &url, &key, &vars);
+    let front = Front::start(&url, &key);
+    // Eight new rooms: drawn between both nodes, half would land on the
+    // node a browser cannot reach.
+    for i in 0..8u8 {
+        let info = MatchInfo {
+            player_count: 2,
+            match_data: vec![b'm', i],
+        };
+        let (status, answer) = front.ask_webtransport(&match_request(&info));
+        let answer = String::from_utf8_lossy(&answer);
+        assert_eq!(status, 200, "{answer}");
+        assert!(answer.contains("https://127.0.0.3:"), "{answer}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_browser_is_refused_a_room_it_cannot_reach_and_takes_none_of_its_seats() {
+    let test = "a_browser_is_refused_a_room_it_cannot_reach_and_takes_none_of_its_seats";
     let Some(binary) = nats_server(test) else {
         return;
     };
@@ -586,12 +620,30 @@ fn a_front_refuses_a_browser_when_its_node_serves_no_webtransport() {
         player_count: 2,
         match_data: b"udp-only".to_vec(),
     };
-    let (status, answer) = front.ask_webtransport(&match_request(&info));
-    assert_eq!(status, 503);
-    assert!(
-        String::from_utf8_lossy(&answer).contains("serves no WebTransport"),
-        "{}",
-        String::from_utf8_lossy(&answer)
-    );
+    let body = match_request(&info);
+    let refused = |why: &str| {
+        let (status, answer) = front.ask_webtransport(&body);
+        let answer = String::from_utf8_lossy(&answer);
+        assert_eq!(status, 503, "{answer}");
+        assert!(answer.contains(why), "{answer}");
+    };
+    refused("no live node serving WebTransport takes new rooms");
+    let first = front.token(&body);
+    // The match's room now has a seat, on a node the browser cannot reach.
+    refused("on node n2, which serves no WebTransport");
+    // Neither refusal took a seat: the next UDP player fills the first's
+    // room, and the two play.
+    let second = front.token(&body);
+    let mut players: Vec<RelayClient> = [first, second]
+        .into_iter()
+        .map(|token| {
+            let mut client = RelayClient::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+            client.connect(Instant::now(), token);
+            client
+        })
+        .collect();
+    let seats = request_and_match(&mut players, &info, "the UDP players did not meet");
+    assert_eq!(seats[0].0, seats[1].0, "two rooms, not one");
+    assert_ne!(seats[0].1, seats[1].1);
     let _ = std::fs::remove_dir_all(&dir);
 }
