@@ -37,6 +37,21 @@ fn a_thousand_clients_spread_evenly_over_four_ports() {
     drive("stats catch up", || {
         server.stats().iter().map(|s| s.peers).sum::<usize>() == 1000
     });
+    // Each peer's counters are published once, in order, and found by id
+    // (a binary search).
+    drive("every peer's counters are published", || {
+        server
+            .stats()
+            .iter()
+            .map(|s| s.peer_channels.len())
+            .sum::<usize>()
+            == 1000
+    });
+    for port in server.stats() {
+        let ids: Vec<PeerId> = port.peer_channels.iter().map(|(id, _)| *id).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "not in order");
+        assert!(ids.iter().all(|id| server.peer_stats(*id).is_some()));
+    }
 }
 
 #[test]

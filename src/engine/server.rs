@@ -281,11 +281,11 @@ impl Server {
     /// not connected then, or in raw mode.
     pub fn peer_stats(&self, peer: PeerId) -> Option<ConnectionStats> {
         let stats = self.shared.stats.get(usize::from(peer.port()))?.lock();
-        stats
+        let at = stats
             .peer_channels
-            .iter()
-            .find(|(id, _)| *id == peer)
-            .map(|(_, channel)| *channel)
+            .binary_search_by(|(id, _)| id.cmp(&peer))
+            .ok()?;
+        stats.peer_channels.get(at).map(|(_, channel)| *channel)
     }
 
     /// Ends `peer`'s connection. See [`ServerSender::disconnect`].

@@ -67,7 +67,7 @@ pub struct PortStats {
     /// and it takes no new peers.
     pub failure: Option<String>,
     /// Each connected peer's channel counters (RTT, loss, bytes in flight,
-    /// resends); empty in raw mode.
+    /// resends), in [`PeerId`] order; empty in raw mode.
     pub peer_channels: Vec<(PeerId, ConnectionStats)>,
 }
 

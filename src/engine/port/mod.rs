@@ -309,7 +309,9 @@ impl Port {
     /// Copies the port's counters into its shared snapshot. The peers'
     /// channel counters go straight into the snapshot's own list, under
     /// its lock: one copy per peer, not two, and the list keeps its
-    /// capacity, so nothing is allocated once it has grown.
+    /// capacity, so nothing is allocated once it has grown. The shard
+    /// yields its clients by slot, so the list is in [`PeerId`] order, which
+    /// `Server::peer_stats` searches by.
     fn publish(&self, stats: &mut PortStats) {
         stats.peers = self.shard.connected_count();
         stats.protocol = self.shard.stats().clone();
