@@ -20,10 +20,7 @@ mod rig;
 
 use berth::relay::protocol::ClientMessage;
 use berth::relay::{MatchInfo, RelayClient};
-use rig::{
-    DEADLINE, Front, Nats, Node, free_port, match_request, nats_server, node_of, scratch,
-    shared_key, until_matched,
-};
+use rig::{Backbone, DEADLINE, Front, Node, match_request, node_of, udp_player, until_matched};
 use std::time::{Duration, Instant};
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -38,17 +35,13 @@ fn main() {
         println!("placement: bench");
         return;
     }
-    let Some(binary) = nats_server("the fleet placement bench") else {
+    let Some(backbone) = Backbone::start("the fleet placement bench") else {
         return;
     };
     let placements = env_or("FLEET_PLACEMENTS", 2000usize) / 2 * 2;
     let clients = env_or("FLEET_CLIENTS", 8usize).max(1);
     let matches = env_or("FLEET_MATCHES", 4usize).max(1);
-    let dir = scratch("bench");
-    let port = free_port();
-    let _nats = Nats::start(&binary, port, &dir.join("store"));
-    let url = format!("nats://127.0.0.1:{port}");
-    let key = shared_key(&dir);
+    let (url, key) = (backbone.url.clone(), backbone.key.clone());
     let mut nodes: Vec<Node> = (21..=23)
         .map(|i| Node::start(&format!("b{i}"), &format!("127.0.0.{i}"), &url, &key))
         .collect();
@@ -122,9 +115,7 @@ fn main() {
         let node = node_of(&tokens[0], &nodes);
         if *target.get_or_insert(node) == node {
             for token in tokens {
-                let mut client = RelayClient::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-                client.connect(Instant::now(), token);
-                players.push((client, info(m)));
+                players.push((udp_player(token), info(m)));
             }
         }
         m += 1;
@@ -160,9 +151,7 @@ fn main() {
                 .unwrap();
         }
         let token = front.token(&ClientMessage::Rejoin(seat.2).to_vec());
-        let mut client = RelayClient::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-        client.connect(Instant::now(), token);
-        rejoined.push(client);
+        rejoined.push(udp_player(token));
     }
     let deadline = Instant::now() + DEADLINE;
     let mut asked = vec![false; rejoined.len()];
@@ -213,5 +202,4 @@ fn main() {
         Ok(()) => println!("wrote {out}"),
         Err(e) => eprintln!("could not write {out}: {e}"),
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }

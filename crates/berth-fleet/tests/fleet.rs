@@ -12,23 +12,20 @@ use berth::ConnectToken;
 use berth::relay::protocol::ClientMessage;
 use berth::relay::{MatchInfo, RelayClient, RelayEvent};
 use rig::{
-    DEADLINE, Front, Nats, Node, free_port, match_request, nats_server, node_of, request_and_match,
-    scratch, shared_key, until_matched,
+    Backbone, DEADLINE, Front, Node, match_request, node_of, request_and_match, udp_player,
+    until_matched,
 };
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 #[test]
 fn players_of_one_match_info_meet_on_one_node_whichever_front_they_ask() {
-    let test = "players_of_one_match_info_meet_on_one_node_whichever_front_they_ask";
-    let Some(binary) = nats_server(test) else {
+    let Some(backbone) =
+        Backbone::start("players_of_one_match_info_meet_on_one_node_whichever_front_they_ask")
+    else {
         return;
     };
-    let dir = scratch("meet");
-    let port = free_port();
-    let _nats = Nats::start(&binary, port, &dir.join("store"));
-    let url = format!("nats://127.0.0.1:{port}");
-    let key = shared_key(&dir);
+    let (url, key) = (backbone.url.clone(), backbone.key.clone());
     let nodes: Vec<Node> = (2..=4)
         .map(|i| Node::start(&format!("n{i}"), &format!("127.0.0.{i}"), &url, &key))
         .collect();
@@ -52,14 +49,7 @@ fn players_of_one_match_info_meet_on_one_node_whichever_front_they_ask() {
     }
 
     // The players connect and ask the relay for the match: two rooms of four.
-    let mut players: Vec<RelayClient> = tokens
-        .into_iter()
-        .map(|token| {
-            let mut client = RelayClient::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-            client.connect(Instant::now(), token);
-            client
-        })
-        .collect();
+    let mut players: Vec<RelayClient> = tokens.into_iter().map(udp_player).collect();
     let seats = request_and_match(&mut players, &info, "not matched");
     let mut rooms: HashMap<u64, Vec<usize>> = HashMap::new();
     for (i, (seed, _, _)) in seats.iter().enumerate() {
@@ -70,21 +60,16 @@ fn players_of_one_match_info_meet_on_one_node_whichever_front_they_ask() {
         assert_eq!(members.len(), 4);
         assert!(members.iter().all(|m| placed[*m] == placed[members[0]]));
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn bad_requests_cost_nothing_and_a_front_rides_out_nats_going_away() {
-    let test = "bad_requests_cost_nothing_and_a_front_rides_out_nats_going_away";
-    let Some(binary) = nats_server(test) else {
+    let Some(mut backbone) =
+        Backbone::start("bad_requests_cost_nothing_and_a_front_rides_out_nats_going_away")
+    else {
         return;
     };
-    let dir = scratch("outage");
-    let port = free_port();
-    let store = dir.join("store");
-    let nats = Nats::start(&binary, port, &store);
-    let url = format!("nats://127.0.0.1:{port}");
-    let key = shared_key(&dir);
+    let (url, key) = (backbone.url.clone(), backbone.key.clone());
     let _node = Node::start("solo", "127.0.0.5", &url, &key);
     let front = Front::start(&url, &key);
     let info = MatchInfo {
@@ -123,29 +108,24 @@ fn bad_requests_cost_nothing_and_a_front_rides_out_nats_going_away() {
     );
 
     // NATS goes away: a clear 503, no panic.
-    drop(nats);
+    backbone.stop_nats();
     let (status, why) = front.ask(&body);
     assert_eq!(status, 503, "{}", String::from_utf8_lossy(&why));
     assert!(String::from_utf8_lossy(&why).contains("NATS"));
     // It comes back on the same port and store: the node's client and the
     // front's reconnect by themselves, and the front serves again.
-    let nats = Nats::start(&binary, port, &store);
+    backbone.start_nats();
     front.token_when_available(&body);
-    drop(nats);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn a_draining_node_gets_no_new_room_and_leaves_when_its_rooms_finish() {
-    let test = "a_draining_node_gets_no_new_room_and_leaves_when_its_rooms_finish";
-    let Some(binary) = nats_server(test) else {
+    let Some(backbone) =
+        Backbone::start("a_draining_node_gets_no_new_room_and_leaves_when_its_rooms_finish")
+    else {
         return;
     };
-    let dir = scratch("drain");
-    let port = free_port();
-    let _nats = Nats::start(&binary, port, &dir.join("store"));
-    let url = format!("nats://127.0.0.1:{port}");
-    let key = shared_key(&dir);
+    let (url, key) = (backbone.url.clone(), backbone.key.clone());
     let drain = [("BERTH_DRAIN_SECS", "60")];
     let mut nodes = vec![
         Node::start_with("d6", "127.0.0.6", &url, &key, &drain),
@@ -160,8 +140,7 @@ fn a_draining_node_gets_no_new_room_and_leaves_when_its_rooms_finish() {
     // One player waits in a room of two on some node.
     let token = front.token(&match_request(&info("waiting")));
     let busy = node_of(&token, &nodes);
-    let mut player = RelayClient::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    player.connect(Instant::now(), token);
+    let mut player = udp_player(token);
     let deadline = Instant::now() + DEADLINE;
     let (mut asked, mut waiting) = (false, false);
     while !waiting {
@@ -194,20 +173,16 @@ fn a_draining_node_gets_no_new_room_and_leaves_when_its_rooms_finish() {
     nodes[busy].logs("drained: every room finished");
     let (status, last) = nodes[busy].exits();
     assert!(status.success(), "{status}: {last:#?}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn a_lobby_opened_through_one_front_is_joined_through_the_other() {
-    let test = "a_lobby_opened_through_one_front_is_joined_through_the_other";
-    let Some(binary) = nats_server(test) else {
+    let Some(backbone) =
+        Backbone::start("a_lobby_opened_through_one_front_is_joined_through_the_other")
+    else {
         return;
     };
-    let dir = scratch("lobby");
-    let port = free_port();
-    let _nats = Nats::start(&binary, port, &dir.join("store"));
-    let url = format!("nats://127.0.0.1:{port}");
-    let key = shared_key(&dir);
+    let (url, key) = (backbone.url.clone(), backbone.key.clone());
     let nodes = [
         Node::start("l8", "127.0.0.8", &url, &key),
         Node::start("l9", "127.0.0.9", &url, &key),
@@ -223,8 +198,7 @@ fn a_lobby_opened_through_one_front_is_joined_through_the_other() {
     };
     let host_token = fronts[0].token(&create.to_vec());
     let host_node = node_of(&host_token, &nodes);
-    let mut host = RelayClient::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    host.connect(Instant::now(), host_token);
+    let mut host = udp_player(host_token);
     let deadline = Instant::now() + DEADLINE;
     let (mut asked, mut code) = (false, None);
     while code.is_none() {
@@ -252,8 +226,7 @@ fn a_lobby_opened_through_one_front_is_joined_through_the_other() {
     // front, to the host's node, and the two are matched.
     let guest_token = fronts[1].token(&ClientMessage::JoinLobby(code).to_vec());
     assert_eq!(node_of(&guest_token, &nodes), host_node);
-    let mut guest = RelayClient::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    guest.connect(Instant::now(), guest_token);
+    let mut guest = udp_player(guest_token);
     let mut joined = false;
     let mut matched = [false, false];
     while !matched.iter().all(|m| *m) {
@@ -271,20 +244,15 @@ fn a_lobby_opened_through_one_front_is_joined_through_the_other() {
         host.wait(Instant::now() + Duration::from_millis(1))
             .unwrap();
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn a_thousand_lobbies_opened_at_once_get_a_thousand_codes() {
-    let test = "a_thousand_lobbies_opened_at_once_get_a_thousand_codes";
-    let Some(binary) = nats_server(test) else {
+    let Some(backbone) = Backbone::start("a_thousand_lobbies_opened_at_once_get_a_thousand_codes")
+    else {
         return;
     };
-    let dir = scratch("codes");
-    let port = free_port();
-    let _nats = Nats::start(&binary, port, &dir.join("store"));
-    let url = format!("nats://127.0.0.1:{port}");
-    let key = shared_key(&dir);
+    let (url, key) = (backbone.url.clone(), backbone.key.clone());
     let _node = Node::start("c10", "127.0.0.10", &url, &key);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -317,20 +285,16 @@ fn a_thousand_lobbies_opened_at_once_get_a_thousand_codes() {
     let distinct: std::collections::HashSet<_> = codes.iter().collect();
     assert_eq!(codes.len(), 1000);
     assert_eq!(distinct.len(), 1000, "two lobbies got one code");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn a_match_whose_node_is_killed_plays_on_elsewhere_with_its_seats_and_seed() {
-    let test = "a_match_whose_node_is_killed_plays_on_elsewhere_with_its_seats_and_seed";
-    let Some(binary) = nats_server(test) else {
+    let Some(backbone) =
+        Backbone::start("a_match_whose_node_is_killed_plays_on_elsewhere_with_its_seats_and_seed")
+    else {
         return;
     };
-    let dir = scratch("failover");
-    let port = free_port();
-    let _nats = Nats::start(&binary, port, &dir.join("store"));
-    let url = format!("nats://127.0.0.1:{port}");
-    let key = shared_key(&dir);
+    let (url, key) = (backbone.url.clone(), backbone.key.clone());
     let mut nodes: Vec<Node> = (11..=13)
         .map(|i| Node::start(&format!("f{i}"), &format!("127.0.0.{i}"), &url, &key))
         .collect();
@@ -343,14 +307,7 @@ fn a_match_whose_node_is_killed_plays_on_elsewhere_with_its_seats_and_seed() {
     let tokens = [fronts[0].token(&body), fronts[1].token(&body)];
     let first_node = node_of(&tokens[0], &nodes);
     assert_eq!(node_of(&tokens[1], &nodes), first_node);
-    let mut players: Vec<RelayClient> = tokens
-        .into_iter()
-        .map(|token| {
-            let mut client = RelayClient::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-            client.connect(Instant::now(), token);
-            client
-        })
-        .collect();
+    let mut players: Vec<RelayClient> = tokens.into_iter().map(udp_player).collect();
     let deadline = Instant::now() + DEADLINE;
     while !players.iter().all(RelayClient::is_connected) {
         assert!(Instant::now() < deadline, "not connected");
@@ -384,9 +341,7 @@ fn a_match_whose_node_is_killed_plays_on_elsewhere_with_its_seats_and_seed() {
         }
         let secret = before[i].2;
         let token = fronts[i].token(&ClientMessage::Rejoin(secret).to_vec());
-        let mut client = RelayClient::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-        client.connect(Instant::now(), token);
-        rejoined.push(client);
+        rejoined.push(udp_player(token));
     }
     let deadline = Instant::now() + DEADLINE;
     while !rejoined.iter().all(RelayClient::is_connected) {
@@ -440,20 +395,15 @@ fn a_match_whose_node_is_killed_plays_on_elsewhere_with_its_seats_and_seed() {
     for g in &got {
         assert_eq!(*g, (0..100).collect::<Vec<_>>());
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn garbage_written_into_the_buckets_is_ignored_and_counted() {
-    let test = "garbage_written_into_the_buckets_is_ignored_and_counted";
-    let Some(binary) = nats_server(test) else {
+    let Some(backbone) = Backbone::start("garbage_written_into_the_buckets_is_ignored_and_counted")
+    else {
         return;
     };
-    let dir = scratch("garbage");
-    let port = free_port();
-    let _nats = Nats::start(&binary, port, &dir.join("store"));
-    let url = format!("nats://127.0.0.1:{port}");
-    let key = shared_key(&dir);
+    let (url, key) = (backbone.url.clone(), backbone.key.clone());
     let node = Node::start("g14", "127.0.0.14", &url, &key);
     let front = Front::start(&url, &key);
     let info = MatchInfo {
@@ -499,7 +449,6 @@ fn garbage_written_into_the_buckets_is_ignored_and_counted() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     assert!(garbage >= 3, "{metrics}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -507,15 +456,12 @@ fn a_browser_and_a_udp_player_are_placed_together_by_a_front() {
     use base64::Engine as _;
     use berth_webtransport::WebTransportClient;
 
-    let test = "a_browser_and_a_udp_player_are_placed_together_by_a_front";
-    let Some(binary) = nats_server(test) else {
+    let Some(backbone) =
+        Backbone::start("a_browser_and_a_udp_player_are_placed_together_by_a_front")
+    else {
         return;
     };
-    let dir = scratch("browser");
-    let port = free_port();
-    let _nats = Nats::start(&binary, port, &dir.join("store"));
-    let url = format!("nats://127.0.0.1:{port}");
-    let key = shared_key(&dir);
+    let (url, key) = (backbone.url.clone(), backbone.key.clone());
     let nodes: Vec<Node> = (2..=3)
         .map(|i| {
             let ip = format!("127.0.0.{i}");
@@ -563,27 +509,22 @@ fn a_browser_and_a_udp_player_are_placed_together_by_a_front() {
     let session = WebTransportClient::connect(&wt_url, &hashes, DEADLINE).unwrap();
     let mut browser = RelayClient::with_transport(Box::new(session));
     browser.connect(Instant::now(), browser_token);
-    let mut udp = RelayClient::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    udp.connect(Instant::now(), udp_token);
+    let udp = udp_player(udp_token);
     let mut players = [browser, udp];
     let seats = request_and_match(&mut players, &info, "not matched");
     let (browser_seat, udp_seat) = (seats[0], seats[1]);
     assert_eq!(browser_seat.0, udp_seat.0, "two rooms, not one");
     assert_ne!(browser_seat.1, udp_seat.1);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn a_browser_gets_new_rooms_only_on_nodes_serving_webtransport() {
-    let test = "a_browser_gets_new_rooms_only_on_nodes_serving_webtransport";
-    let Some(binary) = nats_server(test) else {
+    let Some(backbone) =
+        Backbone::start("a_browser_gets_new_rooms_only_on_nodes_serving_webtransport")
+    else {
         return;
     };
-    let dir = scratch("mixed");
-    let port = free_port();
-    let _nats = Nats::start(&binary, port, &dir.join("store"));
-    let url = format!("nats://127.0.0.1:{port}");
-    let key = shared_key(&dir);
+    let (url, key) = (backbone.url.clone(), backbone.key.clone());
     let _udp_only = Node::start("n2", "127.0.0.2", &url, &key);
     let vars = [("BERTH_WEBTRANSPORT", "127.0.0.3:0")];
     let _both = Node::start_with("n3", "127.0.0.3", &url, &key, &vars);
@@ -600,20 +541,16 @@ fn a_browser_gets_new_rooms_only_on_nodes_serving_webtransport() {
         assert_eq!(status, 200, "{answer}");
         assert!(answer.contains("https://127.0.0.3:"), "{answer}");
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn a_browser_is_refused_a_room_it_cannot_reach_and_takes_none_of_its_seats() {
-    let test = "a_browser_is_refused_a_room_it_cannot_reach_and_takes_none_of_its_seats";
-    let Some(binary) = nats_server(test) else {
+    let Some(backbone) =
+        Backbone::start("a_browser_is_refused_a_room_it_cannot_reach_and_takes_none_of_its_seats")
+    else {
         return;
     };
-    let dir = scratch("no-browser");
-    let port = free_port();
-    let _nats = Nats::start(&binary, port, &dir.join("store"));
-    let url = format!("nats://127.0.0.1:{port}");
-    let key = shared_key(&dir);
+    let (url, key) = (backbone.url.clone(), backbone.key.clone());
     let _node = Node::start("n2", "127.0.0.2", &url, &key);
     let front = Front::start(&url, &key);
     let info = MatchInfo {
@@ -634,16 +571,8 @@ fn a_browser_is_refused_a_room_it_cannot_reach_and_takes_none_of_its_seats() {
     // Neither refusal took a seat: the next UDP player fills the first's
     // room, and the two play.
     let second = front.token(&body);
-    let mut players: Vec<RelayClient> = [first, second]
-        .into_iter()
-        .map(|token| {
-            let mut client = RelayClient::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-            client.connect(Instant::now(), token);
-            client
-        })
-        .collect();
+    let mut players: Vec<RelayClient> = [first, second].into_iter().map(udp_player).collect();
     let seats = request_and_match(&mut players, &info, "the UDP players did not meet");
     assert_eq!(seats[0].0, seats[1].0, "two rooms, not one");
     assert_ne!(seats[0].1, seats[1].1);
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -42,8 +42,63 @@ pub fn lines(pipe: impl std::io::Read + Send + 'static) -> Receiver<String> {
     rx
 }
 
+/// What every fleet test stands on: a JetStream server on a free port,
+/// and the key file every node and front shares, in a scratch folder of
+/// the test's own, removed (after the server stops) when dropped.
+pub struct Backbone {
+    /// The server's `nats://` URL.
+    pub url: String,
+    /// The shared key file.
+    pub key: PathBuf,
+    binary: PathBuf,
+    port: u16,
+    dir: PathBuf,
+    nats: Option<Nats>,
+}
+
+impl Backbone {
+    /// Starts the backbone for `test`; `None`, after printing why, when
+    /// nats-server is not installed (and `BERTH_REQUIRE_NATS` is not set).
+    pub fn start(test: &str) -> Option<Self> {
+        let binary = nats_server(test)?;
+        let dir = scratch(test);
+        let port = free_port();
+        let mut backbone = Self {
+            url: format!("nats://127.0.0.1:{port}"),
+            key: shared_key(&dir),
+            binary,
+            port,
+            dir,
+            nats: None,
+        };
+        backbone.start_nats();
+        Some(backbone)
+    }
+
+    /// Stops the server, as an outage would.
+    pub fn stop_nats(&mut self) {
+        self.nats = None;
+    }
+
+    /// Starts the server (again) on the same port and store.
+    pub fn start_nats(&mut self) {
+        self.nats = Some(Nats::start(
+            &self.binary,
+            self.port,
+            &self.dir.join("store"),
+        ));
+    }
+}
+
+impl Drop for Backbone {
+    fn drop(&mut self) {
+        self.stop_nats();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// A fresh folder for one test's files.
-pub fn scratch(name: &str) -> PathBuf {
+fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("berth-fleet-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -51,7 +106,7 @@ pub fn scratch(name: &str) -> PathBuf {
 }
 
 /// The `nats-server` to run, or `None` after printing why the test skips.
-pub fn nats_server(test: &str) -> Option<PathBuf> {
+fn nats_server(test: &str) -> Option<PathBuf> {
     let found = [
         "/usr/sbin/nats-server",
         "/usr/bin/nats-server",
@@ -72,12 +127,12 @@ pub fn nats_server(test: &str) -> Option<PathBuf> {
 }
 
 /// A JetStream server on `port`, its store in `store`; stopped on drop.
-pub struct Nats {
+struct Nats {
     _process: Reaper,
 }
 
 impl Nats {
-    pub fn start(binary: &Path, port: u16, store: &Path) -> Self {
+    fn start(binary: &Path, port: u16, store: &Path) -> Self {
         let mut child = Command::new(binary)
             .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string()])
             .arg("-sd")
@@ -102,7 +157,7 @@ impl Nats {
     }
 }
 
-pub fn free_port() -> u16 {
+fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -315,7 +370,7 @@ impl Front {
 }
 
 /// A key file every node and front shares.
-pub fn shared_key(dir: &Path) -> PathBuf {
+fn shared_key(dir: &Path) -> PathBuf {
     let path = dir.join("fleet.key");
     berth_relay::key_file::load_or_create(&path).unwrap();
     path
@@ -323,6 +378,13 @@ pub fn shared_key(dir: &Path) -> PathBuf {
 
 pub fn match_request(info: &MatchInfo) -> Vec<u8> {
     ClientMessage::RequestMatch(info.clone()).to_vec()
+}
+
+/// A UDP player connecting with `token` from loopback.
+pub fn udp_player(token: ConnectToken) -> RelayClient {
+    let mut client = RelayClient::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    client.connect(Instant::now(), token);
+    client
 }
 
 /// Which node a token sends its player to.
