@@ -16,6 +16,10 @@ use std::time::{Duration, Instant};
 
 /// How often the stats line may be logged (only when something changed).
 const STATS_INTERVAL: Duration = Duration::from_secs(10);
+/// The longest the relay waits on its way out for browsers' sessions to
+/// hear why they close: each takes about a round trip, or 100 ms when its
+/// peer does not answer.
+const WEBTRANSPORT_CLOSE_WAIT: Duration = Duration::from_secs(2);
 
 /// What a caller of [`crate::run_with`] attaches to the running relay:
 /// kept until the relay stops, and dropped once it is draining.
@@ -98,7 +102,11 @@ pub(crate) fn run(
     http.stop();
     relay.drain();
     if let Some(webtransport) = &webtransport {
-        webtransport.close();
+        // Browsers learn why (code 0, "server closing") before the process
+        // ends; without the wait, the closes die with the runtime.
+        if !webtransport.close_and_wait(WEBTRANSPORT_CLOSE_WAIT) {
+            tracing::warn!("some WebTransport sessions had not closed; stopping anyway");
+        }
     }
     drop(attachment);
     let relay_stats = relay.stats();

@@ -1,16 +1,19 @@
 //! Sessions per client address, bounded: one address (an IPv6 /64) cannot
 //! hold more than its share of a port's sessions.
 
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// Open sessions by address, over every port.
 #[derive(Debug)]
 pub(crate) struct IpSessions {
     limit: u32,
     open: Mutex<HashMap<IpAddr, u32>>,
+    /// Told when the last session ends.
+    emptied: Condvar,
 }
 
 /// One session counted against its address until dropped.
@@ -26,7 +29,20 @@ impl IpSessions {
         Arc::new(Self {
             limit,
             open: Mutex::new(HashMap::new()),
+            emptied: Condvar::new(),
         })
+    }
+
+    /// Blocks until no session holds a slot, or until `deadline`; returns
+    /// whether none does.
+    pub(crate) fn wait_until_empty(&self, deadline: Instant) -> bool {
+        let mut open = self.open.lock();
+        while !open.is_empty() {
+            if self.emptied.wait_until(&mut open, deadline).timed_out() {
+                return open.is_empty();
+            }
+        }
+        true
     }
 
     /// A slot for a session from `ip`, or `None` when its address is at the limit.
@@ -52,6 +68,9 @@ impl Drop for IpSlot {
             *count -= 1;
             if *count == 0 {
                 open.remove(&self.ip);
+                if open.is_empty() {
+                    self.sessions.emptied.notify_all();
+                }
             }
         }
     }
@@ -89,6 +108,18 @@ mod tests {
         assert!(sessions.admit("10.0.0.2".parse().unwrap()).is_some());
         drop(a);
         assert!(sessions.admit(ip).is_some());
+    }
+
+    #[test]
+    fn a_wait_for_no_sessions_ends_when_the_last_slot_goes_or_at_its_deadline() {
+        let sessions = IpSessions::new(2);
+        assert!(sessions.wait_until_empty(Instant::now()));
+        let slot = sessions.admit("10.0.0.1".parse().unwrap()).unwrap();
+        assert!(!sessions.wait_until_empty(Instant::now()));
+        let dropper = std::thread::spawn(move || drop(slot));
+        let far = Instant::now() + std::time::Duration::from_secs(20);
+        assert!(sessions.wait_until_empty(far));
+        dropper.join().unwrap();
     }
 
     #[test]

@@ -248,9 +248,31 @@ impl WebTransportServer {
     }
 
     /// Closes every session, telling each peer why, and stops accepting
-    /// new ones. (Dropping the last handle, with the ports, also ends them.)
+    /// new ones; returns at once, while the closes are still on their way.
+    /// (Dropping the last handle, with the ports, also ends them.)
     pub fn close(&self) {
         self.shared.shutdown.send_replace(true);
+    }
+
+    /// Closes every session as [`WebTransportServer::close`] does, then
+    /// waits, at most `within`, until each has ended: its peer has the code
+    /// and reason (`0`, "server closing"), or its close timed out. Returns
+    /// whether every session had ended by then. Blocks the calling thread:
+    /// call it on a process's way out, not from async code.
+    ///
+    /// ```no_run
+    /// # use berth_webtransport::{WebTransportConfig, WebTransportServer};
+    /// # use std::time::Duration;
+    /// # let server = WebTransportServer::start(WebTransportConfig::new("127.0.0.1:4433".parse().unwrap())).unwrap();
+    /// if !server.close_and_wait(Duration::from_secs(2)) {
+    ///     eprintln!("some browsers may not have heard why");
+    /// }
+    /// ```
+    pub fn close_and_wait(&self, within: Duration) -> bool {
+        self.close();
+        self.shared
+            .ip_sessions
+            .wait_until_empty(Instant::now() + within)
     }
 }
 

@@ -127,6 +127,34 @@ fn silent_idle_and_stream_opening_sessions_are_closed_with_their_reasons() {
 }
 
 #[test]
+fn closing_the_server_tells_every_session_why_before_it_returns() {
+    let _quiet = BUSY
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let server = WebTransportServer::start(config()).unwrap();
+    let mut port = Port::new(&server);
+    let url = port.port.url();
+    let hashes = server.certificate_hashes();
+    let players: Vec<WebTransportClient> = (0..3).map(|_| open(&url, &hashes).unwrap()).collect();
+    for player in &players {
+        send(player, b"\x05playing");
+        assert_eq!(port.next_datagram(), b"\x05playing");
+    }
+    assert!(server.close_and_wait(DEADLINE), "sessions were still open");
+    assert_eq!(server.stats().sessions_open, 0);
+    for player in &players {
+        // Already closed when close_and_wait returned: no waiting here.
+        let why = player.session().close_reason();
+        match why {
+            Some(SessionError::WebTransportError(WebTransportError::Closed(code, reason))) => {
+                assert_eq!((code, reason.as_str()), (0, "server closing"));
+            }
+            other => panic!("not told why: {other:?}"),
+        }
+    }
+}
+
+#[test]
 fn a_datagram_longer_than_any_netcode_packet_is_dropped_and_counted() {
     let server = WebTransportServer::start(config()).unwrap();
     let mut port = Port::new(&server);
