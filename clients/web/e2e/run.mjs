@@ -268,7 +268,22 @@ async function main() {
   await step(coins.screenshot({ path: screenshot, timeout: STEP_MS }));
   await emit({ step: 'moved', x: at.x, y: at.y, screenshot });
 
-  // 6. Done.
+  // 6. The relay stops: the page shows the player why, in the server's words.
+  await step(commands.expect('relay-stopping', STEP_MS));
+  try {
+    await step(
+      coins.waitForFunction(() => /** @type {any} */ (window).coins?.status === 'error', undefined, {
+        timeout: STEP_MS,
+        polling: 50,
+      }),
+    );
+  } catch (e) {
+    throw new Error(`waiting for the page to lose the relay: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+  }
+  const lost = await pageState(coins, 'coins');
+  await emit({ step: 'relay-lost', error: lost.error });
+
+  // 7. Done.
   await step(commands.expect('done', STEP_MS));
   log('done');
   await finish(0);

@@ -36,9 +36,9 @@ class FakeSession implements WebTransportLike {
   onWrite: ((d: Uint8Array) => void) | undefined;
   private push: ((d: Uint8Array) => void) | undefined;
   private closeReadable: (() => void) | undefined;
-  private resolveClosed: (() => void) | undefined;
+  private resolveClosed: ((info?: unknown) => void) | undefined;
   readonly ready = Promise.resolve();
-  readonly closed = new Promise<void>((resolve) => (this.resolveClosed = resolve));
+  readonly closed = new Promise<unknown>((resolve) => (this.resolveClosed = resolve));
   readonly datagrams = {
     readable: new ReadableStream<Uint8Array>({
       start: (controller) => {
@@ -64,6 +64,11 @@ class FakeSession implements WebTransportLike {
   close(): void {
     this.closeReadable?.();
     this.resolveClosed?.();
+  }
+  /** The server's close, as a browser sees it: the datagram stream ends, then `closed` resolves with the code and reason. */
+  closeFromServer(closeCode: number, reason: string): void {
+    this.closeReadable?.();
+    setTimeout(() => this.resolveClosed?.({ closeCode, reason }), 5);
   }
 }
 
@@ -103,6 +108,19 @@ test('WebTransportDatagrams: certificate hashes, send, receive, close', async ()
   assert.match(await reason, /closed|ended/);
   transport.send(new Uint8Array([1])); // after close: dropped, no throw
   assert.equal(session.sent.length, 1);
+});
+
+test("WebTransportDatagrams: the server's close code and reason reach the game, though the stream ends first", async () => {
+  let session: FakeSession | undefined;
+  const transport = await WebTransportDatagrams.open('https://127.0.0.1:4433', [], (url, options) => {
+    session = new FakeSession(url, options);
+    return session;
+  });
+  assert.ok(session);
+  const reason = new Promise<string>((resolve) => transport.onClose(resolve));
+  session.closeFromServer(2, 'idle');
+  assert.equal(await reason, 'closed by the server: idle (code 2)');
+  assert.equal(transport.closeReason, 'closed by the server: idle (code 2)');
 });
 
 test('WebTransportDatagrams.open rejects when the session fails', async () => {
@@ -194,6 +212,10 @@ class MemoryTransport implements DatagramTransport {
   }
   close(): void {
     this.closedCb?.('closed');
+  }
+  /** The path closed by the other side, for `reason`. */
+  closeFromServer(reason: string): void {
+    this.closedCb?.(reason);
   }
 }
 
@@ -289,4 +311,21 @@ test('RelayConnection.close sends the disconnect packets and reports', async () 
   assert.equal(server.clientDisconnected, 10);
   assert.deepEqual(reasons, [ClientState.Disconnected]);
   assert.equal(relay.requestMatch(2, new Uint8Array(0)).ok, false, 'not connected');
+});
+
+test("RelayConnection: a transport the server closes is reported with the server's reason", () => {
+  const clock = new ManualClock();
+  const server = new FakeServer(KA.privateKey, KA.protocolId, relayChannelTable());
+  const transport = new MemoryTransport(clock, server);
+  const relay = new RelayConnection(transport, { clock });
+  const told: RelayEvent[] = [];
+  relay.on('disconnected', (e) => told.push(e));
+  relay.connect(buildToken({ ...KA }).bytes);
+  clock.advance(10);
+  assert.equal(relay.state, ClientState.Connected);
+  transport.closeFromServer('closed by the server: server closing (code 0)');
+  assert.deepEqual(told, [
+    { type: 'disconnected', reason: ClientState.Disconnected, closeReason: 'closed by the server: server closing (code 0)' },
+  ]);
+  assert.equal(clock.pending, 0, 'timers left running');
 });

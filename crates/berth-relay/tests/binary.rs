@@ -8,20 +8,9 @@
 mod common;
 
 use berth::relay::{DirectConfig, MatchInfo, RelayClient, RelayEvent, Route};
-use common::{BINARY, DEADLINE, Reaper, connect_with, get, post_token, scratch_dir, start};
+use common::{BINARY, DEADLINE, connect_with, get, post_token, scratch_dir, start};
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn interrupt(child: &Reaper) {
-    let pid = child.0.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-}
 
 #[test]
 fn configured_from_the_environment_it_serves_a_player_and_stops_cleanly_on_ctrl_c() {
@@ -36,7 +25,7 @@ fn configured_from_the_environment_it_serves_a_player_and_stops_cleanly_on_ctrl_
     let mut player = connect_with(&token);
     player.disconnect(Instant::now());
 
-    interrupt(&child);
+    child.interrupt();
     let status = child.exit_within(DEADLINE, "the relay did not stop on Ctrl-C");
     assert!(status.success(), "{status}");
     // The child has exited, but its last lines may still be on their way
@@ -85,7 +74,7 @@ fn with_direct_play_on_two_consenting_players_go_direct() {
             .wait(Instant::now() + Duration::from_millis(1))
             .unwrap();
     }
-    interrupt(&child);
+    child.interrupt();
     let status = child.exit_within(DEADLINE, "the relay did not stop on Ctrl-C");
     assert!(status.success(), "{status}");
     std::fs::remove_dir_all(&dir).unwrap();
@@ -96,7 +85,7 @@ fn log_format_json_writes_one_object_per_line() {
     let dir = scratch_dir("relay-json");
     let (child, _stdout, stderr, _, _) =
         start(&dir.join("relay.key"), &[("BERTH_LOG_FORMAT", "json")]);
-    interrupt(&child);
+    child.interrupt();
     assert!(
         child
             .exit_within(DEADLINE, "the relay did not stop")

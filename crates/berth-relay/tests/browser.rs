@@ -9,7 +9,8 @@
 //! leave. Then the browser coins game plays against a native player: a key
 //! press moves the browser's player, the native side receives the move in
 //! coins' own wire format, and a screenshot of the page after the move is
-//! saved under `target/browser-artifacts/`.
+//! saved under `target/browser-artifacts/`. Last, the relay stops on Ctrl-C,
+//! and the coins page shows the player the server's reason.
 //!
 //! Needs Chromium (`/usr/bin/chromium`), Node and `clients/web` built with
 //! its packages (`npm ci && npm test` there builds everything). Without them it
@@ -226,7 +227,7 @@ fn a_browser_and_a_native_player_share_a_room_and_play_coins() {
         return;
     }
     let dir = scratch_dir("browser");
-    let (_relay, _out, relay_log, _bound, http) = start(
+    let (relay, _out, relay_log, _bound, http) = start(
         &dir.join("relay.key"),
         &[("BERTH_WEBTRANSPORT", "127.0.0.1:0")],
     );
@@ -388,6 +389,19 @@ fn a_browser_and_a_native_player_share_a_room_and_play_coins() {
     let screenshot = PathBuf::from(moved["screenshot"].as_str().unwrap());
     let png = std::fs::read(&screenshot).expect("the screenshot");
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
+
+    // The relay stops (Ctrl-C): the browser's player sees why, in the
+    // server's words, and the relay waits for that before it exits.
+    page.send("relay-stopping");
+    relay.interrupt();
+    let lost = page.wait_for("relay-lost", &mut []);
+    let shown = lost["error"].as_str().unwrap_or_default();
+    assert!(
+        shown.contains("closed by the server: server closing (code 0)"),
+        "the page showed {shown:?}"
+    );
+    let status = relay.exit_within(STEP, "the relay did not stop on Ctrl-C");
+    assert!(status.success(), "the relay exited with {status}");
     page.send("done");
     let status = page.child.exit_within(STEP, "run.mjs did not exit");
     assert!(status.success(), "run.mjs failed: {status}");

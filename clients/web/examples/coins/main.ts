@@ -101,7 +101,9 @@ async function run(options: CoinsOptions): Promise<void> {
   relay.on('playerRejoined', toGame);
   relay.on('error', (e) => fail(`the relay refused: ${e.code}`));
   relay.on('disconnected', (e) => {
-    if (play?.game.winner() === undefined) fail(`lost the relay (state ${e.reason})`);
+    // The server's own words when it closed the session (shutting down,
+    // idle), else where the client was.
+    if (play?.game.winner() === undefined) fail(`lost the relay: ${e.closeReason ?? `state ${e.reason}`}`);
   });
   listenForSteps(window, ({ dx, dy }) =>
     guarded(() => {

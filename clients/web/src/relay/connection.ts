@@ -29,6 +29,8 @@ export class RelayConnection {
   private readonly driver: Driver;
   private readonly listeners = new Map<RelayEventType, Set<(event: RelayEvent) => void>>();
   private closed = false;
+  /** Why the transport closed, when it closed before this side did. */
+  private closeReason: string | undefined;
 
   /** A connection over `transport`; call {@link RelayConnection.connect}. */
   constructor(
@@ -37,7 +39,7 @@ export class RelayConnection {
   ) {
     this.clock = options.clock ?? systemClock;
     this.driver = new Driver(this.client, transport, this.clock, () => this.dispatch());
-    transport.onClose(() => this.transportClosed());
+    transport.onClose((reason) => this.transportClosed(reason));
   }
 
   /**
@@ -123,9 +125,10 @@ export class RelayConnection {
     return result;
   }
 
-  private transportClosed(): void {
+  private transportClosed(reason: string): void {
     if (this.closed) return;
     this.closed = true;
+    this.closeReason = reason;
     this.driver.stop();
     if (this.client.state > 0) this.client.disconnect();
     this.dispatch();
@@ -135,9 +138,13 @@ export class RelayConnection {
     for (let event = this.client.pollEvent(); event !== undefined; event = this.client.pollEvent()) {
       const set = this.listeners.get(event.type);
       if (set === undefined) continue;
+      const told =
+        event.type === 'disconnected' && this.closeReason !== undefined
+          ? { ...event, closeReason: this.closeReason }
+          : event;
       for (const listener of [...set]) {
         try {
-          listener(event);
+          listener(told);
         } catch (e) {
           queueMicrotask(() => {
             throw e;

@@ -25,7 +25,16 @@ export type RelayEvent =
   | { readonly type: 'playerRejoined'; readonly idx: number }
   | { readonly type: 'addressChecked'; readonly perDestination: boolean }
   | { readonly type: 'error'; readonly code: RelayErrorCode }
-  | { readonly type: 'disconnected'; readonly reason: ClientState };
+  | {
+      readonly type: 'disconnected';
+      readonly reason: ClientState;
+      /**
+       * Why the transport closed, when it closed first: for WebTransport,
+       * the server's reason and code, such as
+       * `closed by the server: server closing (code 0)`.
+       */
+      readonly closeReason?: string;
+    };
 
 /** The event types, as strings. */
 export type RelayEventType = RelayEvent['type'];

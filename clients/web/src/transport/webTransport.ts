@@ -10,7 +10,11 @@ import type { DatagramTransport } from './datagramTransport.js';
 export interface WebTransportLike {
   /** Resolves once the session is up. */
   readonly ready: Promise<unknown>;
-  /** Resolves or rejects once the session is closed. */
+  /**
+   * Resolves once the session is closed (with the close code and reason,
+   * a `WebTransportCloseInfo`, when the other side gave them), or rejects
+   * when it was lost.
+   */
   readonly closed: Promise<unknown>;
   /** The datagram streams. */
   readonly datagrams: {
@@ -33,6 +37,23 @@ const browserFactory: WebTransportFactory = (url, options) => {
   return new ctor(url, options);
 };
 
+/**
+ * Why a session closed, from what `WebTransport.closed` resolved with: the
+ * other side's reason and code when it gave them (a berth server sends
+ * `server closing` 0, `no datagram after opening` 1, `idle` 2, streams 3,
+ * another session on the address 4).
+ */
+export function describeClose(info: unknown): string {
+  if (typeof info === 'object' && info !== null) {
+    const { closeCode, reason } = info as { closeCode?: unknown; reason?: unknown };
+    if (typeof closeCode === 'number') {
+      const why = typeof reason === 'string' && reason !== '' ? reason : 'no reason given';
+      return `closed by the server: ${why} (code ${closeCode})`;
+    }
+  }
+  return 'closed';
+}
+
 /** A {@link DatagramTransport} over a WebTransport session's datagrams. */
 export class WebTransportDatagrams implements DatagramTransport {
   private receive: ((bytes: Uint8Array) => void) | undefined;
@@ -42,11 +63,13 @@ export class WebTransportDatagrams implements DatagramTransport {
 
   private constructor(private readonly session: WebTransportLike) {
     this.writer = session.datagrams.writable.getWriter();
-    void this.readLoop();
+    // Registered before the read loop can wait on `closed`, so the
+    // session's own reason is the one reported.
     session.closed.then(
-      () => this.finish('closed'),
+      (info: unknown) => this.finish(describeClose(info)),
       (e: unknown) => this.finish(e instanceof Error ? e.message : String(e)),
     );
+    void this.readLoop();
   }
 
   /**
@@ -78,7 +101,10 @@ export class WebTransportDatagrams implements DatagramTransport {
     return this.session.datagrams.maxDatagramSize;
   }
 
-  /** Why the session closed, once it has. */
+  /**
+   * Why the session closed, once it has: for a berth server's close, its
+   * reason and code, such as `closed by the server: idle (code 2)`.
+   */
   get closeReason(): string | undefined {
     return this.closedReason;
   }
@@ -112,16 +138,20 @@ export class WebTransportDatagrams implements DatagramTransport {
 
   private async readLoop(): Promise<void> {
     const reader = this.session.datagrams.readable.getReader();
+    let ended = 'datagram stream ended';
     try {
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
         if (value !== undefined) this.receive?.(value);
       }
-      this.finish('datagram stream ended');
     } catch (e) {
-      this.finish(e instanceof Error ? e.message : String(e));
+      ended = e instanceof Error ? e.message : String(e);
     }
+    // The stream ends with the session, often before `closed` settles:
+    // the session's reason (the server's code and why) comes first.
+    await this.session.closed.catch(() => undefined);
+    this.finish(ended);
   }
 
   private finish(reason: string): void {

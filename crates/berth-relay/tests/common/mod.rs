@@ -100,6 +100,13 @@ impl Drop for Reaper {
 }
 
 impl Reaper {
+    /// Sends the process SIGINT, as Ctrl-C would.
+    pub fn interrupt(&self) {
+        let pid = self.0.id().to_string();
+        let sent = Command::new("kill").args(["-INT", &pid]).status();
+        assert!(sent.is_ok_and(|s| s.success()), "kill -INT {pid}");
+    }
+
     /// Blocks until the process exits, for at most `limit`; past it the
     /// process is killed and the test fails with `what`.
     #[track_caller]
