@@ -18,7 +18,9 @@ export async function readmeExample(): Promise<RelayConnection> {
   });
   relay.on('playerLeft', ({ idx, reason }) => console.log(`player ${idx} left: ${reason}`));
   relay.on('error', ({ code }) => console.warn(`relay refused: ${code}`));
-  relay.on('disconnected', ({ reason }) => console.log(`disconnected (state ${reason})`));
+  // closeReason: the server's own words when it closed the session,
+  // such as 'closed by the server: server closing (code 0)'.
+  relay.on('disconnected', ({ reason, closeReason }) => console.log(`disconnected: ${closeReason ?? `state ${reason}`}`));
   relay.connect(ticket.value.token);
   return relay;
 }
