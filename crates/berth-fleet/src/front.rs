@@ -19,6 +19,7 @@ use parking_lot::Mutex;
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::registry::Registry;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// The longest a placement may take before the player gets a 503.
@@ -39,6 +40,10 @@ pub struct FrontOperator {
     /// by itself); `None` until NATS was first reached.
     fleet: tokio::sync::Mutex<Option<Fleet>>,
     counts: Mutex<PlacementCounts>,
+    /// Browsers refused because no live node where they were to play
+    /// serves WebTransport: a fleet that should run `--webtransport` on
+    /// every node and does not.
+    browsers_unplaced: AtomicU64,
     /// Why the last placement could not reach NATS, if it could not.
     down: Mutex<Option<String>>,
 }
@@ -52,6 +57,7 @@ impl FrontOperator {
             key,
             fleet: tokio::sync::Mutex::new(None),
             counts: Mutex::new(PlacementCounts::default()),
+            browsers_unplaced: AtomicU64::new(0),
             down: Mutex::new(None),
         }
     }
@@ -87,6 +93,7 @@ impl FrontOperator {
         let (node, room) = self.placed(request, PlayerTransport::WebTransport).await?;
         let addrs = node.webtransport_by_load();
         let Some(&first) = addrs.first() else {
+            self.browsers_unplaced.fetch_add(1, Ordering::Relaxed);
             return Err(Refusal::Unavailable(format!(
                 "node {} serves no WebTransport",
                 node.node
@@ -193,6 +200,9 @@ impl FrontOperator {
             }
             Ok(None) => return Err(Refusal::NotFound("no such lobby".into())),
             Err(e @ (FleetError::NoNode(_) | FleetError::Unreachable { .. })) => {
+                if transport == PlayerTransport::WebTransport {
+                    self.browsers_unplaced.fetch_add(1, Ordering::Relaxed);
+                }
                 return Err(Refusal::Unavailable(e.to_string()));
             }
             Err(e) => {
@@ -270,6 +280,11 @@ impl Operator for FrontOperator {
                 "berth_front_garbage_entries",
                 "Node records or claims ignored as unreadable",
                 counts.garbage,
+            ),
+            (
+                "berth_front_browsers_unplaced",
+                "Browsers refused: no live node serving WebTransport where they were to play",
+                self.browsers_unplaced.load(Ordering::Relaxed),
             ),
             ("berth_front_tokens_issued", "Tokens issued", tokens.issued),
             (

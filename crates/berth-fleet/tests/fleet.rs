@@ -568,6 +568,12 @@ fn a_browser_is_refused_a_room_it_cannot_reach_and_takes_none_of_its_seats() {
     let first = front.token(&body);
     // The match's room now has a seat, on a node the browser cannot reach.
     refused("on node n2, which serves no WebTransport");
+    // The operator sees the fleet turning browsers away.
+    let metrics = front.metrics();
+    assert!(
+        metrics.contains("berth_front_browsers_unplaced_total 2\n"),
+        "{metrics}"
+    );
     // Neither refusal took a seat: the next UDP player fills the first's
     // room, and the two play.
     let second = front.token(&body);
