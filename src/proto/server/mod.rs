@@ -361,8 +361,7 @@ impl Shard {
         if request.protocol_id != self.protocol_id {
             return Err(DropReason::WrongProtocol);
         }
-        let unix_now = self.clock.unix_secs(now);
-        if request.expire_unix_secs <= unix_now {
+        if request.expire_unix_secs <= self.clock.unix_secs(now) {
             return Err(DropReason::TokenExpired);
         }
         let token = PrivateToken::open(
@@ -385,10 +384,7 @@ impl Shard {
             return Err(DropReason::AlreadyConnected);
         }
         let tag = tag_of(request.private);
-        if !self
-            .token_log
-            .admit(tag, request.expire_unix_secs, from, unix_now)
-        {
+        if !self.token_log.admit(tag, request.expire_unix_secs, from) {
             return Err(DropReason::TokenReused);
         }
         let send = PacketCipher::new(&token.server_to_client_key);

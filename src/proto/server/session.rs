@@ -368,13 +368,11 @@ impl Session {
     pub(crate) fn channel_stats(&self) -> Option<ConnectionStats> {
         match &self.messages {
             Messages::Raw => None,
-            Messages::Channels {
-                connection: Some(connection),
-                ..
-            } => Some(connection.stats()),
-            Messages::Channels {
-                connection: None, ..
-            } => Some(Connection::stats_before_use()),
+            Messages::Channels { connection, .. } => Some(
+                connection
+                    .as_deref()
+                    .map_or_else(Connection::stats_before_use, Connection::stats),
+            ),
         }
     }
 }

@@ -39,18 +39,12 @@ impl TokenLog {
     }
 
     /// Whether `from` may use the token with `tag`, which expires at
-    /// `expires` (Unix seconds, later than `now`); records the first use.
-    pub(crate) fn admit(
-        &mut self,
-        tag: TokenTag,
-        expires: u64,
-        from: SocketAddr,
-        now: u64,
-    ) -> bool {
+    /// `expires` (Unix seconds); records the first use. Expired tokens are
+    /// forgotten by [`TokenLog::sweep`].
+    pub(crate) fn admit(&mut self, tag: TokenTag, expires: u64, from: SocketAddr) -> bool {
         if let Some(first) = self.first_use.get(&tag) {
             return *first == from;
         }
-        self.forget_expired(now);
         if self.order.len() >= self.capacity {
             if let Some((oldest, _)) = self.order.pop_front() {
                 self.first_use.remove(&oldest);
@@ -61,25 +55,20 @@ impl TokenLog {
         true
     }
 
-    /// Forgets expired tokens and shrinks the log once it is mostly empty.
+    /// Forgets expired tokens, and shrinks the log once it is mostly
+    /// empty. Tokens of mixed lifetimes may leave an expired one behind a
+    /// live one for a while; the capacity bounds the log all the same.
     pub(crate) fn sweep(&mut self, now: u64) {
-        self.forget_expired(now);
-        if let Some(capacity) = shrunk_capacity(self.order.len(), self.first_use.capacity()) {
-            self.first_use.shrink_to(capacity);
-            self.order.shrink_to(capacity);
-        }
-    }
-
-    /// Forgets the oldest tokens while they have expired. Tokens of mixed
-    /// lifetimes may leave an expired one behind a live one for a while;
-    /// the capacity bounds the log all the same.
-    fn forget_expired(&mut self, now: u64) {
         while let Some(&(tag, expires)) = self.order.front() {
             if expires > now {
                 break;
             }
             self.order.pop_front();
             self.first_use.remove(&tag);
+        }
+        if let Some(capacity) = shrunk_capacity(self.order.len(), self.first_use.capacity()) {
+            self.first_use.shrink_to(capacity);
+            self.order.shrink_to(capacity);
         }
     }
 
@@ -108,14 +97,14 @@ mod tests {
         let a: SocketAddr = "127.0.0.1:1".parse().unwrap();
         let b: SocketAddr = "127.0.0.1:2".parse().unwrap();
         let mut log = TokenLog::new(2);
-        assert!(log.admit([1; 16], NOW + 30, a, NOW));
-        assert!(log.admit([1; 16], NOW + 30, a, NOW));
-        assert!(!log.admit([1; 16], NOW + 30, b, NOW));
-        assert!(log.admit([2; 16], NOW + 30, b, NOW));
-        assert!(log.admit([3; 16], NOW + 30, b, NOW));
+        assert!(log.admit([1; 16], NOW + 30, a));
+        assert!(log.admit([1; 16], NOW + 30, a));
+        assert!(!log.admit([1; 16], NOW + 30, b));
+        assert!(log.admit([2; 16], NOW + 30, b));
+        assert!(log.admit([3; 16], NOW + 30, b));
         assert_eq!(log.first_use.len(), 2);
         // The oldest was forgotten.
-        assert!(log.admit([1; 16], NOW + 30, b, NOW));
+        assert!(log.admit([1; 16], NOW + 30, b));
     }
 
     #[test]
@@ -123,9 +112,9 @@ mod tests {
         let a: SocketAddr = "127.0.0.1:1".parse().unwrap();
         let b: SocketAddr = "127.0.0.1:2".parse().unwrap();
         let mut log = TokenLog::new(40_000);
-        assert!(log.admit(tag(0), NOW + 30, a, NOW));
+        assert!(log.admit(tag(0), NOW + 30, a));
         log.sweep(NOW + 29);
-        assert!(!log.admit(tag(0), NOW + 30, b, NOW + 29), "still valid");
+        assert!(!log.admit(tag(0), NOW + 30, b), "still valid");
         log.sweep(NOW + 30);
         assert_eq!(
             log.len(),
@@ -142,7 +131,7 @@ mod tests {
         for second in 0..600u32 {
             let now = NOW + u64::from(second);
             for i in 0..100 {
-                assert!(log.admit(tag(second * 100 + i), now + 30, a, now));
+                assert!(log.admit(tag(second * 100 + i), now + 30, a));
             }
             log.sweep(now);
         }
