@@ -85,17 +85,15 @@ impl FrontOperator {
     }
 
     /// A browser player's token, URL and certificate hashes, on the node
-    /// placement chose. New rooms go only to nodes serving WebTransport;
-    /// a lobby or a room already on a node without it is refused, with
-    /// nothing written (a fleet for browsers runs `--webtransport` on every
-    /// node).
+    /// placement chose: one serving WebTransport, or a refusal with nothing
+    /// written (a fleet for browsers runs `--webtransport` on every node).
     async fn place_browser(&self, request: Bytes) -> Result<WebTransportToken, Refusal> {
         let (node, room) = self.placed(request, PlayerTransport::WebTransport).await?;
         let addrs = node.webtransport_by_load();
+        // Placement chose a node serving WebTransport: it has an address.
         let Some(&first) = addrs.first() else {
-            self.browsers_unplaced.fetch_add(1, Ordering::Relaxed);
-            return Err(Refusal::Unavailable(format!(
-                "node {} serves no WebTransport",
+            return Err(Refusal::Failed(format!(
+                "node {} published no WebTransport address",
                 node.node
             )));
         };
@@ -158,7 +156,7 @@ impl FrontOperator {
                     Ok(Some((node, Some(TokenRoom::LobbyHost(code)))))
                 }
                 ClientMessage::JoinLobby(code) => Ok(fleet
-                    .find_lobby(code, &mut counts)
+                    .find_lobby(code, transport, &mut counts)
                     .await?
                     .map(|node| (node, None))),
                 ClientMessage::Rejoin(_) => {

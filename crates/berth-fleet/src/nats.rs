@@ -48,9 +48,9 @@ pub enum FleetError {
     /// rooms.
     #[error("no live node serving {0} takes new rooms")]
     NoNode(PlayerTransport),
-    /// The match's open room is on a node the player cannot reach; nothing
-    /// was written.
-    #[error("the match's open room is on node {node}, which serves no {transport}")]
+    /// The player's room or lobby is on a node the player cannot reach;
+    /// nothing was written.
+    #[error("the room is on node {node}, which serves no {transport}")]
     Unreachable {
         /// The node holding the open room.
         node: String,
@@ -304,10 +304,12 @@ impl Fleet {
     ///
     /// # Errors
     ///
-    /// [`FleetError::Unavailable`].
+    /// [`FleetError::Unavailable`], or [`FleetError::Unreachable`] when a
+    /// player connecting over `transport` cannot reach the lobby's node.
     pub async fn find_lobby(
         &self,
         code: LobbyCode,
+        transport: PlayerTransport,
         counts: &mut PlacementCounts,
     ) -> Result<Option<NodeRecord>, FleetError> {
         let entry = self
@@ -322,9 +324,10 @@ impl Fleet {
             return Ok(None);
         };
         let live = self.live_nodes(counts).await?;
-        Ok(live
+        let owner = live
             .into_iter()
-            .find(|n| n.node == claim.node && n.epoch == claim.epoch))
+            .find(|n| n.node == claim.node && n.epoch == claim.epoch);
+        owner.map(|owner| reachable(owner, transport)).transpose()
     }
 }
 
@@ -338,8 +341,8 @@ impl Fleet {
     ///
     /// # Errors
     ///
-    /// [`FleetError`]: NATS down, no live node the player can reach, or
-    /// contended past its tries.
+    /// [`FleetError`]: NATS down, no live node the player can reach, the
+    /// room's live node one it cannot reach, or contended past its tries.
     pub async fn rejoin_room(
         &self,
         room: u64,
@@ -366,7 +369,7 @@ impl Fleet {
                 .iter()
                 .find(|n| n.node == record.node && n.epoch == record.epoch && !n.draining);
             if let Some(owner) = owner {
-                return Ok(Some((owner.clone(), record.seats)));
+                return Ok(Some((reachable(owner.clone(), transport)?, record.seats)));
             }
             let open = open_nodes(&live, transport);
             let node = claim::less_loaded_of_two(&open, [random_index(), random_index()])
@@ -393,6 +396,18 @@ impl Fleet {
             }
         }
         Err(FleetError::Contended(CLAIM_TRIES))
+    }
+}
+
+/// `node`, if a player connecting over `transport` can reach it.
+fn reachable(node: NodeRecord, transport: PlayerTransport) -> Result<NodeRecord, FleetError> {
+    if node.serves(transport) {
+        Ok(node)
+    } else {
+        Err(FleetError::Unreachable {
+            node: node.node,
+            transport,
+        })
     }
 }
 
