@@ -17,6 +17,10 @@
 //!   pure-Rust `chacha20poly1305` without it), bare, side by side. Run it
 //!   with and without `RUSTFLAGS="-C target-feature=+avx2"` to see what a
 //!   build flag buys each.
+//! - `packet_key/{prepare,keep_alive_prepared,keep_alive_for_one_packet}`:
+//!   what an idle session pays for keeping raw keys (`PacketCipher::new`
+//!   alone, then a keep-alive sealed with a prepared key against one
+//!   prepared for that packet).
 //! - `token_open/{berth,bare}`: [`PrivateToken::open`] (copy, open, parse)
 //!   against a 1024-byte copy and an XChaCha20-Poly1305 open of 1008 bytes
 //!   with a 29-byte AAD.
@@ -178,6 +182,36 @@ fn packet_seal(c: &mut Criterion) {
     group.finish();
 }
 
+fn packet_key(c: &mut Criterion) {
+    let key = Key::from_bytes(PACKET_KEY);
+    let prepared = PacketCipher::new(&key);
+    let body = Body::KeepAlive {
+        client_index: 7,
+        max_clients: 256,
+    };
+    let mut out = [0u8; MAX_ENCRYPTED_LEN];
+    let mut group = c.benchmark_group("packet_key");
+    group.bench_function("prepare", |b| {
+        b.iter_custom(|iters| median_batch(iters, || PacketCipher::new(black_box(&key))));
+    });
+    group.bench_function("keep_alive_prepared", |b| {
+        b.iter_custom(|iters| {
+            median_batch(iters, || {
+                packet::seal(&body, black_box(SEQUENCE), PROTOCOL_ID, &prepared, &mut out)
+            })
+        });
+    });
+    group.bench_function("keep_alive_for_one_packet", |b| {
+        b.iter_custom(|iters| {
+            median_batch(iters, || {
+                let cipher = PacketCipher::new(black_box(&key));
+                packet::seal(&body, black_box(SEQUENCE), PROTOCOL_ID, &cipher, &mut out)
+            })
+        });
+    });
+    group.finish();
+}
+
 fn packet_open(c: &mut Criterion) {
     let cipher = PacketCipher::new(&Key::from_bytes(PACKET_KEY));
     let bare = ring_backend();
@@ -336,6 +370,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = packet_seal, packet_open, packet_aead, token_open
+    targets = packet_seal, packet_open, packet_key, packet_aead, token_open
 }
 criterion_main!(benches);
